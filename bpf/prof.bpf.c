@@ -1,0 +1,845 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* ragd-bpfprof: exact operation timing (uprobes, hardware breakpoints on Python bytecode), RSS and
+ * on-CPU accounting per call, and Python stack sampling on and off CPU. One object, one skeleton;
+ * user space disables the programs a session does not need. */
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "core_fixes.bpf.h"
+#include "ragd_bpfprof.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Tunables, set by user space between open and load. */
+const volatile __u32 nr_cpus = 1;
+const volatile __u32 page_shift = 12;
+const volatile bool sample_offcpu = false;
+const volatile __u64 min_offcpu_ns = 100000; /* shorter blocks are not worth a record */
+
+struct bpf_stats stats = {};
+/* Set by user space while py: ops still wait for their module: ask for module-loaded events. */
+volatile bool want_mod_events = false;
+
+#define OP_NONE 0xffffffffu /* frame pushed for bookkeeping only (a module body that is no op) */
+
+struct frame {
+	__u64 start_ns;
+	__u64 oncpu_start;
+	__u64 rss_start;
+	__u64 rss_peak;
+	__u64 key;   /* Python: _PyInterpreterFrame address; native: 0 */
+	__u32 op_id;
+	__u32 pad;
+};
+
+struct thread_state {
+	__u64 oncpu_acc;  /* on-CPU ns accumulated at switch-outs */
+	__u64 in_ts;      /* when the thread last went on CPU */
+	__u32 depth;
+	__u32 overflow;   /* entries beyond MAX_DEPTH, not timed */
+	struct frame f[MAX_DEPTH];
+};
+
+/* Process tree being traced (tgid -> 1). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct thread_state);
+} zero_thread SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_OPS);
+	__type(key, __u32);
+	__type(value, struct op_agg);
+} aggs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+/* Python processes (tgid -> offsets + _PyRuntime address). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, struct py_proc);
+} py_procs SEC(".maps");
+
+/* tid -> PyThreadState address, re-validated on every use. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} py_tstates SEC(".maps");
+
+/* op_id -> code object address of a watched py: op (entry hits from other frames are ignored). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_OPS);
+	__type(key, __u32);
+	__type(value, __u64);
+} py_op_code SEC(".maps");
+
+/* Module bodies to time or to be told about, matched on co_filename suffix in PyEval_EvalCode. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_MOD_OPS);
+	__type(key, __u32);
+	__type(value, struct mod_op);
+} mod_ops SEC(".maps");
+const volatile __u32 nr_mod_ops = 0;
+/* Known before the interpreter runs (from its ELF), so module bodies match from the first one. */
+const volatile __s32 mod_code_filename = -1;
+const volatile __s32 mod_str_data = 40;
+
+struct offcpu_rec {
+	__u64 start_ns;
+	struct sample_event ev;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct offcpu_rec);
+} offcpu SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct offcpu_rec);
+} scratch SEC(".maps");
+
+extern const void __per_cpu_offset __ksym __weak;
+
+static __always_inline bool traced(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&pids, &tgid) != NULL;
+}
+
+struct pcpu_ctx {
+	__s64 sum;
+	__s32 *counters;
+	const __u64 *pco;
+};
+
+static long pcpu_one(__u64 cpu, void *arg)
+{
+	struct pcpu_ctx *c = arg;
+	__u64 off = 0;
+	__s32 v = 0;
+
+	bpf_probe_read_kernel(&off, sizeof(off), &c->pco[cpu]);
+	bpf_probe_read_kernel(&v, sizeof(v), (void *)((__u64)c->counters + off));
+	c->sum += v;
+	return 0;
+}
+
+/* One mm counter in pages. Since 6.2 a percpu_counter: add every CPU's pending delta so the value
+ * is exact, not off by up to batch * nr_cpus pages. */
+static __always_inline __s64 mm_counter(struct mm_struct *mm, int member)
+{
+	if (bpf_core_type_exists(struct mm_rss_stat___old)) {
+		struct mm_struct___old *old = (void *)mm;
+
+		return BPF_CORE_READ(old, rss_stat.count[member].counter);
+	}
+
+	struct percpu_counter *pc = &mm->rss_stat[member];
+	struct pcpu_ctx c = {
+		.sum = BPF_CORE_READ(pc, count),
+		.counters = BPF_CORE_READ(pc, counters),
+		.pco = (const __u64 *)&__per_cpu_offset,
+	};
+
+	if (c.pco && c.counters)
+		bpf_loop(nr_cpus < 1024 ? nr_cpus : 1024, pcpu_one, &c, 0);
+	return c.sum;
+}
+
+/* RSS as /proc/PID/status counts it: file + anon + shmem pages. */
+static __noinline __u64 task_rss(void)
+{
+	struct task_struct *task = (void *)bpf_get_current_task_btf();
+	struct mm_struct *mm = task->mm;
+	__s64 pages;
+
+	if (!mm)
+		return 0;
+	pages = mm_counter(mm, 0 /* MM_FILEPAGES */) + mm_counter(mm, 1 /* MM_ANONPAGES */) +
+		mm_counter(mm, 3 /* MM_SHMEMPAGES */);
+	return pages > 0 ? (__u64)pages << page_shift : 0;
+}
+
+static __always_inline struct thread_state *thread_get(__u32 tid, __u64 now)
+{
+	struct thread_state *ts = bpf_map_lookup_elem(&threads, &tid);
+	__u32 zero = 0;
+
+	if (ts)
+		return ts;
+	ts = bpf_map_lookup_elem(&zero_thread, &zero);
+	if (!ts)
+		return NULL;
+	/* First event of a thread: it is running now (it hit a probe), so on-CPU time starts here. */
+	ts->in_ts = now;
+	bpf_map_update_elem(&threads, &tid, ts, BPF_NOEXIST);
+	ts->in_ts = 0;
+	return bpf_map_lookup_elem(&threads, &tid);
+}
+
+/* On-CPU ns of the current (running) thread so far. */
+static __always_inline __u64 oncpu_now(struct thread_state *ts, __u64 now)
+{
+	return ts->oncpu_acc + (ts->in_ts ? now - ts->in_ts : 0);
+}
+
+static __always_inline void push(struct thread_state *ts, __u32 op_id, __u64 key, __u64 now)
+{
+	__u32 d = ts->depth;
+	struct frame *f;
+
+	if (d >= MAX_DEPTH) {
+		ts->overflow++;
+		__sync_fetch_and_add(&stats.depth_overflow, 1);
+		return;
+	}
+	f = &ts->f[d & (MAX_DEPTH - 1)];
+	f->op_id = op_id;
+	f->key = key;
+	f->pad = OP_NONE;
+	f->rss_start = op_id == OP_NONE ? 0 : task_rss();
+	f->rss_peak = f->rss_start;
+	f->oncpu_start = oncpu_now(ts, now);
+	/* Last, so the probe's own work is not charged to the call. */
+	f->start_ns = bpf_ktime_get_ns();
+	ts->depth = d + 1;
+}
+
+/* Pops the top frame, accounts it and emits its record. */
+static __noinline void pop_emit(struct thread_state *ts, __u32 tid, __u64 now, __u32 flags)
+{
+	__u32 d = ts->depth;
+	struct frame *f;
+	struct op_agg *agg;
+	struct call_event *e;
+	__u64 dur, oncpu, rss_end;
+	__u32 op;
+
+	if (d == 0)
+		return;
+	d--;
+	ts->depth = d;
+	f = &ts->f[d & (MAX_DEPTH - 1)];
+	op = f->op_id;
+	if (op == OP_NONE)
+		return;
+	dur = now - f->start_ns;
+	oncpu = oncpu_now(ts, now) - f->oncpu_start;
+	if (oncpu > dur)
+		oncpu = dur;
+	rss_end = task_rss();
+	if (rss_end > f->rss_peak)
+		f->rss_peak = rss_end;
+	/* The caller's peak covers its callees. */
+	if (d > 0) {
+		struct frame *pf = &ts->f[(d - 1) & (MAX_DEPTH - 1)];
+
+		if (f->rss_peak > pf->rss_peak)
+			pf->rss_peak = f->rss_peak;
+	}
+
+	agg = bpf_map_lookup_elem(&aggs, &op);
+	if (agg) {
+		__u32 idx = hist_index(dur);
+
+		__sync_fetch_and_add(&agg->count, 1);
+		__sync_fetch_and_add(&agg->total_ns, dur);
+		__sync_fetch_and_add(&agg->on_cpu_ns, oncpu);
+		if (flags & CALL_F_UNWOUND)
+			__sync_fetch_and_add(&agg->unwound, 1);
+		if (idx < HIST_BUCKETS)
+			__sync_fetch_and_add(&agg->hist[idx], 1);
+	}
+	__sync_fetch_and_add(&stats.calls, 1);
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&stats.calls_dropped, 1);
+		return;
+	}
+	e->type = EV_CALL;
+	e->op_id = op;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->tid = tid;
+	e->start_ns = f->start_ns;
+	e->duration_ns = dur;
+	e->on_cpu_ns = oncpu;
+	e->rss_start = f->rss_start;
+	e->rss_end = rss_end;
+	e->rss_peak = f->rss_peak;
+	e->flags = flags;
+	e->depth = d;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* ---- native operations: uprobe + uretprobe, op id in the bpf_cookie ---- */
+
+SEC("uprobe")
+int BPF_KPROBE(op_entry)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 id = bpf_get_current_pid_tgid();
+	struct thread_state *ts;
+
+	if (!traced(id >> 32))
+		return 0;
+	ts = thread_get((__u32)id, now);
+	if (ts)
+		push(ts, (__u32)bpf_get_attach_cookie(ctx), 0, now);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(op_return)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 op = (__u32)bpf_get_attach_cookie(ctx);
+	struct thread_state *ts;
+
+	if (!traced(id >> 32))
+		return 0;
+	ts = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });
+	if (!ts)
+		return 0;
+	if (ts->overflow) {
+		ts->overflow--;
+		return 0;
+	}
+	/* Python frames above a native one were left by an exception we did not see. */
+	for (int i = 0; i < 4; i++) {
+		__u32 d = ts->depth;
+		struct frame *f;
+
+		if (d == 0)
+			break;
+		f = &ts->f[(d - 1) & (MAX_DEPTH - 1)];
+		if (f->key == 0)
+			break;
+		pop_emit(ts, (__u32)id, now, CALL_F_UNWOUND);
+	}
+	if (ts->depth == 0 || ts->f[(ts->depth - 1) & (MAX_DEPTH - 1)].op_id != op) {
+		__sync_fetch_and_add(&stats.orphan_returns, 1);
+		return 0;
+	}
+	pop_emit(ts, (__u32)id, now, 0);
+	return 0;
+}
+
+/* ---- scheduler: on-CPU accounting, off-CPU stacks, process tree ---- */
+
+static __noinline int py_walk(struct py_proc *pp, __u64 tstate, struct sample_event *e);
+static __always_inline __u64 py_tstate_of(struct py_proc *pp, __u32 tid);
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 ptid = prev->pid, ntid = next->pid;
+	struct thread_state *ts;
+
+	ts = bpf_map_lookup_elem(&threads, &ptid);
+	if (ts && ts->in_ts) {
+		ts->oncpu_acc += now - ts->in_ts;
+		ts->in_ts = 0;
+	}
+	ts = bpf_map_lookup_elem(&threads, &ntid);
+	if (ts)
+		ts->in_ts = now;
+
+	if (!sample_offcpu)
+		goto out;
+	/* prev is still current here: its user memory is readable. Only blocking switches count. */
+	if (get_task_state(prev) != 0) {
+		__u32 tgid = prev->tgid;
+		struct py_proc *pp = bpf_map_lookup_elem(&py_procs, &tgid);
+		struct offcpu_rec *r;
+		__u32 zero = 0;
+		__u64 tstate;
+
+		if (pp && (r = bpf_map_lookup_elem(&scratch, &zero))) {
+			tstate = py_tstate_of(pp, ptid);
+			if (tstate && py_walk(pp, tstate, &r->ev) > 0) {
+				r->start_ns = now;
+				r->ev.pid = tgid;
+				r->ev.tid = ptid;
+				r->ev.kind = SAMPLE_OFF_CPU;
+				bpf_map_update_elem(&offcpu, &ptid, r, BPF_ANY);
+			}
+		}
+	}
+	{
+		struct offcpu_rec *r = bpf_map_lookup_elem(&offcpu, &ntid);
+
+		if (!r)
+			goto out;
+		if (now - r->start_ns >= min_offcpu_ns) {
+			r->ev.type = EV_SAMPLE;
+			r->ev.ts_ns = r->start_ns;
+			r->ev.weight_ns = now - r->start_ns;
+			if (bpf_ringbuf_output(&events, &r->ev, sizeof(r->ev), 0) == 0)
+				__sync_fetch_and_add(&stats.samples, 1);
+			else
+				__sync_fetch_and_add(&stats.samples_dropped, 1);
+		}
+		bpf_map_delete_elem(&offcpu, &ntid);
+	}
+out:
+	return 0;
+}
+
+/* Peak RSS: every change of an mm counter by a thread inside a timed call. */
+SEC("tp_btf/rss_stat")
+int BPF_PROG(on_rss, struct mm_struct *mm, int member)
+{
+	struct task_struct *task = (void *)bpf_get_current_task_btf();
+	__u32 tid = task->pid;
+	struct thread_state *ts;
+	struct frame *f;
+	__u64 rss;
+	__u32 d;
+
+	if (task->mm != mm)
+		return 0;
+	ts = bpf_map_lookup_elem(&threads, &tid);
+	if (!ts || (d = ts->depth) == 0)
+		return 0;
+	__sync_fetch_and_add(&stats.rss_events, 1);
+	rss = task_rss();
+	f = &ts->f[(d - 1) & (MAX_DEPTH - 1)];
+	if (rss > f->rss_peak)
+		f->rss_peak = rss;
+	return 0;
+}
+
+static __always_inline void proc_event(__u32 kind, __u32 pid, __u32 ppid, __s32 code)
+{
+	struct proc_rec *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		__sync_fetch_and_add(&stats.proc_dropped, 1);
+		return;
+	}
+	e->type = EV_PROC;
+	e->kind = kind;
+	e->pid = pid;
+	e->ppid = ppid;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->exit_code = code;
+	e->pad = 0;
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+}
+
+const volatile bool follow_children = false;
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	__u8 one = 1;
+
+	if (!follow_children || ptgid == ctgid || !traced(ptgid))
+		return 0;
+	bpf_map_update_elem(&pids, &ctgid, &one, BPF_ANY);
+	proc_event(PROC_FORK, ctgid, ptgid, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = p->tgid;
+
+	if (traced(tgid))
+		proc_event(PROC_EXEC, tgid, 0, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 tgid = p->tgid, tid = p->pid;
+	struct thread_state *ts;
+
+	if (!traced(tgid))
+		return 0;
+	ts = bpf_map_lookup_elem(&threads, &tid);
+	if (ts) {
+		/* Calls still open when their thread dies ended then, without a return. */
+		for (int i = 0; i < MAX_DEPTH && ts->depth > 0; i++)
+			pop_emit(ts, tid, now, CALL_F_UNWOUND);
+		bpf_map_delete_elem(&threads, &tid);
+	}
+	bpf_map_delete_elem(&py_tstates, &tid);
+	bpf_map_delete_elem(&offcpu, &tid);
+	if (tid == tgid)
+		proc_event(PROC_EXIT, tgid, 0, BPF_CORE_READ(p, exit_code));
+	return 0;
+}
+
+/* ---- Python ---- */
+
+static __always_inline __u64 rd64(__u64 addr)
+{
+	__u64 v = 0;
+
+	bpf_probe_read_user(&v, sizeof(v), (void *)addr);
+	return v;
+}
+
+/* PyThreadState of tid: cached, else found by walking the main interpreter's thread list. */
+static __always_inline __u64 py_tstate_of(struct py_proc *pp, __u32 tid)
+{
+	__u64 *cached = bpf_map_lookup_elem(&py_tstates, &tid);
+	__u64 ts, interp;
+
+	if (cached && *cached && rd64(*cached + pp->off.tstate_native_tid) == tid)
+		return *cached;
+	interp = rd64(pp->runtime + pp->off.runtime_interp_head);
+	if (!interp)
+		return 0;
+	ts = rd64(interp + pp->off.interp_threads_head);
+	for (int i = 0; i < PY_MAX_THREADS && ts; i++) {
+		if (rd64(ts + pp->off.tstate_native_tid) == tid) {
+			bpf_map_update_elem(&py_tstates, &tid, &ts, BPF_ANY);
+			return ts;
+		}
+		ts = rd64(ts + pp->off.tstate_next);
+	}
+	__sync_fetch_and_add(&stats.py_no_tstate, 1);
+	return 0;
+}
+
+static __always_inline __u64 py_current_frame(struct py_proc *pp, __u64 tstate)
+{
+	if (pp->off.tstate_cframe >= 0) {
+		__u64 cframe = rd64(tstate + pp->off.tstate_cframe);
+
+		return cframe ? rd64(cframe + pp->off.current_frame) : 0;
+	}
+	return rd64(tstate + pp->off.current_frame);
+}
+
+static __always_inline bool py_shim(struct py_proc *pp, __u64 frame)
+{
+	__u8 owner = 0;
+
+	if (!pp->off.owner_cstack)
+		return false;
+	bpf_probe_read_user(&owner, 1, (void *)(frame + pp->off.frame_owner));
+	return owner >= pp->off.owner_cstack;
+}
+
+struct walk_ctx {
+	struct py_proc *pp;
+	struct sample_event *e;
+	__u64 frame;
+	__u32 n;
+};
+
+static long walk_one(__u64 i, void *arg)
+{
+	struct walk_ctx *w = arg;
+	struct py_proc *pp = w->pp;
+	struct py_frame_rec *fr;
+	__u64 frame = w->frame, code, instr;
+	__u32 line = 0, qual = 0;
+
+	if (!frame)
+		return 1;
+	if (w->n >= PY_MAX_FRAMES) {
+		w->e->truncated = 1;
+		return 1;
+	}
+	w->frame = rd64(frame + pp->off.frame_previous);
+	if (py_shim(pp, frame))
+		return 0;
+	code = rd64(frame + pp->off.frame_code) & pp->off.code_ptr_mask;
+	instr = rd64(frame + pp->off.frame_instr);
+	bpf_probe_read_user(&line, 4, (void *)(code + pp->off.code_firstlineno));
+	bpf_probe_read_user(&qual, 4, (void *)(code + pp->off.code_qualname));
+	fr = &w->e->frames[w->n & (PY_MAX_FRAMES - 1)];
+	fr->code = code;
+	fr->frame = frame;
+	fr->lasti = instr > code + pp->off.code_adaptive ?
+		    (__u32)((instr - code - pp->off.code_adaptive) / 2) : 0;
+	fr->tag = line ^ qual;
+	w->n++;
+	return 0;
+}
+
+/* Innermost-first Python stack of the current thread into e->frames. Returns frames written.
+ * bpf_loop keeps the verifier's work independent of the frame count. */
+static __noinline int py_walk(struct py_proc *pp, __u64 tstate, struct sample_event *e)
+{
+	struct walk_ctx w = { .pp = pp, .e = e };
+
+	if (!pp || !e)
+		return 0;
+	w.frame = py_current_frame(pp, tstate);
+	e->truncated = 0;
+	bpf_loop(PY_MAX_FRAMES + 32, walk_one, &w, 0);
+	e->nframes = w.n;
+	return w.n;
+}
+
+/* On-CPU stack samples (per-CPU cpu-clock events, filtered to the target here). */
+SEC("perf_event")
+int on_cpu_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, zero = 0;
+	struct py_proc *pp = bpf_map_lookup_elem(&py_procs, &tgid);
+	struct offcpu_rec *r;
+	struct sample_event *e;
+	__u64 tstate;
+
+	if (!pp || !(r = bpf_map_lookup_elem(&scratch, &zero)))
+		return 0;
+	tstate = py_tstate_of(pp, (__u32)id);
+	if (!tstate || py_walk(pp, tstate, &r->ev) <= 0)
+		return 0;
+	e = &r->ev;
+	e->type = EV_SAMPLE;
+	e->pid = tgid;
+	e->tid = (__u32)id;
+	e->kind = SAMPLE_ON_CPU;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->weight_ns = ctx->sample_period;
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), 0))
+		__sync_fetch_and_add(&stats.samples_dropped, 1);
+	else
+		__sync_fetch_and_add(&stats.samples, 1);
+	return 0;
+}
+
+struct anc_ctx {
+	struct py_proc *pp;
+	__u64 cur, key;
+	bool found;
+};
+
+static long anc_one(__u64 i, void *arg)
+{
+	struct anc_ctx *a = arg;
+
+	a->cur = rd64(a->cur + a->pp->off.frame_previous);
+	if (!a->cur)
+		return 1;
+	if (a->cur == a->key) {
+		a->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* Hardware breakpoint on a watched function's bytecode. Cookie: op id, and whether the watched
+ * instruction is the first one (entry) or a RETURN (exit). */
+SEC("perf_event")
+int on_bp(struct bpf_perf_event_data *ctx)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 tgid = id >> 32, tid = (__u32)id, op = (__u32)cookie;
+	bool is_ret = cookie >> 32;
+	struct py_proc *pp = bpf_map_lookup_elem(&py_procs, &tgid);
+	struct thread_state *ts;
+	__u64 tstate, frame, code, *want;
+
+	if (!pp)
+		return 0;
+	__sync_fetch_and_add(&stats.bp_hits, 1);
+	tstate = py_tstate_of(pp, tid);
+	if (!tstate)
+		return 0;
+	frame = py_current_frame(pp, tstate);
+	if (!frame)
+		return 0;
+	code = rd64(frame + pp->off.frame_code) & pp->off.code_ptr_mask;
+	want = bpf_map_lookup_elem(&py_op_code, &op);
+	/* Bytecode read by something other than this function's own frame (dis, quickening of
+	 * another frame): not a call boundary. */
+	if (!want || *want != code)
+		return 0;
+	ts = thread_get(tid, now);
+	if (!ts)
+		return 0;
+
+	if (!is_ret) {
+		/* Entries above us whose frames are no longer our ancestors were left by an exception. */
+		for (int k = 0; k < 4; k++) {
+			__u32 d = ts->depth;
+			struct anc_ctx a = { .pp = pp, .cur = frame };
+
+			if (d == 0)
+				break;
+			a.key = ts->f[(d - 1) & (MAX_DEPTH - 1)].key;
+			if (a.key == 0)
+				break;
+			/* Same frame seen twice (a second read of the first instruction). */
+			if (a.key == frame)
+				return 0;
+			bpf_loop(MAX_DEPTH, anc_one, &a, 0);
+			if (a.found)
+				break;
+			pop_emit(ts, tid, now, CALL_F_UNWOUND);
+		}
+		push(ts, op, frame, now);
+		return 0;
+	}
+
+	/* Return: close our frame; anything opened above it was left without its return. */
+	{
+		__u32 d = ts->depth, pos = MAX_DEPTH;
+
+		for (__u32 j = 0; j < MAX_DEPTH; j++) {
+			if (j >= d)
+				break;
+			if (ts->f[j].key == frame && ts->f[j].op_id == op)
+				pos = j;
+		}
+		if (pos >= MAX_DEPTH || d - pos > 8) {
+			__sync_fetch_and_add(&stats.orphan_returns, 1);
+			return 0;
+		}
+		for (int k = 0; k < 8; k++) {
+			if (ts->depth <= pos + 1)
+				break;
+			pop_emit(ts, tid, now, CALL_F_UNWOUND);
+		}
+		pop_emit(ts, tid, now, 0);
+	}
+	return 0;
+}
+
+/* PyEval_EvalCode(code, globals, locals) runs a module body (import, exec, runpy). Times the
+ * module-body ops (startup) and tells user space when a module with pending py: ops loaded. */
+SEC("uprobe")
+int BPF_KPROBE(eval_code_entry, void *co)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 id = bpf_get_current_pid_tgid();
+	struct thread_state *ts;
+	__u32 op = OP_NONE, hit = OP_NONE;
+	char name[MOD_SUFFIX_MAX * 2];
+	long len = 0;
+
+	if (!traced(id >> 32))
+		return 0;
+	ts = thread_get((__u32)id, now);
+	if (!ts)
+		return 0;
+	if (nr_mod_ops && mod_code_filename >= 0) {
+		__u64 fn = rd64((__u64)co + mod_code_filename);
+
+		len = bpf_probe_read_user_str(name, sizeof(name), (void *)(fn + mod_str_data));
+	}
+	for (__u32 m = 0; m < MAX_MOD_OPS && m < nr_mod_ops && len > 1; m++) {
+		struct mod_op *mo = bpf_map_lookup_elem(&mod_ops, &m);
+		bool match = true;
+		__u32 l;
+
+		if (!mo || mo->len == 0 || mo->len > MOD_SUFFIX_MAX || mo->len > len - 1)
+			continue;
+		l = mo->len;
+		for (__u32 c = 0; c < MOD_SUFFIX_MAX && c < l; c++) {
+			__u32 at = (__u32)(len - 1 - l + c);
+
+			if (name[at & (sizeof(name) - 1)] != mo->suffix[c]) {
+				match = false;
+				break;
+			}
+		}
+		if (!match)
+			continue;
+		if ((mo->flags & MOD_F_TIME) && op == OP_NONE)
+			op = mo->op_id;
+		if ((mo->flags & MOD_F_NOTIFY) && hit == OP_NONE)
+			hit = m;
+	}
+	push(ts, op, 0, now);
+	/* Remember which module to report at return in the frame's key slot (no Python frame key). */
+	ts->f[(ts->depth - 1) & (MAX_DEPTH - 1)].pad = hit;
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(eval_code_return)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 id = bpf_get_current_pid_tgid();
+	struct thread_state *ts = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });
+	struct py_mod_event *e;
+	struct mod_op *mo;
+	__u32 hit;
+
+	if (!ts || ts->depth == 0)
+		return 0;
+	if (ts->overflow) {
+		ts->overflow--;
+		return 0;
+	}
+	/* Python ops opened inside the module body and not closed were unwound by an exception. */
+	for (int i = 0; i < 8; i++) {
+		__u32 d = ts->depth;
+
+		if (d == 0 || ts->f[(d - 1) & (MAX_DEPTH - 1)].key == 0)
+			break;
+		pop_emit(ts, (__u32)id, now, CALL_F_UNWOUND);
+	}
+	if (ts->depth == 0)
+		return 0;
+	hit = ts->f[(ts->depth - 1) & (MAX_DEPTH - 1)].pad;
+	pop_emit(ts, (__u32)id, now, 0);
+	if (hit == OP_NONE || !want_mod_events)
+		return 0;
+	mo = bpf_map_lookup_elem(&mod_ops, &hit);
+	if (!mo)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return 0;
+	e->type = EV_PY_MOD;
+	e->pid = id >> 32;
+	e->mod = hit;
+	/* We launched the target: hold it until the new functions' breakpoints are armed, so their
+	 * first call is timed too. User space sends SIGCONT. */
+	e->paused = (mo->flags & MOD_F_PAUSE) && bpf_send_signal_thread(19 /* SIGSTOP */) == 0;
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	return 0;
+}

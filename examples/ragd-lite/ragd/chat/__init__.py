@@ -1,0 +1,1 @@
+"""ragd-lite: chat (kept empty so stage modules are imported lazily)."""

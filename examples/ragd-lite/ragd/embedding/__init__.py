@@ -1,0 +1,1 @@
+"""ragd-lite: embedding (kept empty so stage modules are imported lazily)."""

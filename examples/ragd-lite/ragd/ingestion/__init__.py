@@ -1,0 +1,1 @@
+"""ragd-lite: ingestion (kept empty so stage modules are imported lazily)."""

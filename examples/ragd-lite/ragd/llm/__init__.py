@@ -1,0 +1,1 @@
+"""ragd-lite: llm (kept empty so stage modules are imported lazily)."""

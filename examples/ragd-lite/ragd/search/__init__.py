@@ -1,0 +1,1 @@
+"""ragd-lite: search (kept empty so stage modules are imported lazily)."""

@@ -1,0 +1,1 @@
+"""ragd-lite: storage (kept empty so stage modules are imported lazily)."""

@@ -1,0 +1,1 @@
+"""ragd-lite: storage.adapters (kept empty so stage modules are imported lazily)."""

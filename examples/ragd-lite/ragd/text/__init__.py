@@ -1,0 +1,1 @@
+"""ragd-lite: text (kept empty so stage modules are imported lazily)."""

@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* compare_sessions on sessions built in memory: verdicts, the test each row got, the text and
+ * JSON outputs, and the return value. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include "session.h"
+
+/* xorshift64*: the same draws on every run and every libc */
+static __u64 rng_state;
+
+static double rnd01(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (double)((rng_state * 0x2545F4914F6CDD1DULL) >> 11) / (double)(1ULL << 53);
+}
+
+/* ~1ms with a realistic right skew: 0.8ms + exponential(0.2ms), times `scale` */
+static __u64 draw_ns(double scale)
+{
+	double u = rnd01();
+
+	return (__u64)((800000.0 + -200000.0 * log(1.0 - u)) * scale);
+}
+
+static void add_calls(struct session *s, const char *op, size_t n, double scale, __u64 seed)
+{
+	int id = session_find_op(s, op);
+	size_t i;
+
+	if (id < 0)
+		id = session_add_op(s, op, OP_PY, PREC_EXACT);
+	assert_true(id >= 0);
+	rng_state = seed;
+	for (i = 0; i < n; i++) {
+		struct call_rec c = { .op = id, .pid = 1, .tid = 1 };
+
+		c.start_ns = i * 2000000ULL;
+		c.duration_ns = draw_ns(scale);
+		c.on_cpu_ns = c.duration_ns / 2;
+		assert_int_equal(session_add_call(s, &c), 0);
+	}
+}
+
+/* Histogram only: what a session looks like when every call record was dropped. */
+static void add_hist(struct session *s, const char *op, size_t n, double scale, __u64 seed)
+{
+	int id = session_add_op(s, op, OP_NATIVE, PREC_EXACT);
+	size_t i;
+
+	assert_true(id >= 0);
+	s->ops[id].hist = calloc(HIST_BUCKETS, sizeof(__u64));
+	assert_non_null(s->ops[id].hist);
+	rng_state = seed;
+	for (i = 0; i < n; i++) {
+		__u64 d = draw_ns(scale);
+
+		s->ops[id].hist[hist_index(d)]++;
+		s->ops[id].total_ns += d;
+	}
+	s->dropped_events = n;
+}
+
+/* noinline: inlined, gcc 12 takes the open_memstream buffer for a dangling local */
+__attribute__((noinline)) static char *run_compare(const struct session *b, const struct session *c,
+			 const struct compare_opts *o, int *ret)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	*ret = compare_sessions(b, c, o, f);
+	fclose(f);
+	return buf;
+}
+
+static const struct compare_opts text_opts = { .threshold_pct = 5, .alpha = 0.01 };
+static const struct compare_opts json_opts = { .threshold_pct = 5, .alpha = 0.01, .json = true };
+
+/* The JSON row for op `name`, from a parsed compare document. */
+static cJSON *json_op(cJSON *root, const char *name)
+{
+	cJSON *ops = cJSON_GetObjectItem(root, "operations"), *o;
+
+	cJSON_ArrayForEach(o, ops)
+		if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(o, "name")), name))
+			return o;
+	return NULL;
+}
+
+static const char *json_status(cJSON *root, const char *name)
+{
+	cJSON *o = json_op(root, name);
+
+	assert_non_null(o);
+	return cJSON_GetStringValue(cJSON_GetObjectItem(o, "status"));
+}
+
+struct pair {
+	struct session base, cur;
+};
+
+static int pair_setup(void **state)
+{
+	struct pair *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -1;
+	session_init(&p->base);
+	session_init(&p->cur);
+	snprintf(p->base.name, sizeof(p->base.name), "base");
+	snprintf(p->cur.name, sizeof(p->cur.name), "cur");
+	*state = p;
+	return 0;
+}
+
+static int pair_teardown(void **state)
+{
+	struct pair *p = *state;
+
+	session_free(&p->base);
+	session_free(&p->cur);
+	free(p);
+	return 0;
+}
+
+static void compute(struct pair *p)
+{
+	session_compute_stats(&p->base);
+	session_compute_stats(&p->cur);
+}
+
+static void test_slowdown_is_regression(void **state)
+{
+	struct pair *p = *state;
+	char *out;
+	int ret;
+	cJSON *root, *o;
+
+	add_calls(&p->base, "embed", 200, 1.0, 1);
+	add_calls(&p->cur, "embed", 200, 1.2, 2);
+	compute(p);
+
+	out = run_compare(&p->base, &p->cur, &text_opts, &ret);
+	assert_int_equal(ret, 1);
+	assert_non_null(strstr(out, "regression"));
+	assert_non_null(strstr(out, "mann-whitney"));
+	assert_non_null(strstr(out, "1 regression(s), 0 improvement(s), 0 stable, 0 new, 0 removed"));
+	assert_null(strchr(out, '\033'));
+	free(out);
+
+	out = run_compare(&p->base, &p->cur, &json_opts, &ret);
+	assert_int_equal(ret, 1);
+	root = cJSON_Parse(out);
+	assert_non_null(root);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(root, "schema")),
+			    "ragd-bpfprof-compare/1");
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(root, "regressions")), 1);
+	o = json_op(root, "embed");
+	assert_non_null(o);
+	assert_string_equal(json_status(root, "embed"), "regression");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "test")), "mann-whitney");
+	assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "p_value")) < 0.01);
+	assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(o, "change_pct"), "p50")) > 10);
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(o, "base"), "count")), 200);
+	assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(o, "current"), "p50_ns")) > 0);
+	cJSON_Delete(root);
+	free(out);
+
+	/* colour only when asked, red on the regression row */
+	{
+		struct compare_opts co = text_opts;
+
+		co.color = true;
+		out = run_compare(&p->base, &p->cur, &co, &ret);
+		assert_non_null(strstr(out, "\033[31m"));
+		free(out);
+	}
+}
+
+static void test_same_distribution_is_stable(void **state)
+{
+	struct pair *p = *state;
+	char *out;
+	int ret;
+	cJSON *root, *o;
+
+	add_calls(&p->base, "embed", 200, 1.0, 11);
+	add_calls(&p->cur, "embed", 200, 1.0, 12);
+	compute(p);
+
+	out = run_compare(&p->base, &p->cur, &json_opts, &ret);
+	assert_int_equal(ret, 0);
+	root = cJSON_Parse(out);
+	assert_non_null(root);
+	assert_string_equal(json_status(root, "embed"), "stable");
+	o = json_op(root, "embed");
+	assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "p_value")) >= 0.01);
+	cJSON_Delete(root);
+	free(out);
+}
+
+/* Significant (200 calls each) but below the threshold: not a regression. */
+static void test_small_change_is_stable(void **state)
+{
+	struct pair *p = *state;
+	char *out;
+	int ret;
+	cJSON *root;
+
+	add_calls(&p->base, "embed", 200, 1.0, 21);
+	add_calls(&p->cur, "embed", 200, 1.03, 21);
+	compute(p);
+
+	out = run_compare(&p->base, &p->cur, &json_opts, &ret);
+	assert_int_equal(ret, 0);
+	root = cJSON_Parse(out);
+	assert_non_null(root);
+	assert_string_equal(json_status(root, "embed"), "stable");
+	cJSON_Delete(root);
+	free(out);
+}
+
+static void test_faster_is_improvement(void **state)
+{
+	struct pair *p = *state;
+	char *out;
+	int ret;
+	cJSON *root;
+
+	add_calls(&p->base, "embed", 200, 1.0, 31);
+	add_calls(&p->cur, "embed", 200, 0.7, 32);
+	compute(p);
+
+	out = run_compare(&p->base, &p->cur, &text_opts, &ret);
+	assert_int_equal(ret, 0);
+	assert_non_null(strstr(out, "improvement"));
+	assert_non_null(strstr(out, "0 regression(s), 1 improvement(s)"));
+	free(out);
+
+	out = run_compare(&p->base, &p->cur, &json_opts, &ret);
+	root = cJSON_Parse(out);
+	assert_non_null(root);
+	assert_string_equal(json_status(root, "embed"), "improvement");
+	assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(json_op(root, "embed"), "change_pct"), "p50")) < -20);
+	cJSON_Delete(root);
+	free(out);
+}
+
+static void test_new_and_removed(void **state)
+{
+	struct pair *p = *state;
+	char *out;
+	int ret;
+	cJSON *root, *o;
+
+	add_calls(&p->base, "embed", 50, 1.0, 41);
+	add_calls(&p->cur, "embed", 50, 1.0, 41);
+	add_calls(&p->base, "old_step", 10, 1.0, 42);
+	add_calls(&p->cur, "rerank", 10, 1.0, 43);
+	/* declared on both sides, seen on one: still new/removed */
+	session_add_op(&p->base, "cache", OP_PY, PREC_EXACT);
+	add_calls(&p->cur, "cache", 5, 1.0, 44);
+	/* seen nowhere: neither new nor removed */
+	session_add_op(&p->base, "ghost", OP_PY, PREC_EXACT);
+	session_add_op(&p->cur, "ghost", OP_PY, PREC_EXACT);
+	compute(p);
+
+	out = run_compare(&p->base, &p->cur, &text_opts, &ret);
+	assert_int_equal(ret, 0);
+	assert_non_null(strstr(out, "0 regression(s), 0 improvement(s), 1 stable, 2 new, 1 removed"));
+	assert_non_null(strstr(out, "not seen in either session: ghost"));
+	/* baseline order first, then ops only the current session has */
+	assert_true(strstr(out, "old_step") < strstr(out, "rerank"));
+	free(out);
+
+	out = run_compare(&p->base, &p->cur, &json_opts, &ret);
+	assert_int_equal(ret, 0);
+	root = cJSON_Parse(out);
+	assert_non_null(root);
+	assert_string_equal(json_status(root, "rerank"), "new");
+	assert_string_equal(json_status(root, "cache"), "new");
+	assert_string_equal(json_status(root, "old_step"), "removed");
+	assert_string_equal(json_status(root, "embed"), "stable");
+	assert_null(json_op(root, "ghost"));
+	o = json_op(root, "rerank");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "p_value")));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "base"), "p50_ns")));
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "base"),
+								  "count")), 0);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "change_pct"), "p50")));
+	cJSON_Delete(root);
+	free(out);
+}
+
+/* Every call record dropped: only histograms, so the threshold alone decides. */
+static void test_histogram_only_uses_threshold(void **state)
+{
+	struct pair *p = *state;
+	char *out;
+	int ret;
+	cJSON *root, *o;
+
+	add_hist(&p->base, "search", 200, 1.0, 51);
+	add_hist(&p->cur, "search", 200, 1.2, 52);
+	add_hist(&p->base, "parse", 200, 1.0, 53);
+	add_hist(&p->cur, "parse", 200, 1.02, 53);
+	compute(p);
+	assert_int_equal(p->cur.ops[0].source, SRC_HISTOGRAM);
+	assert_int_equal(p->cur.ops[0].count, 200);
+
+	out = run_compare(&p->base, &p->cur, &text_opts, &ret);
+	assert_int_equal(ret, 1);
+	assert_non_null(strstr(out, "threshold only (no per-call data)"));
+	assert_null(strstr(out, "mann-whitney  "));
+	free(out);
+
+	out = run_compare(&p->base, &p->cur, &json_opts, &ret);
+	assert_int_equal(ret, 1);
+	root = cJSON_Parse(out);
+	assert_non_null(root);
+	o = json_op(root, "search");
+	assert_string_equal(json_status(root, "search"), "regression");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "test")), "threshold");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "p_value")));
+	assert_string_equal(json_status(root, "parse"), "stable");
+	cJSON_Delete(root);
+	free(out);
+}
+
+/* One call per side (a module body run once): threshold alone, and the row says why. */
+static void test_single_call_uses_threshold(void **state)
+{
+	struct pair *p = *state;
+	char *out;
+	int ret;
+
+	add_calls(&p->base, "startup", 1, 1.0, 61);
+	add_calls(&p->cur, "startup", 1, 1.5, 61);
+	compute(p);
+
+	out = run_compare(&p->base, &p->cur, &text_opts, &ret);
+	assert_int_equal(ret, 1);
+	assert_non_null(strstr(out, "threshold only (< 2 calls on a side)"));
+	free(out);
+}
+
+/* Open calls (still running at the end) are no evidence: excluded from the test. */
+static void test_open_calls_excluded(void **state)
+{
+	struct pair *p = *state;
+	struct call_rec c = { .op = 0, .flags = CALL_F_OPEN, .duration_ns = 1000000000ULL };
+	char *out;
+	int ret;
+
+	add_calls(&p->base, "serve", 1, 1.0, 71);
+	add_calls(&p->cur, "serve", 1, 1.0, 71);
+	assert_int_equal(session_add_call(&p->base, &c), 0);
+	assert_int_equal(session_add_call(&p->cur, &c), 0);
+	compute(p);
+
+	out = run_compare(&p->base, &p->cur, &text_opts, &ret);
+	assert_int_equal(ret, 0);
+	assert_non_null(strstr(out, "threshold only (< 2 calls on a side)"));
+	free(out);
+}
+
+/* Several ops: the return value counts regressions only; a zeroed opts gets the defaults. */
+static void test_return_counts_regressions(void **state)
+{
+	struct pair *p = *state;
+	struct compare_opts zero = { 0 };
+	char *out;
+	int ret;
+
+	add_calls(&p->base, "a", 200, 1.0, 81);
+	add_calls(&p->cur, "a", 200, 1.25, 82);
+	add_calls(&p->base, "b", 200, 1.0, 83);
+	add_calls(&p->cur, "b", 200, 1.4, 84);
+	add_calls(&p->base, "c", 200, 1.0, 85);
+	add_calls(&p->cur, "c", 200, 0.6, 86);
+	add_calls(&p->base, "d", 200, 1.0, 87);
+	add_calls(&p->cur, "d", 200, 1.0, 88);
+	compute(p);
+
+	out = run_compare(&p->base, &p->cur, &zero, &ret);
+	assert_int_equal(ret, 2);
+	assert_non_null(strstr(out, "2 regression(s), 1 improvement(s), 1 stable, 0 new, 0 removed"));
+	assert_non_null(strstr(out, "|Δp50| > 5%"));
+	free(out);
+
+	out = run_compare(&p->base, &p->cur, NULL, &ret);
+	assert_int_equal(ret, 2);
+	free(out);
+
+	/* with a 50% threshold nothing moved far enough */
+	{
+		struct compare_opts wide = { .threshold_pct = 50, .alpha = 0.01 };
+
+		out = run_compare(&p->base, &p->cur, &wide, &ret);
+		assert_int_equal(ret, 0);
+		free(out);
+	}
+}
+
+/* Exact on one side, sampled on the other: compared, but flagged. */
+static void test_precision_mismatch_warns(void **state)
+{
+	struct pair *p = *state;
+	char *out;
+	int ret, id;
+
+	add_calls(&p->base, "query", 20, 1.0, 91);
+	id = session_add_op(&p->cur, "query", OP_PY, PREC_SAMPLED);
+	session_compute_stats(&p->base);
+	p->cur.ops[id].count = 18;
+	p->cur.ops[id].p50_ns = p->base.ops[0].p50_ns;
+	p->cur.ops[id].p95_ns = p->base.ops[0].p95_ns;
+	p->cur.ops[id].mean_ns = p->base.ops[0].mean_ns;
+
+	out = run_compare(&p->base, &p->cur, &text_opts, &ret);
+	assert_int_equal(ret, 0);
+	assert_non_null(strstr(out, "warning: query: baseline is exact, current is sampled"));
+	assert_non_null(strstr(out, "threshold only (< 2 calls on a side)"));
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_slowdown_is_regression, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_same_distribution_is_stable, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_small_change_is_stable, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_faster_is_improvement, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_new_and_removed, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_histogram_only_uses_threshold, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_single_call_uses_threshold, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_open_calls_excluded, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_return_counts_regressions, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_precision_mismatch_warns, pair_setup, pair_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Unit formatting, the text report (rows, units, operation tree, sections) and the collapsed
+ * stack output. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "session.h"
+
+static void test_fmt_ns(void **state)
+{
+	static const struct { __u64 ns; const char *want; } cases[] = {
+		{ 0, "0ns" },
+		{ 812, "812ns" },
+		{ 999, "999ns" },
+		{ 1000, "1.00us" },
+		{ 12345, "12.3us" },
+		{ 123456, "123us" },
+		{ 999600, "1.00ms" },        /* rounds up into the next unit, not "1000us" */
+		{ 4560000, "4.56ms" },
+		{ 45600000, "45.6ms" },
+		{ 456000000, "456ms" },
+		{ 1230000000ULL, "1.23s" },
+		{ 12300000000ULL, "12.3s" },
+		{ 59960000000ULL, "1m00s" },
+		{ 123000000000ULL, "2m03s" },
+		{ 3723000000000ULL, "1h02m" },
+	};
+	char buf[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_string_equal(fmt_ns(cases[i].ns, buf, sizeof(buf)), cases[i].want);
+}
+
+static void test_fmt_bytes(void **state)
+{
+	char buf[32];
+
+	assert_string_equal(fmt_bytes(0, buf, sizeof(buf)), "0B");
+	assert_string_equal(fmt_bytes(512, buf, sizeof(buf)), "512B");
+	assert_string_equal(fmt_bytes(1023, buf, sizeof(buf)), "1023B");
+	assert_string_equal(fmt_bytes(1024, buf, sizeof(buf)), "1.00KiB");
+	assert_string_equal(fmt_bytes(12288, buf, sizeof(buf)), "12.0KiB");
+	assert_string_equal(fmt_bytes(3.4 * 1048576, buf, sizeof(buf)), "3.40MiB");
+	assert_string_equal(fmt_bytes(1.2 * 1073741824.0, buf, sizeof(buf)), "1.20GiB");
+	assert_string_equal(fmt_bytes(300.0 * 1048576, buf, sizeof(buf)), "300MiB");
+	/* negative values keep their sign; only deltas get a '+' */
+	assert_string_equal(fmt_bytes(-1228.8, buf, sizeof(buf)), "-1.20KiB");
+	assert_string_equal(fmt_bytes_delta(48.0 * 1048576, buf, sizeof(buf)), "+48.0MiB");
+	assert_string_equal(fmt_bytes_delta(-1228.8, buf, sizeof(buf)), "-1.20KiB");
+	assert_string_equal(fmt_bytes_delta(0, buf, sizeof(buf)), "0B");
+	assert_string_equal(fmt_bytes_delta(-0.3, buf, sizeof(buf)), "0B");
+}
+
+static void add_calls(struct session *s, int op, size_t n, __u64 dur, __u64 rss_grow)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct call_rec c = { .op = op, .pid = 42, .tid = 42 };
+
+		c.start_ns = i * 10 * dur;
+		c.duration_ns = dur + (i % 10) * (dur / 20);
+		c.on_cpu_ns = c.duration_ns * 3 / 4;
+		c.rss_start = 100 << 20;
+		c.rss_end = c.rss_start + rss_grow;
+		c.rss_peak = c.rss_end + (1 << 20);
+		assert_int_equal(session_add_call(s, &c), 0);
+	}
+}
+
+/* index (exact) with children chunk and document, declared out of order; a sampled query;
+ * an op never seen; an op whose parent is absent; stacks; a warning. */
+static int session_setup(void **state)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	int index, chunk, query, doc, orphan, rerank;
+
+	if (!s)
+		return -1;
+	session_init(s);
+	snprintf(s->name, sizeof(s->name), "nightly");
+	snprintf(s->command, sizeof(s->command), "ragd index ./docs");
+	snprintf(s->started_at, sizeof(s->started_at), "2024-05-01T12:00:00.000Z");
+	snprintf(s->ended_at, sizeof(s->ended_at), "2024-05-01T12:00:02.500Z");
+	s->pid = 4242;
+	s->has_exit_code = true;
+	s->events = 1234;
+	s->samples = 250;
+	s->sample_hz = 99;
+
+	index = session_add_op(s, "index", OP_PY, PREC_EXACT);
+	query = session_add_op(s, "query", OP_PY, PREC_SAMPLED);
+	chunk = session_add_op(s, "index.chunk", OP_PY, PREC_EXACT);
+	rerank = session_add_op(s, "rerank", OP_PY, PREC_EXACT);
+	doc = session_add_op(s, "index.document", OP_PY, PREC_EXACT);
+	orphan = session_add_op(s, "store.flush", OP_NATIVE, PREC_EXACT);
+	assert_true(index >= 0 && query >= 0 && chunk >= 0 && rerank >= 0 && doc >= 0 && orphan >= 0);
+
+	add_calls(s, index, 3, 400000000ULL, 48 << 20);
+	add_calls(s, chunk, 300, 1200000ULL, 0);
+	add_calls(s, doc, 30, 12000000ULL, 4096);
+	add_calls(s, orphan, 5, 800ULL, 0);
+	snprintf(s->ops[rerank].note, sizeof(s->ops[rerank].note), "code object not found");
+
+	/* sampled: filled the way record does, no call records */
+	s->ops[query].count = 12;
+	s->ops[query].total_ns = 900000000ULL;
+	s->ops[query].on_cpu_ns = 600000000ULL;
+	s->ops[query].off_cpu_ns = 300000000ULL;
+	s->ops[query].self_ns = 500000000ULL;
+	s->ops[query].p50_ns = 70000000ULL;
+	s->ops[query].p95_ns = 120000000ULL;
+	s->ops[query].p99_ns = 130000000ULL;
+	s->ops[query].mean_ns = 75000000.0;
+	s->ops[query].max_ns = 130000000ULL;
+	session_compute_stats(s);
+
+	assert_true(session_add_stack(s, "query;cli.py:main;retrieve.py:search;faiss:search;"
+				      "numpy:dot", 400000000ULL, 0) >= 0);
+	assert_true(session_add_stack(s, "query;cli.py:main;net.py:fetch", 0, 300000000ULL) >= 0);
+	assert_true(session_add_stack(s, "query;cli.py:main;tok.py:split", 100000000ULL, 0) >= 0);
+	assert_true(session_add_stack(s, "query;cli.py:main;tiny.py:f", 1000, 0) >= 0);
+	assert_true(session_add_stack(s, "index;cli.py:main;zzz.py:g", 1499, 2500000) >= 0);
+	assert_true(session_add_stack(s, "index;cli.py:main;none.py:h", 400, 0) >= 0);
+	session_warn(s, "3 samples had truncated stacks");
+	*state = s;
+	return 0;
+}
+
+static int session_teardown(void **state)
+{
+	struct session *s = *state;
+
+	session_free(s);
+	free(s);
+	return 0;
+}
+
+/* noinline: inlined, gcc 12 takes the open_memstream buffer for a dangling local */
+__attribute__((noinline)) static char *text_of(const struct session *s, const struct report_opts *o)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	report_text(s, o, f);
+	fclose(f);
+	return buf;
+}
+
+/* The table line whose first cell is exactly `label` (with its indentation). */
+static const char *row(const char *text, const char *label)
+{
+	size_t n = strlen(label);
+	const char *p = text;
+
+	while ((p = strstr(p, label))) {
+		if ((p == text || p[-1] == '\n') && p[n] == ' ' && p[n + 1] == ' ')
+			return p;
+		p += n;
+	}
+	return NULL;
+}
+
+static void test_report_text(void **state)
+{
+	const struct session *s = *state;
+	struct report_opts o = { .color = false };
+	const char *r_index, *r_chunk, *r_doc, *r_query, *r_orphan;
+	char *out = text_of(s, &o);
+
+	/* header */
+	assert_non_null(strstr(out, "nightly"));
+	assert_non_null(strstr(out, "ragd index ./docs  (pid 4242, exit 0)"));
+	assert_non_null(strstr(out, "duration: 2.50s"));
+	assert_non_null(strstr(out, "2024-05-01T12:00:00.000Z"));
+	assert_non_null(strstr(out, "1234 received, 0 dropped"));
+	assert_non_null(strstr(out, "250 at 99 Hz"));
+	assert_non_null(strstr(out, "Operation"));
+	assert_non_null(strstr(out, "RSS delta (mean)"));
+	assert_non_null(strstr(out, "Peak RSS"));
+
+	/* tree: children right after their parent, indented, short names */
+	r_index = row(out, "index");
+	r_chunk = row(out, "  chunk");
+	r_doc = row(out, "  document");
+	r_query = row(out, "query");
+	r_orphan = row(out, "store.flush");
+	assert_non_null(r_index);
+	assert_non_null(r_chunk);
+	assert_non_null(r_doc);
+	assert_non_null(r_query);
+	assert_non_null(r_orphan);
+	assert_true(r_index < r_chunk && r_chunk < r_doc && r_doc < r_query && r_query < r_orphan);
+
+	/* rows: precision, counts, units */
+	assert_non_null(strstr(r_index, "exact"));
+	assert_true(strstr(r_index, "420ms") < strchr(r_index, '\n'));
+	assert_true(strstr(r_index, "+48.0MiB") < strchr(r_index, '\n'));
+	assert_true(strstr(r_index, "149MiB") < strchr(r_index, '\n'));
+	assert_true(strstr(r_index, "75.0%") < strchr(r_index, '\n'));
+	assert_true(strstr(r_chunk, " 300 ") < strchr(r_chunk, '\n'));
+	assert_true(strstr(r_chunk, "ms") < strchr(r_chunk, '\n'));
+	assert_true(strstr(r_doc, "+4.00KiB") < strchr(r_doc, '\n'));
+	assert_true(strstr(r_orphan, "880ns") < strchr(r_orphan, '\n'));
+	assert_true(strstr(r_query, "sampled") < strchr(r_query, '\n'));
+	assert_true(strstr(r_query, "~12") < strchr(r_query, '\n'));
+	assert_true(strstr(r_query, "70.0ms") < strchr(r_query, '\n'));
+
+	/* unseen op with its reason; not a table row */
+	assert_non_null(strstr(out, "not seen: rerank (code object not found)"));
+	assert_null(row(out, "rerank"));
+
+	/* sampled breakdown: the op's line and its hottest stacks, innermost 3 frames */
+	assert_non_null(strstr(out, "Where the time goes"));
+	assert_non_null(strstr(out, "query: wall 900ms, self 500ms, on-CPU 600ms (67%), "
+				    "off-CPU 300ms (33%)"));
+	assert_non_null(strstr(out, " 44.4%  ...;retrieve.py:search;faiss:search;numpy:dot\n"));
+	assert_non_null(strstr(out, " 33.3%  cli.py:main;net.py:fetch  (off-CPU 100%)\n"));
+	assert_non_null(strstr(out, " 11.1%  cli.py:main;tok.py:split\n"));
+	assert_null(strstr(out, "tiny.py"));   /* 4th: only the top 3 */
+	/* index is exact: no breakdown for it */
+	assert_null(strstr(out, "index: wall"));
+
+	assert_non_null(strstr(out, "warning: 3 samples had truncated stacks\n"));
+	assert_null(strchr(out, '\033'));
+	assert_null(strstr(out, "|#"));   /* histograms only when asked */
+	free(out);
+}
+
+static void test_report_color(void **state)
+{
+	struct report_opts o = { .color = true };
+	char *out = text_of(*state, &o);
+
+	assert_non_null(strstr(out, "\033[1m"));                 /* bold header */
+	assert_non_null(strstr(out, "\033[2m"));                 /* dim sampled row */
+	assert_non_null(strstr(out, "\033[33mwarning: "));       /* yellow warning */
+	free(out);
+}
+
+static void test_report_histogram(void **state)
+{
+	struct session *s = *state;
+	struct report_opts o = { .histogram = true };
+	int chunk = session_find_op(s, "index.chunk");
+	__u64 total = 0, v;
+	const char *p;
+	char *out;
+	int rows = 0;
+
+	/* 1us .. 100ms, log-spread: many buckets to merge */
+	s->ops[chunk].hist = calloc(HIST_BUCKETS, sizeof(__u64));
+	assert_non_null(s->ops[chunk].hist);
+	for (v = 1000; v < 100000000ULL; v += v / 7) {
+		s->ops[chunk].hist[hist_index(v)] += 3;
+		total += 3;
+	}
+	out = text_of(s, &o);
+	p = strstr(out, "\nindex.chunk (exact, 300 calls)\n");
+	assert_non_null(p);
+	p = strchr(p + 1, '\n') + 1;
+	for (;;) {
+		const char *nl = strchr(p, '\n');
+		char line[256], *bar;
+
+		if (!nl || nl - p >= (ptrdiff_t)sizeof(line))
+			break;
+		memcpy(line, p, nl - p);
+		line[nl - p] = '\0';
+		bar = strrchr(line, '|');
+		if (line[0] != ' ' || !strstr(line, " - ") || !bar)
+			break;
+		total -= strtoull(bar + 1, NULL, 10);
+		rows++;
+		p = nl + 1;
+	}
+	assert_true(rows >= 12 && rows <= 24);
+	assert_int_equal(total, 0);          /* merged rows keep every count */
+	assert_non_null(strstr(out, "1.00us - "));
+	assert_non_null(strstr(out, "########################################|"));
+	free(out);
+}
+
+__attribute__((noinline)) static char *folded_of(const struct session *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	assert_int_equal(report_folded(s, f), 0);
+	fclose(f);
+	return buf;
+}
+
+static void test_report_folded(void **state)
+{
+	char *out = folded_of(*state);
+
+	/* sorted by stack; microseconds; off-CPU as its own frame; zero-weight lines dropped
+	 * (none.py: 0.4us rounds to 0) */
+	assert_string_equal(out,
+		"index;cli.py:main;zzz.py:g 1\n"
+		"index;cli.py:main;zzz.py:g;[off-cpu] 2500\n"
+		"query;cli.py:main;net.py:fetch;[off-cpu] 300000\n"
+		"query;cli.py:main;retrieve.py:search;faiss:search;numpy:dot 400000\n"
+		"query;cli.py:main;tiny.py:f 1\n"
+		"query;cli.py:main;tok.py:split 100000\n");
+	free(out);
+}
+
+static void test_report_empty(void **state)
+{
+	struct session s;
+	struct report_opts o = { 0 };
+	char *out, *folded;
+
+	session_init(&s);
+	out = text_of(&s, &o);
+	assert_non_null(strstr(out, "No operation was seen."));
+	free(out);
+	folded = folded_of(&s);
+	assert_true(!folded || !*folded);
+	free(folded);
+	session_free(&s);
+}
+
+/* Records dropped: percentiles come from the histogram, and the row says so. */
+static void test_report_hist_source(void **state)
+{
+	struct session s;
+	struct report_opts o = { 0 };
+	char *out;
+	int op;
+
+	session_init(&s);
+	op = session_add_op(&s, "embed", OP_NATIVE, PREC_EXACT);
+	s.ops[op].hist = calloc(HIST_BUCKETS, sizeof(__u64));
+	assert_non_null(s.ops[op].hist);
+	s.ops[op].hist[hist_index(2000000)] = 10;
+	s.ops[op].total_ns = 20000000;
+	s.dropped_events = 10;
+	session_compute_stats(&s);
+	out = text_of(&s, &o);
+	assert_non_null(strstr(out, "10 dropped"));
+	assert_non_null(strstr(row(out, "embed"), "exact*"));
+	assert_non_null(strstr(out, "* percentiles from the BPF histogram"));
+	free(out);
+	session_free(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fmt_ns),
+		cmocka_unit_test(test_fmt_bytes),
+		cmocka_unit_test_setup_teardown(test_report_text, session_setup, session_teardown),
+		cmocka_unit_test_setup_teardown(test_report_color, session_setup, session_teardown),
+		cmocka_unit_test_setup_teardown(test_report_histogram, session_setup, session_teardown),
+		cmocka_unit_test_setup_teardown(test_report_folded, session_setup, session_teardown),
+		cmocka_unit_test(test_report_empty),
+		cmocka_unit_test(test_report_hist_source),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* BPF object lifecycle and every kind of attachment ragd-bpfprof makes. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#include <linux/perf_event.h>
+#include <linux/hw_breakpoint.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include "attach.h"
+#include "prof.skel.h"
+
+static bool verbose_log;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !verbose_log)
+		return 0;
+	if (!verbose_log)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static bool have_cap(int cap)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2] = {};
+
+	if (syscall(SYS_capget, &h, d))
+		return false;
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+int attach_preflight(char *err, size_t errlen)
+{
+	/* CAP_BPF (39) + CAP_PERFMON (38) suffice on 5.8+; CAP_SYS_ADMIN covers older kernels. */
+	if (geteuid() != 0 && !have_cap(21) && !(have_cap(39) && have_cap(38))) {
+		snprintf(err, errlen, "must run as root (or with CAP_BPF and CAP_PERFMON) to load BPF programs");
+		return -1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		snprintf(err, errlen, "kernel BTF missing (/sys/kernel/btf/vmlinux): needs a kernel built with "
+			 "CONFIG_DEBUG_INFO_BTF=y");
+		return -1;
+	}
+	return 0;
+}
+
+static int add_link(struct attacher *a, struct bpf_link *l)
+{
+	if (!l)
+		return -errno ? -errno : -EINVAL;
+	if (a->nlinks >= MAX_LINKS) {
+		bpf_link__destroy(l);
+		return -E2BIG;
+	}
+	a->links[a->nlinks++] = l;
+	return 0;
+}
+
+int attach_open_load(struct attacher *a, const struct attach_cfg *cfg, char *err, size_t errlen)
+{
+	struct prof_bpf *skel;
+	int err_;
+
+	memset(a, 0, sizeof(*a));
+	verbose_log = cfg->verbose;
+	libbpf_set_print(libbpf_print);
+	a->ncpus = libbpf_num_possible_cpus();
+	if (a->ncpus <= 0)
+		a->ncpus = 1;
+
+	skel = prof_bpf__open();
+	if (!skel) {
+		snprintf(err, errlen, "cannot open BPF object: %s", strerror(errno));
+		return -1;
+	}
+	a->skel = skel;
+	skel->rodata->nr_cpus = a->ncpus;
+	skel->rodata->page_shift = __builtin_ctz(sysconf(_SC_PAGESIZE));
+	skel->rodata->follow_children = cfg->follow_children;
+	skel->rodata->sample_offcpu = cfg->sample_offcpu;
+	skel->rodata->nr_mod_ops = cfg->nr_mod_ops;
+	skel->rodata->mod_code_filename = cfg->mod_code_filename;
+	skel->rodata->mod_str_data = cfg->mod_str_data;
+	bpf_map__set_max_entries(skel->maps.aggs, cfg->nops > 0 ? cfg->nops : 1);
+
+	bpf_program__set_autoload(skel->progs.op_entry, cfg->want_native);
+	bpf_program__set_autoload(skel->progs.op_return, cfg->want_native);
+	bpf_program__set_autoload(skel->progs.on_bp, cfg->want_python);
+	bpf_program__set_autoload(skel->progs.on_cpu_sample, cfg->want_python);
+	bpf_program__set_autoload(skel->progs.eval_code_entry, cfg->want_python);
+	bpf_program__set_autoload(skel->progs.eval_code_return, cfg->want_python);
+
+	err_ = prof_bpf__load(skel);
+	if (err_) {
+		snprintf(err, errlen, "cannot load BPF programs: %s%s", strerror(-err_),
+			 cfg->verbose ? "" : " (run with -v for the verifier log)");
+		return -1;
+	}
+
+#define ATTACH_TP(prog)                                                                    \
+	do {                                                                               \
+		if (add_link(a, bpf_program__attach(skel->progs.prog))) {                  \
+			snprintf(err, errlen, "cannot attach %s: %s", #prog, strerror(errno)); \
+			return -1;                                                         \
+		}                                                                          \
+	} while (0)
+	ATTACH_TP(on_switch);
+	ATTACH_TP(on_rss);
+	ATTACH_TP(on_fork);
+	ATTACH_TP(on_exec);
+	ATTACH_TP(on_exit);
+#undef ATTACH_TP
+	return 0;
+}
+
+void attach_destroy(struct attacher *a)
+{
+	for (int i = 0; i < a->nlinks; i++)
+		bpf_link__destroy(a->links[i]);
+	a->nlinks = 0;
+	prof_bpf__destroy(a->skel);
+	a->skel = NULL;
+}
+
+int attach_add_pid(struct attacher *a, pid_t pid)
+{
+	__u32 k = pid;
+	__u8 one = 1;
+
+	return bpf_map__update_elem(a->skel->maps.pids, &k, sizeof(k), &one, sizeof(one), BPF_ANY);
+}
+
+static int uprobe(struct attacher *a, struct bpf_program *prog, bool ret, __u64 cookie, pid_t pid,
+		  const char *path, __u64 off)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = ret, .bpf_cookie = cookie);
+
+	return add_link(a, bpf_program__attach_uprobe_opts(prog, pid, path, off, &o));
+}
+
+int attach_uprobe_pair(struct attacher *a, int op, pid_t pid, const char *path, __u64 off,
+		       char *err, size_t errlen)
+{
+	int e;
+
+	/* Return probe first: an entry that fires before its return probe exists would leave an
+	 * open frame behind. */
+	if ((e = uprobe(a, a->skel->progs.op_return, true, op, pid, path, off)) ||
+	    (e = uprobe(a, a->skel->progs.op_entry, false, op, pid, path, off))) {
+		snprintf(err, errlen, "cannot attach uprobe to %s+0x%llx: %s", path,
+			 (unsigned long long)off, strerror(-e));
+		return -1;
+	}
+	return 0;
+}
+
+int attach_eval_code(struct attacher *a, pid_t pid, const char *path, __u64 off, char *err, size_t errlen)
+{
+	int e;
+
+	if ((e = uprobe(a, a->skel->progs.eval_code_return, true, 0, pid, path, off)) ||
+	    (e = uprobe(a, a->skel->progs.eval_code_entry, false, 0, pid, path, off))) {
+		snprintf(err, errlen, "cannot attach uprobe to %s PyEval_EvalCode: %s", path, strerror(-e));
+		return -1;
+	}
+	return 0;
+}
+
+static int perf_open(struct perf_event_attr *attr, int cpu)
+{
+	return syscall(SYS_perf_event_open, attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+int attach_breakpoint(struct attacher *a, __u64 addr, __u64 cookie, int *first_link)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_BREAKPOINT,
+		.size = sizeof(attr),
+		.bp_type = HW_BREAKPOINT_RW,
+		.bp_addr = addr,
+		.bp_len = HW_BREAKPOINT_LEN_1,
+		.sample_period = 1,
+		/* Our own process_vm_readv of the target must not count as a call. */
+		.exclude_kernel = 1,
+		.exclude_hv = 1,
+	};
+	int n = 0;
+
+	*first_link = a->nlinks;
+	for (int cpu = 0; cpu < a->ncpus; cpu++) {
+		LIBBPF_OPTS(bpf_perf_event_opts, o, .bpf_cookie = cookie);
+		struct bpf_link *l;
+		int fd = perf_open(&attr, cpu);
+
+		if (fd < 0) {
+			int e = errno;
+
+			if (e == ENODEV || e == ENOENT) /* offline CPU */
+				continue;
+			attach_drop_links(a, *first_link, n);
+			return -e;
+		}
+		l = bpf_program__attach_perf_event_opts(a->skel->progs.on_bp, fd, &o);
+		if (!l) {
+			int e = errno;
+
+			close(fd);
+			attach_drop_links(a, *first_link, n);
+			return -e;
+		}
+		if (add_link(a, l)) {
+			attach_drop_links(a, *first_link, n);
+			return -E2BIG;
+		}
+		n++;
+	}
+	return n;
+}
+
+void attach_drop_links(struct attacher *a, int first, int n)
+{
+	/* Links own their perf fds (libbpf closes them on destroy). */
+	for (int i = first; i < first + n && i < a->nlinks; i++)
+		bpf_link__destroy(a->links[i]);
+	if (first + n >= a->nlinks) {
+		a->nlinks = first;
+		return;
+	}
+	memmove(&a->links[first], &a->links[first + n], (a->nlinks - first - n) * sizeof(a->links[0]));
+	a->nlinks -= n;
+}
+
+int attach_sampler(struct attacher *a, int hz, char *err, size_t errlen)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.size = sizeof(attr),
+		.freq = 0,
+		/* A fixed period (not freq) so each sample weighs exactly 1/hz of CPU time. */
+		.sample_period = 1000000000ull / (hz > 0 ? hz : 999),
+	};
+
+	for (int cpu = 0; cpu < a->ncpus; cpu++) {
+		int fd = perf_open(&attr, cpu);
+
+		if (fd < 0) {
+			if (errno == ENODEV || errno == ENOENT)
+				continue;
+			snprintf(err, errlen, "cannot open cpu-clock sampler on CPU %d: %s", cpu, strerror(errno));
+			return -1;
+		}
+		if (add_link(a, bpf_program__attach_perf_event(a->skel->progs.on_cpu_sample, fd))) {
+			snprintf(err, errlen, "cannot attach sampler on CPU %d: %s", cpu, strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	return 0;
+}

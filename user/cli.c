@@ -1,0 +1,994 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* ragd-bpfprof command line: record, report, compare, profile, top, probes, --target. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include "record.h"
+#include "session.h"
+#include "spec.h"
+
+#define VERSION "0.1.0"
+
+static const char *prog = "ragd-bpfprof";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see '%s --help')\n", prog);
+	return 2;
+}
+
+static void sig_stop(int sig)
+{
+	exiting = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = sig_stop };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static bool want_color(bool no_color, FILE *f)
+{
+	return !no_color && !getenv("NO_COLOR") && isatty(fileno(f));
+}
+
+static const char main_help[] =
+"Usage: ragd-bpfprof COMMAND [OPTIONS]\n"
+"\n"
+"Profile ragd (or any program) from outside with eBPF: exact latency of chosen functions\n"
+"(native uprobes, hardware breakpoints on Python bytecode), RSS and on-CPU time per call,\n"
+"Python stack samples on and off CPU. Needs root (CAP_BPF + CAP_PERFMON) and kernel BTF.\n"
+"\n"
+"Commands:\n"
+"  record    attach to -p PID or launch -- COMMAND, write a session JSON and print a report\n"
+"  report    print a session JSON (text, json or folded stacks)\n"
+"  compare   compare two session JSONs (or ragd profile JSONs) for regressions\n"
+"  profile   run ragd index/search/chat N times under record, optionally --compare\n"
+"  top       live table of a running process's operations\n"
+"  probes    what can be profiled in a process or command\n"
+"  --target PID [OPTIONS]   same as 'record -p PID [OPTIONS]'\n"
+"\n"
+"Run 'ragd-bpfprof COMMAND --help' for a command's options. Exit codes: 0 ok, 1 failure or\n"
+"regression (compare/profile --fail-on-regression), 2 usage or input error.\n";
+
+static const char record_help[] =
+"Usage: ragd-bpfprof record [-p PID | -- COMMAND [ARG...]] [-e PROBE]... [-s SPEC.json]\n"
+"                           [-d SECONDS] [-o OUT.json] [-n NAME] [-F HZ] [-q] [-v]\n"
+"\n"
+"  -p, --pid PID         attach to every thread of PID (and threads it creates later)\n"
+"  -- COMMAND ARG...     launch COMMAND with the probes in place before it runs; follows children\n"
+"  -e, --probe PROBE     an operation to time (repeatable):\n"
+"                          NAME=native:PATH_OR_LIB:SYMBOL   uprobe + uretprobe (exact)\n"
+"                          NAME=py:FILE_SUFFIX:QUALNAME     Python function (exact while debug\n"
+"                                                           registers last, else sampled)\n"
+"                          NAME=py:FILE_SUFFIX:<module>     a module's body (import time)\n"
+"                          PATH:SYMBOL                      native, NAME = SYMBOL\n"
+"  -s, --spec SPEC.json  operations from a file: {\"probes\": [\"NAME=py:...\", ...]}\n"
+"                        (no -e/-s: ragd's own operations, index/search/chat/startup)\n"
+"  -d, --duration SEC    stop after SEC seconds (default: when the target exits or on Ctrl-C)\n"
+"  -o, --output FILE     write the session JSON (schema ragd-bpfprof/1) to FILE\n"
+"  -n, --name NAME       session name (default: the command or 'pid N')\n"
+"  -F, --frequency HZ    Python stack sampling frequency (default 999; 0 turns sampling off)\n"
+"      --no-offcpu       no off-CPU stacks\n"
+"      --max-breakpoints N  debug registers to use per CPU (default 4)\n"
+"      --histogram       print latency histograms in the report\n"
+"      --no-color        no colours in the report\n"
+"  -q, --quiet           no report on stdout\n"
+"  -v, --verbose         libbpf and attach details on stderr\n"
+"\n"
+"Examples:\n"
+"  sudo ragd-bpfprof record -p $(pgrep -f 'ragd chat') -d 30 -o chat.json\n"
+"  sudo ragd-bpfprof record -o search.json -- ragd search \"vector databases\"\n"
+"  sudo ragd-bpfprof record -e sqlite_step=native:libsqlite3.so.0:sqlite3_step -p 1234\n";
+
+enum { OPT_NO_OFFCPU = 1000, OPT_MAXBP, OPT_HIST, OPT_NOCOLOR, OPT_FORMAT, OPT_THRESH, OPT_FAIL,
+       OPT_RAGD, OPT_PATH, OPT_QUERY, OPT_COMPARE, OPT_SORT };
+
+struct common {
+	struct record_opts ro;
+	const char *out;
+	const char *name;
+	const char *spec_file;
+	char *probes[MAX_OPS];
+	int nprobes;
+	bool histogram, no_color;
+};
+
+/* -e/-s or the default ragd spec into ro.ops. */
+static int build_spec(struct common *c)
+{
+	char err[512];
+	int n = 0;
+
+	c->ro.nops = 0;
+	if (c->spec_file) {
+		if (spec_load_file(c->spec_file, c->ro.ops, MAX_OPS, &n, err, sizeof(err))) {
+			fprintf(stderr, "%s: %s\n", prog, err);
+			return 2;
+		}
+		c->ro.nops = n;
+	}
+	for (int i = 0; i < c->nprobes; i++) {
+		if (c->ro.nops >= MAX_OPS)
+			return usage_error("too many probes (max %d)", MAX_OPS);
+		if (spec_parse(c->probes[i], &c->ro.ops[c->ro.nops], err, sizeof(err))) {
+			fprintf(stderr, "%s: %s\n", prog, err);
+			return 2;
+		}
+		for (int j = 0; j < c->ro.nops; j++)
+			if (!strcmp(c->ro.ops[j].name, c->ro.ops[c->ro.nops].name)) {
+				fprintf(stderr, "%s: duplicate operation name '%s'\n", prog, c->ro.ops[j].name);
+				return 2;
+			}
+		c->ro.nops++;
+	}
+	if (c->ro.nops == 0) {
+		c->ro.nops = spec_default_ragd(c->ro.ops, MAX_OPS);
+		c->ro.default_spec = true;
+	}
+	return 0;
+}
+
+static int parse_pid(const char *s, pid_t *pid)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v <= 0 || v > INT_MAX)
+		return usage_error("invalid PID '%s'", s);
+	*pid = v;
+	return 0;
+}
+
+static int parse_double(const char *s, const char *what, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	if (errno || *end || *out < 0)
+		return usage_error("invalid %s '%s'", what, s);
+	return 0;
+}
+
+static int parse_int(const char *s, const char *what, int lo, int hi, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return usage_error("invalid %s '%s' (%d..%d)", what, s, lo, hi);
+	*out = v;
+	return 0;
+}
+
+static void common_init(struct common *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->ro.hz = 999;
+	c->ro.offcpu = true;
+	c->ro.max_breakpoints = 4;
+}
+
+/* Finishes a session: stats, JSON, report. */
+static int emit(struct session *s, struct common *c, bool print)
+{
+	char err[512];
+
+	session_compute_stats(s);
+	if (c->out && session_write_file(s, c->out, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		return 1;
+	}
+	if (print && !c->ro.quiet) {
+		struct report_opts ro = { .color = want_color(c->no_color, stdout), .histogram = c->histogram };
+
+		report_text(s, &ro, stdout);
+	}
+	return 0;
+}
+
+static int run_record(struct common *c, struct session *s)
+{
+	char err[1024] = "";
+	int rc;
+
+	if (c->out && check_output_path(c->out, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		return 2;
+	}
+	rc = record_run(&c->ro, s, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		return rc;
+	}
+	return 0;
+}
+
+static const struct option record_longopts[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "probe", required_argument, NULL, 'e' },
+	{ "spec", required_argument, NULL, 's' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "name", required_argument, NULL, 'n' },
+	{ "frequency", required_argument, NULL, 'F' },
+	{ "no-offcpu", no_argument, NULL, OPT_NO_OFFCPU },
+	{ "max-breakpoints", required_argument, NULL, OPT_MAXBP },
+	{ "histogram", no_argument, NULL, OPT_HIST },
+	{ "no-color", no_argument, NULL, OPT_NOCOLOR },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+/* Options shared by record, --target, top and probes. Returns -1 if not one of them. */
+static int common_opt(struct common *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'p':
+		return parse_pid(arg, &c->ro.pid);
+	case 'e':
+		if (c->nprobes >= MAX_OPS)
+			return usage_error("too many probes (max %d)", MAX_OPS);
+		c->probes[c->nprobes++] = (char *)arg;
+		return 0;
+	case 's':
+		c->spec_file = arg;
+		return 0;
+	case 'd':
+		return parse_double(arg, "duration", &c->ro.duration);
+	case 'o':
+		c->out = arg;
+		return 0;
+	case 'n':
+		c->name = arg;
+		return 0;
+	case 'F':
+		return parse_int(arg, "frequency", 0, 10000, &c->ro.hz);
+	case OPT_NO_OFFCPU:
+		c->ro.offcpu = false;
+		return 0;
+	case OPT_MAXBP:
+		return parse_int(arg, "breakpoint count", 0, 4, &c->ro.max_breakpoints);
+	case OPT_HIST:
+		c->histogram = true;
+		return 0;
+	case OPT_NOCOLOR:
+		c->no_color = true;
+		return 0;
+	case 'q':
+		c->ro.quiet = true;
+		return 0;
+	case 'v':
+		c->ro.verbose = true;
+		return 0;
+	}
+	return -1;
+}
+
+static void session_name(struct session *s, struct common *c)
+{
+	if (c->name)
+		snprintf(s->name, sizeof(s->name), "%s", c->name);
+	else if (!s->name[0] && c->ro.cmd)
+		snprintf(s->name, sizeof(s->name), "%s", s->command[0] ? s->command : c->ro.cmd[0]);
+	else if (!s->name[0])
+		snprintf(s->name, sizeof(s->name), "pid %d", c->ro.pid);
+}
+
+static int cmd_record(int argc, char **argv)
+{
+	struct common c;
+	struct session s;
+	int opt, rc;
+
+	common_init(&c);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+p:e:s:d:o:n:F:qvh", record_longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(record_help, stdout);
+			return 0;
+		}
+		if (opt == '?')
+			return usage_error("record: bad option");
+		if ((rc = common_opt(&c, opt, optarg)))
+			return rc;
+	}
+	if (optind < argc)
+		c.ro.cmd = &argv[optind];
+	if (c.ro.pid && c.ro.cmd)
+		return usage_error("record: give -p PID or -- COMMAND, not both");
+	if (!c.ro.pid && !c.ro.cmd)
+		return usage_error("record: needs -p PID or -- COMMAND");
+	if ((rc = build_spec(&c)))
+		return rc;
+	install_signals();
+	session_init(&s);
+	rc = run_record(&c, &s);
+	if (rc == 0) {
+		session_name(&s, &c);
+		rc = emit(&s, &c, true);
+	}
+	session_free(&s);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- report / compare */
+
+static const char report_help[] =
+"Usage: ragd-bpfprof report FILE.json [--format text|json|folded] [--histogram] [--no-color]\n"
+"\n"
+"  --format text    table of operations as a tree, with precision, percentiles, RSS (default)\n"
+"  --format json    the session JSON, normalised\n"
+"  --format folded  collapsed stacks 'a;b;c N' (microseconds) for flamegraph.pl / speedscope;\n"
+"                   each stack starts with its top-level operation (index/search/chat)\n"
+"  --histogram      latency histogram bars per operation\n"
+"  --no-color       no colours (also when NO_COLOR is set or stdout is not a terminal)\n"
+"\n"
+"FILE may also be ragd's own profile JSON (ProfileSession.export_json).\n"
+"Example: ragd-bpfprof report search.json --histogram\n";
+
+static int cmd_report(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "histogram", no_argument, NULL, OPT_HIST },
+		{ "no-color", no_argument, NULL, OPT_NOCOLOR },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *format = "text";
+	bool hist = false, nocolor = false;
+	struct session s;
+	char err[1024];
+	int opt, rc = 0;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (opt) {
+		case OPT_FORMAT: format = optarg; break;
+		case OPT_HIST: hist = true; break;
+		case OPT_NOCOLOR: nocolor = true; break;
+		case 'h': fputs(report_help, stdout); return 0;
+		default: return usage_error("report: bad option");
+		}
+	}
+	if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "folded"))
+		return usage_error("report: unknown format '%s' (text, json, folded)", format);
+	if (optind != argc - 1)
+		return usage_error("report: needs exactly one FILE.json");
+	session_init(&s);
+	if (session_read_file(&s, argv[optind], err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		session_free(&s);
+		return 2;
+	}
+	if (!strcmp(format, "json")) {
+		rc = session_write_json(&s, stdout) ? 1 : 0;
+	} else if (!strcmp(format, "folded")) {
+		rc = report_folded(&s, stdout) ? 1 : 0;
+	} else {
+		struct report_opts ro = { .color = want_color(nocolor, stdout), .histogram = hist };
+
+		report_text(&s, &ro, stdout);
+	}
+	session_free(&s);
+	return rc;
+}
+
+static const char compare_help[] =
+"Usage: ragd-bpfprof compare BASELINE.json CURRENT.json [--threshold PCT] [--fail-on-regression]\n"
+"                            [--format text|json] [--no-color]\n"
+"\n"
+"Per operation: baseline vs current p50, p95 and mean, change %, status\n"
+"regression/improvement/stable/new/removed. A change counts when it is beyond the threshold\n"
+"(default 5%) and significant (Mann-Whitney U on per-call durations, p < 0.01, when both sides\n"
+"have them; otherwise the threshold alone, and the row says so).\n"
+"\n"
+"  --threshold PCT        change that matters, in percent (default 5)\n"
+"  --fail-on-regression   exit 1 when any operation regressed\n"
+"  --format json          machine-readable result\n"
+"Either file may be ragd's own profile JSON.\n"
+"Example: ragd-bpfprof compare base.json new.json --fail-on-regression\n";
+
+struct cmp_args {
+	double threshold;
+	bool fail, json, nocolor;
+};
+
+static int do_compare(const char *base, const struct session *cur_s, const char *cur,
+		      const struct cmp_args *a)
+{
+	struct compare_opts co = { .threshold_pct = a->threshold, .alpha = 0.01, .json = a->json };
+	struct session b, c;
+	char err[1024];
+	int regs;
+
+	session_init(&b);
+	session_init(&c);
+	if (session_read_file(&b, base, err, sizeof(err)) ||
+	    (!cur_s && session_read_file(&c, cur, err, sizeof(err)))) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		session_free(&b);
+		session_free(&c);
+		return 2;
+	}
+	co.color = !a->json && want_color(a->nocolor, stdout);
+	regs = compare_sessions(&b, cur_s ? cur_s : &c, &co, stdout);
+	session_free(&b);
+	session_free(&c);
+	return regs > 0 && a->fail ? 1 : 0;
+}
+
+static int cmd_compare(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "threshold", required_argument, NULL, OPT_THRESH },
+		{ "fail-on-regression", no_argument, NULL, OPT_FAIL },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "no-color", no_argument, NULL, OPT_NOCOLOR },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct cmp_args a = { .threshold = 5 };
+	int opt, rc;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (opt) {
+		case OPT_THRESH:
+			if ((rc = parse_double(optarg, "threshold", &a.threshold)))
+				return rc;
+			break;
+		case OPT_FAIL: a.fail = true; break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "text") && strcmp(optarg, "json"))
+				return usage_error("compare: unknown format '%s' (text, json)", optarg);
+			a.json = !strcmp(optarg, "json");
+			break;
+		case OPT_NOCOLOR: a.nocolor = true; break;
+		case 'h': fputs(compare_help, stdout); return 0;
+		default: return usage_error("compare: bad option");
+		}
+	}
+	if (optind != argc - 2)
+		return usage_error("compare: needs BASELINE.json and CURRENT.json");
+	return do_compare(argv[optind], NULL, argv[optind + 1], &a);
+}
+
+/* ---------------------------------------------------------------- profile */
+
+static const char profile_help[] =
+"Usage: ragd-bpfprof profile index --path FILE_OR_DIR [-n ITER] [OPTIONS]\n"
+"       ragd-bpfprof profile search --query Q [-n ITER] [OPTIONS]\n"
+"       ragd-bpfprof profile chat --query Q [-n ITER] [OPTIONS]\n"
+"       ragd-bpfprof profile all [--path P] [--query Q] [OPTIONS]\n"
+"       ragd-bpfprof profile --compare BASELINE.json    (= profile all --compare)\n"
+"\n"
+"Runs 'RAGD index PATH' (default 3 times), 'RAGD search Q' (10) or 'RAGD ask Q' (3) under\n"
+"record with ragd's operations, all runs in one session; each call keeps its iteration.\n"
+"\n"
+"  --ragd CMD          how to run ragd (default 'ragd'; the bundled workload:\n"
+"                      --ragd \"python3 -m ragd\" with PYTHONPATH=examples/ragd-lite)\n"
+"  --path P            what to index (profile all: the bundled sample corpus by default)\n"
+"  --query Q           the question (default \"how does hybrid search work\")\n"
+"  -n, --iterations N  runs of each command\n"
+"  -o, --output FILE   session JSON\n"
+"  --compare BASE      then compare with BASE.json like 'compare'; exit 1 on a regression\n"
+"  --threshold PCT     for --compare (default 5)\n"
+"  -e/-s/-F/-q/-v/--histogram/--no-color as for record\n"
+"\n"
+"Example: sudo ragd-bpfprof profile search --query \"vector db\" -n 20 -o base.json\n";
+
+/* Splits CMD on blanks (quotes not supported: use a wrapper script for anything fancier). */
+static int split_cmd(const char *cmd, char **out, int max, char *buf, size_t buflen)
+{
+	int n = 0;
+
+	snprintf(buf, buflen, "%s", cmd);
+	for (char *t = strtok(buf, " \t"); t && n < max - 1; t = strtok(NULL, " \t"))
+		out[n++] = t;
+	out[n] = NULL;
+	return n;
+}
+
+static const char *default_corpus(char *buf, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *cands[] = { "%s/examples/ragd-lite/corpus", "%s/../share/ragd-bpfprof/corpus" };
+	struct stat st;
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = 0;
+	*strrchr(exe, '/') = 0;
+	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
+		snprintf(buf, len, cands[i], exe);
+		if (!stat(buf, &st) && S_ISDIR(st.st_mode))
+			return buf;
+	}
+	return NULL;
+}
+
+static int cmd_profile(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "ragd", required_argument, NULL, OPT_RAGD },
+		{ "path", required_argument, NULL, OPT_PATH },
+		{ "query", required_argument, NULL, OPT_QUERY },
+		{ "iterations", required_argument, NULL, 'N' },
+		{ "compare", required_argument, NULL, OPT_COMPARE },
+		{ "threshold", required_argument, NULL, OPT_THRESH },
+		{ "fail-on-regression", no_argument, NULL, OPT_FAIL },
+		{ "probe", required_argument, NULL, 'e' },
+		{ "spec", required_argument, NULL, 's' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "frequency", required_argument, NULL, 'F' },
+		{ "no-offcpu", no_argument, NULL, OPT_NO_OFFCPU },
+		{ "max-breakpoints", required_argument, NULL, OPT_MAXBP },
+		{ "histogram", no_argument, NULL, OPT_HIST },
+		{ "no-color", no_argument, NULL, OPT_NOCOLOR },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *what = "all", *ragd = "ragd", *path = NULL, *query = "how does hybrid search work";
+	const char *baseline = NULL;
+	char corpus[PATH_MAX];
+	struct cmp_args ca = { .threshold = 5, .fail = true };
+	struct common c;
+	struct session s;
+	int iters = 0, opt, rc = 0;
+	bool ran = false;
+
+	common_init(&c);
+	/* The subcommand comes first: profile index|search|chat|all [OPTIONS]. */
+	if (argc > 1 && argv[1][0] != '-') {
+		what = argv[1];
+		argv++;
+		argc--;
+	}
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "e:s:o:F:qvhn:", lo, NULL)) != -1) {
+		switch (opt) {
+		case OPT_RAGD: ragd = optarg; break;
+		case OPT_PATH: path = optarg; break;
+		case OPT_QUERY: query = optarg; break;
+		case 'n':
+		case 'N':
+			if ((rc = parse_int(optarg, "iteration count", 1, 100000, &iters)))
+				return rc;
+			break;
+		case OPT_COMPARE: baseline = optarg; break;
+		case OPT_THRESH:
+			if ((rc = parse_double(optarg, "threshold", &ca.threshold)))
+				return rc;
+			break;
+		case OPT_FAIL: break;
+		case 'h': fputs(profile_help, stdout); return 0;
+		case '?': return usage_error("profile: bad option");
+		default:
+			if ((rc = common_opt(&c, opt, optarg)))
+				return rc < 0 ? usage_error("profile: bad option") : rc;
+		}
+	}
+	if (optind < argc)
+		return usage_error("profile: unexpected argument '%s'", argv[optind]);
+	bool do_index = !strcmp(what, "index") || !strcmp(what, "all");
+	bool do_search = !strcmp(what, "search") || !strcmp(what, "all");
+	bool do_chat = !strcmp(what, "chat") || !strcmp(what, "all");
+	if (!do_index && !do_search && !do_chat)
+		return usage_error("profile: unknown workflow '%s' (index, search, chat, all)", what);
+	if (!strcmp(what, "index") && !path)
+		return usage_error("profile index: needs --path FILE_OR_DIR");
+	if (do_index && !path && !(path = default_corpus(corpus, sizeof(corpus))))
+		return usage_error("profile all: no --path and no bundled sample corpus found");
+	if (path && do_index && access(path, R_OK))
+		return usage_error("profile: --path %s: %s", path, strerror(errno));
+	if (baseline && access(baseline, R_OK)) {
+		fprintf(stderr, "%s: %s: %s\n", prog, baseline, strerror(errno));
+		return 2;
+	}
+	if (c.out) {
+		char err[512];
+
+		if (check_output_path(c.out, err, sizeof(err))) {
+			fprintf(stderr, "%s: %s\n", prog, err);
+			return 2;
+		}
+	}
+	if ((rc = build_spec(&c)))
+		return rc;
+	install_signals();
+	session_init(&s);
+	snprintf(s.name, sizeof(s.name), "%s", c.name ? c.name : "");
+	if (!c.name)
+		snprintf(s.name, sizeof(s.name), "profile %s", what);
+
+	struct { bool on; const char *sub; const char *arg; int n; } steps[] = {
+		{ do_index, "index", path, 3 },
+		{ do_search, "search", query, 10 },
+		{ do_chat, "ask", query, 3 },
+	};
+	__u32 iteration = 0;
+	for (size_t k = 0; k < 3 && !exiting && rc == 0; k++) {
+		char *av[64], buf[4096], prog_line[128];
+		int n, total;
+
+		if (!steps[k].on)
+			continue;
+		n = split_cmd(ragd, av, 60, buf, sizeof(buf));
+		if (n == 0) {
+			rc = usage_error("profile: empty --ragd");
+			break;
+		}
+		av[n++] = (char *)steps[k].sub;
+		av[n++] = (char *)steps[k].arg;
+		av[n] = NULL;
+		total = iters ? iters : steps[k].n;
+		for (int i = 0; i < total && !exiting; i++) {
+			char err[1024];
+
+			snprintf(prog_line, sizeof(prog_line), "profile %s: iteration %d/%d", steps[k].sub,
+				 i + 1, total);
+			c.ro.cmd = av;
+			c.ro.iteration = iteration++;
+			c.ro.progress = prog_line;
+			if (!c.ro.quiet)
+				fprintf(stderr, "%s\n", prog_line);
+			rc = record_run(&c.ro, &s, err, sizeof(err));
+			if (rc) {
+				fprintf(stderr, "%s: %s\n", prog, err);
+				break;
+			}
+			ran = true;
+			if (s.has_exit_code && s.exit_code != 0) {
+				fprintf(stderr, "%s: '%s %s' exited with %d\n", prog, ragd, steps[k].sub, s.exit_code);
+				session_warn(&s, "iteration %u: %s %s exited with %d", c.ro.iteration, ragd,
+					     steps[k].sub, s.exit_code);
+			}
+		}
+	}
+	if (ran) {
+		snprintf(s.command, sizeof(s.command), "%s %s", ragd, what);
+		int erc = emit(&s, &c, true);
+		if (erc)
+			rc = erc;
+		if (baseline && rc == 0) {
+			ca.nocolor = c.no_color;
+			session_compute_stats(&s);
+			rc = do_compare(baseline, &s, NULL, &ca);
+		}
+	}
+	session_free(&s);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- top */
+
+static const char top_help[] =
+"Usage: ragd-bpfprof top -p PID [--sort calls|p50|p95|rss|cpu|name] [-e PROBE]... [-s SPEC] [-F HZ]\n"
+"\n"
+"A live table of PID's operations refreshed every second: calls/s, p50, p95 (over the last\n"
+"second), RSS, on-CPU %. Keys: q quits, s cycles the sort key. Plain lines when stdout is\n"
+"not a terminal. Ctrl-C quits too; the terminal is restored either way.\n"
+"Example: sudo ragd-bpfprof top -p $(pgrep -f 'ragd chat')\n";
+
+struct top_state {
+	size_t seen_calls;
+	int sort;             /* 0 calls,1 p50,2 p95,3 rss,4 cpu,5 name */
+	bool tty;
+	struct termios saved;
+	bool raw;
+	time_t start;
+};
+
+static const char *sort_names[] = { "calls", "p50", "p95", "rss", "cpu", "name" };
+
+struct top_row {
+	const char *name;
+	const char *prec;
+	double rate;
+	__u64 p50, p95, rss;
+	double cpu;
+	__u64 total;
+};
+
+static int top_sort_key;
+static int top_cmp(const void *a, const void *b)
+{
+	const struct top_row *x = a, *y = b;
+
+	switch (top_sort_key) {
+	case 1: return (y->p50 > x->p50) - (y->p50 < x->p50);
+	case 2: return (y->p95 > x->p95) - (y->p95 < x->p95);
+	case 3: return (y->rss > x->rss) - (y->rss < x->rss);
+	case 4: return (y->cpu > x->cpu) - (y->cpu < x->cpu);
+	case 5: return strcmp(x->name, y->name);
+	}
+	return (y->rate > x->rate) - (y->rate < x->rate);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return (x > y) - (x < y);
+}
+
+static bool top_tick(struct session *s, void *arg)
+{
+	struct top_state *t = arg;
+	struct top_row rows[MAX_OPS];
+	__u64 *d = malloc((s->ncalls - t->seen_calls + 1) * sizeof(__u64));
+	char a[32], b[32], cc[32];
+	bool quit = false;
+
+	if (t->raw) {
+		struct pollfd p = { .fd = 0, .events = POLLIN };
+		char ch;
+
+		while (poll(&p, 1, 0) > 0 && read(0, &ch, 1) == 1) {
+			if (ch == 'q' || ch == 'Q')
+				quit = true;
+			else if (ch == 's')
+				t->sort = (t->sort + 1) % 6;
+		}
+	}
+	for (int i = 0; i < s->nops; i++) {
+		size_t n = 0;
+		__u64 on = 0, tot = 0, rss = 0;
+
+		for (size_t j = t->seen_calls; j < s->ncalls; j++) {
+			const struct call_rec *cr = &s->calls[j];
+
+			if (cr->op != (unsigned)i || (cr->flags & CALL_F_OPEN))
+				continue;
+			if (d)
+				d[n] = cr->duration_ns;
+			n++;
+			on += cr->on_cpu_ns;
+			tot += cr->duration_ns;
+			rss = cr->rss_end;
+		}
+		if (d)
+			qsort(d, n, sizeof(*d), cmp_u64);
+		rows[i] = (struct top_row){
+			.name = s->ops[i].name,
+			.prec = s->ops[i].precision == PREC_EXACT ? "exact" : "sampled",
+			.rate = n,
+			.p50 = n && d ? percentile_sorted(d, n, 50) : 0,
+			.p95 = n && d ? percentile_sorted(d, n, 95) : 0,
+			.rss = rss,
+			.cpu = tot ? 100.0 * on / tot : 0,
+			.total = tot,
+		};
+	}
+	free(d);
+	t->seen_calls = s->ncalls;
+	top_sort_key = t->sort;
+	qsort(rows, s->nops, sizeof(rows[0]), top_cmp);
+	if (t->tty)
+		printf("\033[H\033[2J");
+	printf("ragd-bpfprof top - pid %d - %lds - sort: %s%s\n", s->pid, (long)(time(NULL) - t->start),
+	       sort_names[t->sort], t->tty ? " (s: sort, q: quit)" : "");
+	printf("%-28s %-8s %9s %10s %10s %10s %7s\n", "OPERATION", "PREC", "CALLS/s", "P50", "P95", "RSS",
+	       "ONCPU%");
+	for (int i = 0; i < s->nops; i++) {
+		if (!t->tty && rows[i].rate == 0)
+			continue;
+		printf("%-28s %-8s %9.0f %10s %10s %10s %6.1f%%\n", rows[i].name, rows[i].prec, rows[i].rate,
+		       rows[i].rate ? fmt_ns(rows[i].p50, a, sizeof(a)) : "-",
+		       rows[i].rate ? fmt_ns(rows[i].p95, b, sizeof(b)) : "-",
+		       rows[i].rss ? fmt_bytes(rows[i].rss, cc, sizeof(cc)) : "-", rows[i].cpu);
+	}
+	if (!t->tty)
+		printf("\n");
+	fflush(stdout);
+	/* Keep memory flat over long sessions: top needs only the last second. */
+	s->ncalls = 0;
+	t->seen_calls = 0;
+	return quit;
+}
+
+static int cmd_top(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "probe", required_argument, NULL, 'e' },
+		{ "spec", required_argument, NULL, 's' },
+		{ "frequency", required_argument, NULL, 'F' },
+		{ "sort", required_argument, NULL, OPT_SORT },
+		{ "max-breakpoints", required_argument, NULL, OPT_MAXBP },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct top_state t = { .start = time(NULL) };
+	struct common c;
+	struct session s;
+	char err[1024];
+	int opt, rc;
+
+	common_init(&c);
+	c.ro.hz = 0; /* exact ops only: top is about rates and latency */
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "p:e:s:F:d:vh", lo, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(top_help, stdout);
+			return 0;
+		}
+		if (opt == OPT_SORT) {
+			int k = -1;
+
+			for (int i = 0; i < 6; i++)
+				if (!strcmp(optarg, sort_names[i]))
+					k = i;
+			if (k < 0)
+				return usage_error("top: unknown sort key '%s' (calls, p50, p95, rss, cpu, name)", optarg);
+			t.sort = k;
+			continue;
+		}
+		if (opt == '?' || (rc = common_opt(&c, opt, optarg)) < 0)
+			return usage_error("top: bad option");
+		if (rc)
+			return rc;
+	}
+	if (!c.ro.pid)
+		return usage_error("top: needs -p PID");
+	if ((rc = build_spec(&c)))
+		return rc;
+	install_signals();
+	t.tty = isatty(1);
+	if (t.tty && isatty(0) && !tcgetattr(0, &t.saved)) {
+		struct termios raw = t.saved;
+
+		raw.c_lflag &= ~(ICANON | ECHO);
+		raw.c_cc[VMIN] = 0;
+		raw.c_cc[VTIME] = 0;
+		t.raw = !tcsetattr(0, TCSANOW, &raw);
+	}
+	if (t.tty)
+		printf("\033[?1049h\033[?25l"); /* alternate screen, hide cursor */
+	c.ro.tick = top_tick;
+	c.ro.tick_arg = &t;
+	c.ro.quiet = true;
+	session_init(&s);
+	rc = record_run(&c.ro, &s, err, sizeof(err));
+	if (t.tty)
+		printf("\033[?25h\033[?1049l");
+	fflush(stdout);
+	if (t.raw)
+		tcsetattr(0, TCSANOW, &t.saved);
+	if (rc)
+		fprintf(stderr, "%s: %s\n", prog, err);
+	session_free(&s);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- probes */
+
+static const char probes_help[] =
+"Usage: ragd-bpfprof probes (-p PID | -- COMMAND [ARG...]) [-e PROBE]... [-s SPEC.json]\n"
+"\n"
+"What can be profiled there: the interpreter, its version and whether it is supported, each\n"
+"operation of the spec found or not (code address or symbol), the USDT probes of the\n"
+"interpreter, how many operations get exact boundaries and which fall back to sampling, and why.\n"
+"Example: sudo ragd-bpfprof probes -p $(pgrep -f 'ragd serve')\n";
+
+static int cmd_probes(int argc, char **argv)
+{
+	struct common c;
+	char err[1024];
+	int opt, rc;
+
+	common_init(&c);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+p:e:s:vh", record_longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(probes_help, stdout);
+			return 0;
+		}
+		if (opt == '?' || (rc = common_opt(&c, opt, optarg)) < 0)
+			return usage_error("probes: bad option");
+		if (rc)
+			return rc;
+	}
+	if (optind < argc)
+		c.ro.cmd = &argv[optind];
+	if (!c.ro.pid == !c.ro.cmd)
+		return usage_error("probes: needs -p PID or -- COMMAND");
+	if ((rc = build_spec(&c)))
+		return rc;
+	install_signals();
+	rc = record_probes(&c.ro, stdout, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "%s: %s\n", prog, err);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	if (!cmd)
+		return usage_error("missing command");
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		fputs(main_help, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+		printf("ragd-bpfprof %s\n", VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "record"))
+		return cmd_record(argc - 1, argv + 1);
+	if (!strcmp(cmd, "report"))
+		return cmd_report(argc - 1, argv + 1);
+	if (!strcmp(cmd, "compare"))
+		return cmd_compare(argc - 1, argv + 1);
+	if (!strcmp(cmd, "profile"))
+		return cmd_profile(argc - 1, argv + 1);
+	if (!strcmp(cmd, "top"))
+		return cmd_top(argc - 1, argv + 1);
+	if (!strcmp(cmd, "probes"))
+		return cmd_probes(argc - 1, argv + 1);
+	if (!strcmp(cmd, "--target") || !strncmp(cmd, "--target=", 9)) {
+		/* ragd's promised form: --target PID [OPTIONS] is record -p PID [OPTIONS]. */
+		char **av = calloc(argc + 3, sizeof(char *));
+		int n = 0;
+
+		if (!av)
+			return 1;
+		av[n++] = "record";
+		av[n++] = "-p";
+		if (cmd[8] == '=') {
+			av[n++] = (char *)cmd + 9;
+		} else {
+			if (argc < 3)
+				return usage_error("--target needs a PID");
+			av[n++] = argv[2];
+			argv++;
+			argc--;
+		}
+		for (int i = 2; i < argc; i++)
+			av[n++] = argv[i];
+		av[n] = NULL;
+		int rc = cmd_record(n, av);
+		free(av);
+		return rc;
+	}
+	return usage_error("unknown command '%s'", cmd);
+}

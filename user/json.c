@@ -1,0 +1,1014 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The ragd-bpfprof/1 JSON file: writing, strict reading, and importing ragd's own
+ * ProfileSession.export_json output.
+ *
+ * 64-bit integers are written as exact decimal text (we print them ourselves; cJSON would go
+ * through a double). Reading goes through cJSON, which keeps numbers as doubles: integers below
+ * 2^53 (104 days in ns, 8 PiB in bytes) come back exactly, larger ones to the nearest double, and
+ * anything >= 2^64 (the open-ended last histogram bucket's le_ns) as UINT64_MAX. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include "session.h"
+
+#define ULL(x) ((unsigned long long)(x))
+#define MIB (1024.0 * 1024.0)
+
+/* ---------------------------------------------------------------- writing */
+
+static const char *kind_str(enum op_kind k)
+{
+	switch (k) {
+	case OP_NATIVE: return "native";
+	case OP_PY: return "py";
+	case OP_PY_MODULE: return "py_module";
+	}
+	return "native";
+}
+
+static const char *source_str(enum stats_source src)
+{
+	switch (src) {
+	case SRC_CALLS: return "calls";
+	case SRC_HISTOGRAM: return "histogram";
+	case SRC_SAMPLES: return "samples";
+	}
+	return "calls";
+}
+
+/* JSON string with cJSON's escaping, so writer and reader agree on it. */
+static int put_str(FILE *f, const char *s)
+{
+	cJSON *item = cJSON_CreateString(s ? s : "");
+	char *txt = item ? cJSON_PrintUnformatted(item) : NULL;
+	int ret = -1;
+
+	if (txt) {
+		ret = fputs(txt, f) < 0 ? -1 : 0;
+		cJSON_free(txt);
+	} else {
+		errno = ENOMEM;
+	}
+	cJSON_Delete(item);
+	return ret;
+}
+
+/* Shortest of %.15g / %.17g that reads back as the same double. */
+static const char *fmt_double(char *buf, size_t len, double d)
+{
+	if (!isfinite(d))
+		d = 0;
+	snprintf(buf, len, "%.15g", d);
+	if (strtod(buf, NULL) != d)
+		snprintf(buf, len, "%.17g", d);
+	return buf;
+}
+
+/* An op's histogram; built from its closed calls when BPF gave none (imports, tests), so every
+ * file carries one. *tmp is set when the caller must free it. */
+static const __u64 *op_hist(const struct session *s, int k, __u64 **tmp)
+{
+	size_t i;
+
+	*tmp = NULL;
+	if (s->ops[k].hist)
+		return s->ops[k].hist;
+	for (i = 0; i < s->ncalls; i++) {
+		const struct call_rec *c = &s->calls[i];
+
+		if (c->op != (__u32)k || (c->flags & CALL_F_OPEN))
+			continue;
+		if (!*tmp) {
+			*tmp = calloc(HIST_BUCKETS, sizeof(**tmp));
+			if (!*tmp)
+				return NULL;
+		}
+		(*tmp)[hist_index(c->duration_ns)]++;
+	}
+	return *tmp;
+}
+
+static void write_op(const struct session *s, int k, FILE *f)
+{
+	const struct op_result *op = &s->ops[k];
+	char d1[40], d2[40], d3[40];
+	__u64 *tmp;
+	const __u64 *h = op_hist(s, k, &tmp);
+	int first = 1;
+	__u32 b;
+
+	fputs("    {\n      \"name\": ", f);
+	put_str(f, op->name);
+	fprintf(f, ",\n      \"kind\": \"%s\",\n      \"precision\": \"%s\",\n",
+		kind_str(op->kind), op->precision == PREC_SAMPLED ? "sampled" : "exact");
+	fprintf(f, "      \"count\": %llu,\n      \"total_ns\": %llu,\n"
+		"      \"min_ns\": %llu,\n      \"max_ns\": %llu,\n"
+		"      \"mean_ns\": %s,\n      \"stdev_ns\": %s,\n"
+		"      \"p50_ns\": %llu,\n      \"p90_ns\": %llu,\n"
+		"      \"p95_ns\": %llu,\n      \"p99_ns\": %llu,\n"
+		"      \"on_cpu_ns\": %llu,\n      \"off_cpu_ns\": %llu,\n"
+		"      \"self_ns\": %llu,\n      \"unwound\": %llu,\n"
+		"      \"stats_source\": \"%s\",\n      \"function\": ",
+		ULL(op->count), ULL(op->total_ns), ULL(op->min_ns), ULL(op->max_ns),
+		fmt_double(d1, sizeof(d1), op->mean_ns), fmt_double(d2, sizeof(d2), op->stdev_ns),
+		ULL(op->p50_ns), ULL(op->p90_ns), ULL(op->p95_ns), ULL(op->p99_ns),
+		ULL(op->on_cpu_ns), ULL(op->off_cpu_ns), ULL(op->self_ns), ULL(op->unwound),
+		source_str(op->source));
+	put_str(f, op->function);
+	fprintf(f, ",\n      \"resolved\": %s,\n      \"note\": ", op->resolved ? "true" : "false");
+	put_str(f, op->note);
+	fputs(",\n      \"histogram\": {\"buckets\": [", f);
+	for (b = 0; h && b < HIST_BUCKETS; b++) {
+		if (!h[b])
+			continue;
+		fprintf(f, "%s\n        {\"le_ns\": %llu, \"count\": %llu}", first ? "" : ",",
+			ULL(hist_bucket_high(b)), ULL(h[b]));
+		first = 0;
+	}
+	free(tmp);
+	fprintf(f, "%s]},\n", first ? "" : "\n      ");
+	fprintf(f, "      \"rss\": {\"delta_bytes_mean\": %s, \"delta_bytes_max\": %lld, "
+		"\"peak_bytes\": %llu}\n    }",
+		fmt_double(d3, sizeof(d3), op->rss_delta_mean), (long long)op->rss_delta_max,
+		ULL(op->rss_peak));
+}
+
+static void write_flags(FILE *f, __u32 flags)
+{
+	const char *sep = "";
+
+	fputc('[', f);
+	if (flags & CALL_F_UNWOUND) {
+		fputs("\"unwound\"", f);
+		sep = ", ";
+	}
+	if (flags & CALL_F_OPEN) {
+		fprintf(f, "%s\"open\"", sep);
+		sep = ", ";
+	}
+	/* bits this version has no name for survive as hex */
+	flags &= ~(__u32)(CALL_F_UNWOUND | CALL_F_OPEN);
+	if (flags)
+		fprintf(f, "%s\"0x%x\"", sep, flags);
+	fputc(']', f);
+}
+
+int session_write_json(const struct session *s, FILE *f)
+{
+	/* op names escaped once, not once per call */
+	char *names[MAX_OPS] = { 0 };
+	int nops = s->nops < MAX_OPS ? s->nops : MAX_OPS, k, ret = -1, first;
+	size_t i;
+
+	for (k = 0; k < nops; k++) {
+		cJSON *item = cJSON_CreateString(s->ops[k].name);
+
+		names[k] = item ? cJSON_PrintUnformatted(item) : NULL;
+		cJSON_Delete(item);
+		if (!names[k]) {
+			errno = ENOMEM;
+			goto out;
+		}
+	}
+
+	fprintf(f, "{\n  \"schema\": \"%s\",\n  \"source_format\": ", SCHEMA_ID);
+	put_str(f, s->source_format);
+	fputs(",\n  \"name\": ", f);
+	put_str(f, s->name);
+	fputs(",\n  \"started_at\": ", f);
+	put_str(f, s->started_at);
+	fputs(",\n  \"ended_at\": ", f);
+	put_str(f, s->ended_at);
+	fputs(",\n  \"host\": {\"kernel\": ", f);
+	put_str(f, s->kernel);
+	fprintf(f, ", \"cpus\": %d},\n  \"target\": {\"pid\": %d, \"command\": ", s->cpus, s->pid);
+	put_str(f, s->command);
+	if (s->has_exit_code)
+		fprintf(f, ", \"exit_code\": %d},\n", s->exit_code);
+	else
+		fputs(", \"exit_code\": null},\n", f);
+	fprintf(f, "  \"stats\": {\"events\": %llu, \"dropped_events\": %llu, \"samples\": %llu, "
+		"\"sample_hz\": %llu},\n", ULL(s->events), ULL(s->dropped_events), ULL(s->samples),
+		ULL(s->sample_hz));
+
+	fputs("  \"operations\": [", f);
+	for (k = 0; k < nops; k++) {
+		fputs(k ? ",\n" : "\n", f);
+		write_op(s, k, f);
+	}
+	fputs(nops ? "\n  ],\n" : "],\n", f);
+
+	/* one call per line: files with 100k calls stay greppable */
+	fputs("  \"calls\": [", f);
+	first = 1;
+	for (i = 0; i < s->ncalls; i++) {
+		const struct call_rec *c = &s->calls[i];
+
+		if (c->op >= (__u32)nops)
+			continue;
+		fprintf(f, "%s\n    {\"op\": %s, \"pid\": %u, \"tid\": %u, \"iteration\": %u, "
+			"\"start_ns\": %llu, \"duration_ns\": %llu, \"on_cpu_ns\": %llu, "
+			"\"rss_start_bytes\": %llu, \"rss_end_bytes\": %llu, \"rss_peak_bytes\": %llu, "
+			"\"depth\": %u, \"flags\": ",
+			first ? "" : ",", names[c->op], c->pid, c->tid, c->iteration,
+			ULL(c->start_ns), ULL(c->duration_ns), ULL(c->on_cpu_ns), ULL(c->rss_start),
+			ULL(c->rss_end), ULL(c->rss_peak), c->depth);
+		write_flags(f, c->flags);
+		fputc('}', f);
+		first = 0;
+	}
+	fputs(first ? "],\n" : "\n  ],\n", f);
+
+	fputs("  \"stacks\": [", f);
+	for (i = 0; i < s->nstacks; i++) {
+		fputs(i ? ",\n    {\"stack\": " : "\n    {\"stack\": ", f);
+		put_str(f, s->stacks[i].stack);
+		fprintf(f, ", \"on_cpu_ns\": %llu, \"off_cpu_ns\": %llu}",
+			ULL(s->stacks[i].on_cpu_ns), ULL(s->stacks[i].off_cpu_ns));
+	}
+	fputs(s->nstacks ? "\n  ],\n" : "],\n", f);
+
+	fputs("  \"warnings\": [", f);
+	for (i = 0; i < s->nwarnings; i++) {
+		fputs(i ? ",\n    " : "\n    ", f);
+		put_str(f, s->warnings[i]);
+	}
+	fputs(s->nwarnings ? "\n  ]\n}\n" : "]\n}\n", f);
+
+	ret = fflush(f) == 0 && !ferror(f) ? 0 : -1;
+out:
+	for (k = 0; k < nops; k++)
+		cJSON_free(names[k]);
+	return ret;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Atomic: readers of PATH see the old file or the whole new one, never half. */
+int session_write_file(const struct session *s, const char *path, char *err, size_t errlen)
+{
+	char *tmp;
+	FILE *f;
+	int e;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0) {
+		set_err(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	f = fopen(tmp, "w");
+	if (!f) {
+		set_err(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	errno = 0;
+	if (session_write_json(s, f) < 0 || fsync(fileno(f)) < 0) {
+		e = errno ? errno : EIO;
+		fclose(f);
+		goto fail;
+	}
+	if (fclose(f) != 0) {
+		e = errno;
+		goto fail;
+	}
+	if (rename(tmp, path) < 0) {
+		e = errno;
+		set_err(err, errlen, "%s: cannot rename %s into place: %s", path, tmp, strerror(e));
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	return 0;
+fail:
+	set_err(err, errlen, "%s: write failed: %s", tmp, strerror(e));
+	unlink(tmp);
+	free(tmp);
+	return -1;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+/* Reader state: the first error wins and is kept as "LABEL: what is wrong". */
+struct rd {
+	const char *label;
+	char *err;
+	size_t errlen;
+	int failed;
+};
+
+static int fail(struct rd *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(struct rd *r, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (r->failed)
+		return -1;
+	r->failed = 1;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	set_err(r->err, r->errlen, "%s: %s", r->label, msg);
+	return -1;
+}
+
+/* "operations[2]" + "count" -> "operations[2].count"; top level has an empty path. */
+static const char *key_name(char *buf, size_t len, const char *path, const char *key)
+{
+	snprintf(buf, len, "%s%s%s", path, *path ? "." : "", key);
+	return buf;
+}
+
+static cJSON *get(const cJSON *obj, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+/* Optional getters return 0 and leave *out alone when the key is absent or null; present but
+ * of the wrong type is an error either way. */
+
+static int to_u64(struct rd *r, const cJSON *it, const char *name, __u64 *out)
+{
+	double d;
+
+	if (!cJSON_IsNumber(it))
+		return fail(r, "%s missing or not a number", name);
+	d = it->valuedouble;
+	if (!(d >= 0) || d != floor(d))
+		return fail(r, "%s is not a non-negative integer", name);
+	*out = d >= 18446744073709551616.0 ? UINT64_MAX : (__u64)d;
+	return 0;
+}
+
+static int req_u64(struct rd *r, const cJSON *obj, const char *path, const char *key, __u64 *out)
+{
+	char name[160];
+
+	return to_u64(r, get(obj, key), key_name(name, sizeof(name), path, key), out);
+}
+
+static int opt_u64(struct rd *r, const cJSON *obj, const char *path, const char *key, __u64 *out)
+{
+	const cJSON *it = get(obj, key);
+
+	if (!it || cJSON_IsNull(it))
+		return 0;
+	return req_u64(r, obj, path, key, out);
+}
+
+static int opt_u32(struct rd *r, const cJSON *obj, const char *path, const char *key, __u32 *out)
+{
+	char name[160];
+	__u64 v;
+
+	if (!get(obj, key) || cJSON_IsNull(get(obj, key)))
+		return 0;
+	if (req_u64(r, obj, path, key, &v) < 0)
+		return -1;
+	if (v > UINT32_MAX)
+		return fail(r, "%s is out of range", key_name(name, sizeof(name), path, key));
+	*out = (__u32)v;
+	return 0;
+}
+
+static int req_u32(struct rd *r, const cJSON *obj, const char *path, const char *key, __u32 *out)
+{
+	char name[160];
+
+	if (!cJSON_IsNumber(get(obj, key)))
+		return fail(r, "%s missing or not a number", key_name(name, sizeof(name), path, key));
+	return opt_u32(r, obj, path, key, out);
+}
+
+static int req_int(struct rd *r, const cJSON *obj, const char *path, const char *key, int *out)
+{
+	const cJSON *it = get(obj, key);
+	char name[160];
+	double d;
+
+	key_name(name, sizeof(name), path, key);
+	if (!cJSON_IsNumber(it))
+		return fail(r, "%s missing or not a number", name);
+	d = it->valuedouble;
+	if (d != floor(d) || d < INT_MIN || d > INT_MAX)
+		return fail(r, "%s is not an integer", name);
+	*out = (int)d;
+	return 0;
+}
+
+static int req_s64(struct rd *r, const cJSON *obj, const char *path, const char *key, __s64 *out)
+{
+	const cJSON *it = get(obj, key);
+	char name[160];
+	double d;
+
+	key_name(name, sizeof(name), path, key);
+	if (!cJSON_IsNumber(it))
+		return fail(r, "%s missing or not a number", name);
+	d = it->valuedouble;
+	if (d != floor(d) || d < -9223372036854775808.0)
+		return fail(r, "%s is not an integer", name);
+	*out = d >= 9223372036854775808.0 ? INT64_MAX : (__s64)d;
+	return 0;
+}
+
+static int req_double(struct rd *r, const cJSON *obj, const char *path, const char *key,
+		      double *out)
+{
+	const cJSON *it = get(obj, key);
+	char name[160];
+
+	if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+		return fail(r, "%s missing or not a number", key_name(name, sizeof(name), path, key));
+	*out = it->valuedouble;
+	return 0;
+}
+
+static int opt_double(struct rd *r, const cJSON *obj, const char *path, const char *key,
+		      double *out)
+{
+	const cJSON *it = get(obj, key);
+
+	if (!it || cJSON_IsNull(it))
+		return 0;
+	return req_double(r, obj, path, key, out);
+}
+
+static int req_str(struct rd *r, const cJSON *obj, const char *path, const char *key,
+		   char *buf, size_t len)
+{
+	const cJSON *it = get(obj, key);
+	char name[160];
+	size_t n;
+
+	key_name(name, sizeof(name), path, key);
+	if (!cJSON_IsString(it) || !it->valuestring)
+		return fail(r, "%s missing or not a string", name);
+	n = strlen(it->valuestring);
+	if (n >= len)
+		return fail(r, "%s is too long (%zu bytes, at most %zu)", name, n, len - 1);
+	memcpy(buf, it->valuestring, n + 1);
+	return 0;
+}
+
+static int opt_str(struct rd *r, const cJSON *obj, const char *path, const char *key,
+		   char *buf, size_t len)
+{
+	const cJSON *it = get(obj, key);
+
+	if (!it || cJSON_IsNull(it))
+		return 0;
+	return req_str(r, obj, path, key, buf, len);
+}
+
+static int opt_bool(struct rd *r, const cJSON *obj, const char *path, const char *key, bool *out)
+{
+	const cJSON *it = get(obj, key);
+	char name[160];
+
+	if (!it || cJSON_IsNull(it))
+		return 0;
+	if (!cJSON_IsBool(it))
+		return fail(r, "%s is not true or false", key_name(name, sizeof(name), path, key));
+	*out = cJSON_IsTrue(it);
+	return 0;
+}
+
+static const cJSON *req_obj(struct rd *r, const cJSON *obj, const char *path, const char *key)
+{
+	const cJSON *it = get(obj, key);
+	char name[160];
+
+	if (!cJSON_IsObject(it)) {
+		fail(r, "%s missing or not an object", key_name(name, sizeof(name), path, key));
+		return NULL;
+	}
+	return it;
+}
+
+static const cJSON *req_arr(struct rd *r, const cJSON *obj, const char *path, const char *key)
+{
+	const cJSON *it = get(obj, key);
+	char name[160];
+
+	if (!cJSON_IsArray(it)) {
+		fail(r, "%s missing or not an array", key_name(name, sizeof(name), path, key));
+		return NULL;
+	}
+	return it;
+}
+
+static int read_hist(struct rd *r, struct op_result *op, const cJSON *jop, const char *path)
+{
+	const cJSON *h, *buckets, *b;
+	char bpath[96], name[160];
+	int i = 0;
+
+	if (!(h = req_obj(r, jop, path, "histogram")))
+		return -1;
+	snprintf(bpath, sizeof(bpath), "%s.histogram", path);
+	if (!(buckets = req_arr(r, h, bpath, "buckets")))
+		return -1;
+	cJSON_ArrayForEach(b, buckets) {
+		__u64 le, cnt;
+		__u32 idx;
+
+		snprintf(bpath, sizeof(bpath), "%s.histogram.buckets[%d]", path, i++);
+		if (!cJSON_IsObject(b))
+			return fail(r, "%s is not an object", bpath);
+		if (req_u64(r, b, bpath, "le_ns", &le) < 0 || req_u64(r, b, bpath, "count", &cnt) < 0)
+			return -1;
+		idx = hist_index(le);
+		if (hist_bucket_high(idx) != le)
+			return fail(r, "%s is %llu, not a bucket bound",
+				    key_name(name, sizeof(name), bpath, "le_ns"), ULL(le));
+		if (!cnt)
+			continue;
+		if (!op->hist && !(op->hist = calloc(HIST_BUCKETS, sizeof(*op->hist))))
+			return fail(r, "out of memory");
+		if (op->hist[idx])
+			return fail(r, "%s: bucket le_ns %llu listed twice", bpath, ULL(le));
+		op->hist[idx] = cnt;
+	}
+	return 0;
+}
+
+static int read_op(struct rd *r, struct session *s, const cJSON *jop, int i)
+{
+	char path[48], kind[16], prec[16], src[16] = "", name[NAME_MAX_LEN], kname[160];
+	const cJSON *rss;
+	struct op_result *op;
+	enum op_kind k;
+	int idx;
+
+	snprintf(path, sizeof(path), "operations[%d]", i);
+	if (!cJSON_IsObject(jop))
+		return fail(r, "%s is not an object", path);
+	if (req_str(r, jop, path, "name", name, sizeof(name)) < 0 ||
+	    req_str(r, jop, path, "kind", kind, sizeof(kind)) < 0 ||
+	    req_str(r, jop, path, "precision", prec, sizeof(prec)) < 0)
+		return -1;
+	if (!*name)
+		return fail(r, "%s.name is empty", path);
+	if (session_find_op(s, name) >= 0)
+		return fail(r, "%s.name '%s' appears twice", path, name);
+	if (!strcmp(kind, "native"))
+		k = OP_NATIVE;
+	else if (!strcmp(kind, "py"))
+		k = OP_PY;
+	else if (!strcmp(kind, "py_module"))
+		k = OP_PY_MODULE;
+	else
+		return fail(r, "%s.kind is '%s', expected native, py or py_module", path, kind);
+	if (strcmp(prec, "exact") && strcmp(prec, "sampled"))
+		return fail(r, "%s.precision is '%s', expected exact or sampled", path, prec);
+
+	idx = session_add_op(s, name, k, !strcmp(prec, "sampled") ? PREC_SAMPLED : PREC_EXACT);
+	if (idx < 0)
+		return fail(r, "more than %d operations", MAX_OPS);
+	op = &s->ops[idx];
+
+	if (req_u64(r, jop, path, "count", &op->count) < 0 ||
+	    req_u64(r, jop, path, "total_ns", &op->total_ns) < 0 ||
+	    req_u64(r, jop, path, "min_ns", &op->min_ns) < 0 ||
+	    req_u64(r, jop, path, "max_ns", &op->max_ns) < 0 ||
+	    req_double(r, jop, path, "mean_ns", &op->mean_ns) < 0 ||
+	    req_u64(r, jop, path, "p50_ns", &op->p50_ns) < 0 ||
+	    req_u64(r, jop, path, "p90_ns", &op->p90_ns) < 0 ||
+	    req_u64(r, jop, path, "p95_ns", &op->p95_ns) < 0 ||
+	    req_u64(r, jop, path, "p99_ns", &op->p99_ns) < 0 ||
+	    req_u64(r, jop, path, "on_cpu_ns", &op->on_cpu_ns) < 0 ||
+	    opt_double(r, jop, path, "stdev_ns", &op->stdev_ns) < 0 ||
+	    opt_u64(r, jop, path, "off_cpu_ns", &op->off_cpu_ns) < 0 ||
+	    opt_u64(r, jop, path, "self_ns", &op->self_ns) < 0 ||
+	    opt_u64(r, jop, path, "unwound", &op->unwound) < 0 ||
+	    opt_str(r, jop, path, "stats_source", src, sizeof(src)) < 0 ||
+	    opt_str(r, jop, path, "function", op->function, sizeof(op->function)) < 0 ||
+	    opt_bool(r, jop, path, "resolved", &op->resolved) < 0 ||
+	    opt_str(r, jop, path, "note", op->note, sizeof(op->note)) < 0)
+		return -1;
+	if (!strcmp(src, "calls"))
+		op->source = SRC_CALLS;
+	else if (!strcmp(src, "histogram"))
+		op->source = SRC_HISTOGRAM;
+	else if (!strcmp(src, "samples"))
+		op->source = SRC_SAMPLES;
+	else if (*src)
+		return fail(r, "%s is '%s', expected calls, histogram or samples",
+			    key_name(kname, sizeof(kname), path, "stats_source"), src);
+
+	if (read_hist(r, op, jop, path) < 0)
+		return -1;
+
+	if (!(rss = req_obj(r, jop, path, "rss")))
+		return -1;
+	snprintf(path, sizeof(path), "operations[%d].rss", i);
+	if (req_double(r, rss, path, "delta_bytes_mean", &op->rss_delta_mean) < 0 ||
+	    req_s64(r, rss, path, "delta_bytes_max", &op->rss_delta_max) < 0 ||
+	    req_u64(r, rss, path, "peak_bytes", &op->rss_peak) < 0)
+		return -1;
+	return 0;
+}
+
+static int read_call(struct rd *r, struct session *s, const cJSON *jc, size_t i)
+{
+	struct call_rec c = { 0 };
+	const cJSON *flags, *fl;
+	char path[48], opname[NAME_MAX_LEN];
+	int op;
+
+	snprintf(path, sizeof(path), "calls[%zu]", i);
+	if (!cJSON_IsObject(jc))
+		return fail(r, "%s is not an object", path);
+	if (req_str(r, jc, path, "op", opname, sizeof(opname)) < 0)
+		return -1;
+	op = session_find_op(s, opname);
+	if (op < 0)
+		return fail(r, "%s.op '%s' is not in operations", path, opname);
+	c.op = (__u32)op;
+	if (req_u32(r, jc, path, "tid", &c.tid) < 0 ||
+	    req_u64(r, jc, path, "start_ns", &c.start_ns) < 0 ||
+	    req_u64(r, jc, path, "duration_ns", &c.duration_ns) < 0 ||
+	    req_u64(r, jc, path, "on_cpu_ns", &c.on_cpu_ns) < 0 ||
+	    req_u64(r, jc, path, "rss_start_bytes", &c.rss_start) < 0 ||
+	    req_u64(r, jc, path, "rss_end_bytes", &c.rss_end) < 0 ||
+	    req_u64(r, jc, path, "rss_peak_bytes", &c.rss_peak) < 0 ||
+	    opt_u32(r, jc, path, "pid", &c.pid) < 0 ||
+	    opt_u32(r, jc, path, "iteration", &c.iteration) < 0 ||
+	    opt_u32(r, jc, path, "depth", &c.depth) < 0)
+		return -1;
+
+	flags = get(jc, "flags");
+	if (flags && !cJSON_IsNull(flags)) {
+		if (!cJSON_IsArray(flags))
+			return fail(r, "%s.flags is not an array", path);
+		cJSON_ArrayForEach(fl, flags) {
+			if (!cJSON_IsString(fl))
+				return fail(r, "%s.flags has a non-string entry", path);
+			if (!strcmp(fl->valuestring, "unwound"))
+				c.flags |= CALL_F_UNWOUND;
+			else if (!strcmp(fl->valuestring, "open"))
+				c.flags |= CALL_F_OPEN;
+			else if (!strncmp(fl->valuestring, "0x", 2))
+				c.flags |= (__u32)strtoul(fl->valuestring, NULL, 16);
+			/* other names: a newer writer's flag we cannot act on */
+		}
+	}
+	if (session_add_call(s, &c) < 0)
+		return fail(r, "out of memory");
+	return 0;
+}
+
+static int read_bpfprof(struct rd *r, struct session *s, const cJSON *root)
+{
+	const cJSON *host, *target, *ops, *calls, *stats, *warns, *stacks, *it, *ec;
+	char path[48];
+	size_t i;
+	int n;
+
+	if (req_str(r, root, "", "name", s->name, sizeof(s->name)) < 0 ||
+	    req_str(r, root, "", "started_at", s->started_at, sizeof(s->started_at)) < 0 ||
+	    req_str(r, root, "", "ended_at", s->ended_at, sizeof(s->ended_at)) < 0 ||
+	    opt_str(r, root, "", "source_format", s->source_format, sizeof(s->source_format)) < 0)
+		return -1;
+
+	if (!(host = req_obj(r, root, "", "host")) ||
+	    req_str(r, host, "host", "kernel", s->kernel, sizeof(s->kernel)) < 0 ||
+	    req_int(r, host, "host", "cpus", &s->cpus) < 0)
+		return -1;
+
+	if (!(target = req_obj(r, root, "", "target")) ||
+	    req_int(r, target, "target", "pid", &s->pid) < 0 ||
+	    req_str(r, target, "target", "command", s->command, sizeof(s->command)) < 0)
+		return -1;
+	ec = get(target, "exit_code");
+	if (!ec)
+		return fail(r, "target.exit_code missing (null when unknown)");
+	if (!cJSON_IsNull(ec)) {
+		if (req_int(r, target, "target", "exit_code", &s->exit_code) < 0)
+			return -1;
+		s->has_exit_code = true;
+	}
+
+	if (!(stats = req_obj(r, root, "", "stats")) ||
+	    req_u64(r, stats, "stats", "events", &s->events) < 0 ||
+	    req_u64(r, stats, "stats", "dropped_events", &s->dropped_events) < 0 ||
+	    opt_u64(r, stats, "stats", "samples", &s->samples) < 0 ||
+	    opt_u64(r, stats, "stats", "sample_hz", &s->sample_hz) < 0)
+		return -1;
+
+	if (!(ops = req_arr(r, root, "", "operations")))
+		return -1;
+	n = cJSON_GetArraySize(ops);
+	if (n > MAX_OPS)
+		return fail(r, "operations has %d entries, at most %d are supported", n, MAX_OPS);
+	n = 0;
+	cJSON_ArrayForEach(it, ops)
+		if (read_op(r, s, it, n++) < 0)
+			return -1;
+
+	if (!(calls = req_arr(r, root, "", "calls")))
+		return -1;
+	i = 0;
+	cJSON_ArrayForEach(it, calls)
+		if (read_call(r, s, it, i++) < 0)
+			return -1;
+
+	stacks = get(root, "stacks");
+	if (stacks && !cJSON_IsNull(stacks)) {
+		if (!cJSON_IsArray(stacks))
+			return fail(r, "stacks is not an array");
+		i = 0;
+		cJSON_ArrayForEach(it, stacks) {
+			const cJSON *st = get(it, "stack");
+			__u64 on = 0, off = 0;
+
+			snprintf(path, sizeof(path), "stacks[%zu]", i++);
+			if (!cJSON_IsObject(it))
+				return fail(r, "%s is not an object", path);
+			if (!cJSON_IsString(st))
+				return fail(r, "%s.stack missing or not a string", path);
+			if (req_u64(r, it, path, "on_cpu_ns", &on) < 0 ||
+			    req_u64(r, it, path, "off_cpu_ns", &off) < 0)
+				return -1;
+			if (session_add_stack(s, st->valuestring, on, off) < 0)
+				return fail(r, "out of memory");
+		}
+	}
+
+	if (!(warns = req_arr(r, root, "", "warnings")))
+		return -1;
+	i = 0;
+	cJSON_ArrayForEach(it, warns) {
+		if (!cJSON_IsString(it))
+			return fail(r, "warnings[%zu] is not a string", i);
+		i++;
+		session_warn(s, "%s", it->valuestring);
+	}
+	return 0;
+}
+
+/* ISO 8601 as Python's datetime.isoformat() writes it ("2025-01-02T03:04:05.123456", maybe
+ * with Z or +HH:MM) to ns since the epoch; naive times are taken as UTC, which is fine for the
+ * differences we need. */
+static int parse_iso_ns(const char *str, __s64 *out)
+{
+	struct tm tm = { 0 };
+	int pos = 0, digits = 0, sign, hh, mm;
+	__s64 frac = 0;
+	time_t t;
+	const char *p;
+
+	if (sscanf(str, "%4d-%2d-%2d%*1[T ]%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &pos) != 6 || !pos)
+		return -1;
+	p = str + pos;
+	if (*p == '.' || *p == ',') {
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+			if (digits < 9)
+				frac = frac * 10 + (*p - '0');
+		for (; digits < 9; digits++)
+			frac *= 10;
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	if (*p == '+' || *p == '-') {
+		sign = *p == '-' ? -1 : 1;
+		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 && sscanf(p + 1, "%2d%2d", &hh, &mm) != 2)
+			return -1;
+		t -= sign * (hh * 3600 + mm * 60);
+	}
+	*out = (__s64)t * 1000000000 + frac;
+	return 0;
+}
+
+static __u64 mb_to_bytes(double mb)
+{
+	double b = mb * MIB;
+
+	return b > 0 ? (__u64)llround(b) : 0;
+}
+
+/* ragd 1.0 ProfileSession.export_json: {name, start_time, end_time, metadata, results[],
+ * summary}. Every result becomes one exact call of the py op named by `operation`.
+ * RSS: memory_start_mb/memory_end_mb when both are there (absolute RSS); with only
+ * memory_delta_mb the call is given rss_start 0 and rss_end = delta (or rss_start = -delta,
+ * rss_end 0 when it shrank), so the delta is right and the absolute values say "unknown";
+ * rss_peak is memory_peak_mb, else the larger absolute end, else 0. */
+static int read_ragd_profile(struct rd *r, struct session *s, const cJSON *root)
+{
+	const cJSON *results, *it, *meta, *env, *plat, *st;
+	__s64 t0 = 0, t;
+	bool have_t0 = false;
+	char path[48];
+	size_t i = 0;
+
+	snprintf(s->source_format, sizeof(s->source_format), "ragd-profile");
+	if (req_str(r, root, "", "name", s->name, sizeof(s->name)) < 0 ||
+	    opt_str(r, root, "", "start_time", s->started_at, sizeof(s->started_at)) < 0 ||
+	    opt_str(r, root, "", "end_time", s->ended_at, sizeof(s->ended_at)) < 0)
+		return -1;
+	if (*s->started_at && parse_iso_ns(s->started_at, &t0) == 0)
+		have_t0 = true;
+
+	/* environment is informational: take what fits, never fail on it */
+	meta = get(root, "metadata");
+	env = cJSON_IsObject(meta) ? get(meta, "environment") : NULL;
+	if (cJSON_IsObject(env)) {
+		const cJSON *cpus = get(env, "cpu_count");
+
+		if (cJSON_IsNumber(cpus) && cpus->valuedouble >= 0 && cpus->valuedouble < INT_MAX)
+			s->cpus = (int)cpus->valuedouble;
+		plat = get(env, "platform");
+		if (cJSON_IsString(plat))
+			snprintf(s->kernel, sizeof(s->kernel), "%s", plat->valuestring);
+	}
+
+	if (!(results = req_arr(r, root, "", "results")))
+		return -1;
+	cJSON_ArrayForEach(it, results) {
+		char opname[NAME_MAX_LEN];
+		double ms, d_mb = NAN, s_mb = NAN, e_mb = NAN, p_mb = NAN;
+		struct call_rec c = { 0 };
+		int op;
+
+		snprintf(path, sizeof(path), "results[%zu]", i++);
+		if (!cJSON_IsObject(it))
+			return fail(r, "%s is not an object", path);
+		if (req_str(r, it, path, "operation", opname, sizeof(opname)) < 0 ||
+		    req_double(r, it, path, "duration_ms", &ms) < 0 ||
+		    opt_double(r, it, path, "memory_delta_mb", &d_mb) < 0 ||
+		    opt_double(r, it, path, "memory_start_mb", &s_mb) < 0 ||
+		    opt_double(r, it, path, "memory_end_mb", &e_mb) < 0 ||
+		    opt_double(r, it, path, "memory_peak_mb", &p_mb) < 0)
+			return -1;
+		if (ms < 0)
+			return fail(r, "%s.duration_ms is negative", path);
+		if (!*opname)
+			return fail(r, "%s.operation is empty", path);
+
+		op = session_find_op(s, opname);
+		if (op < 0) {
+			op = session_add_op(s, opname, OP_PY, PREC_EXACT);
+			if (op < 0)
+				return fail(r, "more than %d distinct operations", MAX_OPS);
+			s->ops[op].resolved = true;
+			snprintf(s->ops[op].note, sizeof(s->ops[op].note),
+				 "imported from a ragd profile (wall-clock only)");
+		}
+		c.op = (__u32)op;
+		c.duration_ns = (__u64)llround(ms * 1e6);
+
+		if (!isnan(s_mb) && !isnan(e_mb)) {
+			c.rss_start = mb_to_bytes(s_mb);
+			c.rss_end = mb_to_bytes(e_mb);
+		} else if (!isnan(d_mb)) {
+			__u64 d = mb_to_bytes(fabs(d_mb));
+
+			if (d_mb >= 0)
+				c.rss_end = d;
+			else
+				c.rss_start = d;
+		}
+		if (!isnan(p_mb))
+			c.rss_peak = mb_to_bytes(p_mb);
+		else if (!isnan(s_mb) && !isnan(e_mb))
+			c.rss_peak = c.rss_start > c.rss_end ? c.rss_start : c.rss_end;
+
+		st = get(it, "start_time");
+		if (have_t0 && cJSON_IsString(st) && parse_iso_ns(st->valuestring, &t) == 0 && t > t0)
+			c.start_ns = (__u64)(t - t0);
+
+		if (session_add_call(s, &c) < 0)
+			return fail(r, "out of memory");
+	}
+	s->events = s->ncalls;
+	session_compute_stats(s);
+	return 0;
+}
+
+static int read_text(struct session *s, const char *text, size_t len, struct rd *r)
+{
+	const cJSON *schema;
+	const char *end = NULL;
+	const void *nul;
+	cJSON *root;
+	int ret;
+
+	session_init(s);
+	/* cJSON would stop at an embedded NUL and call the rest fine */
+	nul = memchr(text, '\0', len);
+	if (nul)
+		return fail(r, "not valid JSON (truncated or garbage near byte %zu)",
+			    (size_t)((const char *)nul - text));
+	root = cJSON_ParseWithOpts(text, &end, 1);
+	if (!root) {
+		size_t at = end && end >= text ? (size_t)(end - text) : 0;
+
+		return fail(r, "not valid JSON (truncated or garbage near byte %zu)", at);
+	}
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return fail(r, "not a JSON object");
+	}
+
+	schema = get(root, "schema");
+	if (schema) {
+		if (!cJSON_IsString(schema))
+			ret = fail(r, "schema is not a string, expected %s", SCHEMA_ID);
+		else if (strcmp(schema->valuestring, SCHEMA_ID) != 0)
+			ret = fail(r, "schema is '%.64s', expected %s", schema->valuestring, SCHEMA_ID);
+		else
+			ret = read_bpfprof(r, s, root);
+	} else if (get(root, "results")) {
+		ret = read_ragd_profile(r, s, root);
+	} else {
+		ret = fail(r, "no 'schema' key: neither a %s file nor a ragd profile", SCHEMA_ID);
+	}
+	cJSON_Delete(root);
+	if (ret < 0)
+		session_free(s);
+	return ret;
+}
+
+int session_read_string(struct session *s, const char *text, char *err, size_t errlen)
+{
+	struct rd r = { .label = "<string>", .err = err, .errlen = errlen };
+
+	return read_text(s, text, strlen(text), &r);
+}
+
+int session_read_file(struct session *s, const char *path, char *err, size_t errlen)
+{
+	struct rd r = { .label = path, .err = err, .errlen = errlen };
+	size_t len = 0, cap = 1 << 16, n;
+	char *buf, *nb;
+	FILE *f;
+	int ret;
+
+	session_init(s);
+	f = fopen(path, "rb");
+	if (!f) {
+		if (errno == ENOENT)
+			return fail(&r, "no such file");
+		return fail(&r, "cannot open: %s", strerror(errno));
+	}
+	buf = malloc(cap);
+	while (buf) {
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+		if (len + 1 < cap)
+			break;
+		nb = realloc(buf, cap * 2);
+		if (!nb) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		buf = nb;
+		cap *= 2;
+	}
+	if (!buf) {
+		fclose(f);
+		return fail(&r, "out of memory");
+	}
+	if (ferror(f)) {
+		int e = errno;
+
+		fclose(f);
+		free(buf);
+		return fail(&r, "cannot read: %s", strerror(e));
+	}
+	fclose(f);
+	buf[len] = '\0';
+	if (len == 0) {
+		free(buf);
+		return fail(&r, "empty file");
+	}
+	ret = read_text(s, buf, len, &r);
+	free(buf);
+	return ret;
+}

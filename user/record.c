@@ -1,0 +1,1324 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The recording engine: resolves the spec, launches or attaches, arms probes and hardware
+ * breakpoints, and turns ring buffer records into the session. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include "attach.h"
+#include "python.h"
+#include "record.h"
+#include "spec.h"
+#include "symbols.h"
+#include "prof.skel.h"
+
+volatile sig_atomic_t exiting;
+static __u64 session_mono0;
+
+#define MAX_PY_PROCS 16
+/* Sampled call instances: a new one starts when the op's frame address changes on a thread. */
+#define MAX_INST 65536
+
+enum op_state { OPS_PENDING, OPS_EXACT, OPS_SAMPLED, OPS_FAILED };
+
+struct pyproc {
+	pid_t pid;
+	bool ok;
+	struct py_target t;
+	struct py_symcache *syms;
+	/* code address -> op index (or -1), validated by tag */
+	struct code_op { __u64 code; __u32 tag; int op; } *map;
+	size_t nmap, capmap;
+};
+
+struct op_run {
+	enum op_state state;
+	__u64 code;              /* py: code object in the primary Python process */
+	int first_link, nlinks;  /* breakpoint links */
+	int slots;               /* debug registers used */
+	/* sampling */
+	__u64 wall_ns, on_ns, off_ns, self_ns;
+	__u64 last_frame[64];    /* per tid slot (tid % 64): frame address of the current instance */
+	__u64 last_ts[64];
+	int last_inst[64];
+};
+
+struct inst {
+	int op;
+	__u64 start, end;
+};
+
+struct rec {
+	struct record_opts *o;
+	struct session *s;
+	struct attacher a;
+	int op_base;             /* session op index of o->ops[0] */
+	struct op_run run[MAX_OPS];
+	struct pyproc py[MAX_PY_PROCS];
+	int npy;
+	int primary;             /* index in py[] of the process the breakpoints watch, -1 */
+	int slots_used;
+	int slot_budget;
+	bool want_python;
+	bool launched;
+	pid_t root;
+	bool root_exited;
+	int root_status;
+	__u64 t0;                /* ktime at session start: call times are relative to it */
+	__u64 period_ns;
+	struct inst *inst;
+	size_t ninst;
+	char interp[PATH_MAX];   /* interpreter ELF known before launch, "" if none */
+	__u64 eval_code_off;
+	bool paused_pending;     /* target stopped by BPF, waiting for SIGCONT */
+	__u64 last_resolve;
+	int nmods;
+	struct mod_op mods[MAX_MOD_OPS];
+};
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static bool is_py(const struct op_spec *sp)
+{
+	return sp->kind == OP_PY || sp->kind == OP_PY_MODULE;
+}
+
+static struct op_result *res(struct rec *r, int i)
+{
+	return &r->s->ops[r->op_base + i];
+}
+
+/* ---------------------------------------------------------------- Python processes */
+
+static struct pyproc *py_get(struct rec *r, pid_t pid)
+{
+	for (int i = 0; i < r->npy; i++)
+		if (r->py[i].pid == pid)
+			return &r->py[i];
+	return NULL;
+}
+
+/* Suffix match of a co_filename against FILE_SUFFIX, on a path component boundary. */
+static bool suffix_match(const char *file, const char *suffix)
+{
+	size_t lf = strlen(file), ls = strlen(suffix);
+
+	if (ls > lf)
+		return false;
+	if (strcmp(file + lf - ls, suffix))
+		return false;
+	return lf == ls || file[lf - ls - 1] == '/' || suffix[0] == '/';
+}
+
+/* Which spec op a code object is, by name (works for code found only in samples). */
+static int op_of_code(struct rec *r, struct pyproc *p, __u64 code, __u32 tag)
+{
+	const struct py_sym *sym;
+	struct code_op *m;
+
+	for (size_t i = 0; i < p->nmap; i++)
+		if (p->map[i].code == code && p->map[i].tag == tag)
+			return p->map[i].op;
+	sym = py_symcache_get(p->syms, code, tag);
+	int op = -1;
+	if (sym) {
+		for (int i = 0; i < r->o->nops; i++) {
+			const struct op_spec *sp = &r->o->ops[i];
+
+			if (!is_py(sp) || !suffix_match(sym->file, sp->path))
+				continue;
+			if (!strcmp(sym->qualname, sp->symbol)) {
+				op = i;
+				break;
+			}
+		}
+	}
+	if (p->nmap == p->capmap) {
+		size_t nc = p->capmap ? p->capmap * 2 : 256;
+
+		m = realloc(p->map, nc * sizeof(*m));
+		if (!m)
+			return op;
+		p->map = m;
+		p->capmap = nc;
+	}
+	/* Replace an entry for a reused address. */
+	for (size_t i = 0; i < p->nmap; i++)
+		if (p->map[i].code == code) {
+			p->map[i].tag = tag;
+			p->map[i].op = op;
+			return op;
+		}
+	p->map[p->nmap++] = (struct code_op){ code, tag, op };
+	return op;
+}
+
+static void py_register(struct rec *r, struct pyproc *p)
+{
+	struct py_proc v = { .off = p->t.off, .runtime = p->t.runtime };
+	__u32 k = p->pid;
+
+	bpf_map__update_elem(r->a.skel->maps.py_procs, &k, sizeof(k), &v, sizeof(v), BPF_ANY);
+}
+
+/* Detects the interpreter of pid; quiet failures are retried later (the loader may not have
+ * mapped libpython yet). */
+static struct pyproc *py_try(struct rec *r, pid_t pid, bool report)
+{
+	struct pyproc *p = py_get(r, pid);
+	char err[512];
+
+	if (p && p->ok)
+		return p;
+	if (!p) {
+		if (r->npy >= MAX_PY_PROCS)
+			return NULL;
+		p = &r->py[r->npy++];
+		memset(p, 0, sizeof(*p));
+		p->pid = pid;
+	}
+	if (py_detect(pid, &p->t, err, sizeof(err))) {
+		if (report)
+			session_warn(r->s, "%s", err);
+		return NULL;
+	}
+	p->syms = py_symcache_new(&p->t);
+	p->ok = true;
+	py_register(r, p);
+	if (r->o->verbose)
+		fprintf(stderr, "python %s in pid %d (%s), _PyRuntime at 0x%llx\n", p->t.version, pid,
+			p->t.elf_path, (unsigned long long)p->t.runtime);
+	return p;
+}
+
+static void py_release(struct pyproc *p)
+{
+	py_symcache_free(p->syms);
+	free(p->map);
+	p->syms = NULL;
+	p->map = NULL;
+	p->ok = false;
+}
+
+/* ---------------------------------------------------------------- exact Python ops */
+
+static void op_sampled(struct rec *r, int i, const char *fmt, const char *why)
+{
+	struct op_result *or = res(r, i);
+
+	r->run[i].state = OPS_SAMPLED;
+	or->precision = PREC_SAMPLED;
+	snprintf(or->note, sizeof(or->note), fmt, why);
+}
+
+/* Arms entry + return breakpoints of one op whose code object is known. */
+static void py_arm(struct rec *r, int i)
+{
+	struct op_run *run = &r->run[i];
+	struct pyproc *p = &r->py[r->primary];
+	struct py_code_info ci;
+	int need, first, n, added = 0;
+	__u32 k = r->op_base + i;
+
+	if (py_code_read(&p->t, run->code, &ci)) {
+		op_sampled(r, i, "%s", "code object unreadable: timed from samples");
+		return;
+	}
+	snprintf(res(r, i)->function, DESC_MAX_LEN, "%s:%s (line %d, code 0x%llx)", ci.filename,
+		 ci.qualname, ci.firstlineno, (unsigned long long)run->code);
+	res(r, i)->resolved = true;
+	if (ci.is_generator) {
+		op_sampled(r, i, "%s", "generator: timed from samples");
+		return;
+	}
+	need = 1 + ci.nret;
+	if (ci.nret == 0 || ci.nret > 3) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "%u return sites", ci.nret);
+		op_sampled(r, i, "%s: timed from samples", why);
+		return;
+	}
+	if (r->slots_used + need > r->slot_budget) {
+		op_sampled(r, i, "%s", "no debug register left for it: timed from samples");
+		return;
+	}
+	bpf_map__update_elem(r->a.skel->maps.py_op_code, &k, sizeof(k), &run->code, sizeof(run->code), BPF_ANY);
+	/* Return sites first, so an entry never opens a frame whose exit is not watched yet. */
+	for (int j = 0; j <= (int)ci.nret; j++) {
+		bool is_ret = j < (int)ci.nret;
+		__u64 addr = ci.bytecode + (is_ret ? 2ull * ci.ret_units[j] : 0);
+
+		n = attach_breakpoint(&r->a, addr, BP_COOKIE(k, is_ret), &first);
+		if (n < 0) {
+			attach_drop_links(&r->a, r->a.nlinks - added, added);
+			if (n == -ENOSPC) {
+				r->slot_budget = r->slots_used;
+				session_warn(r->s, "no free debug register for '%s' (ENOSPC: another tool "
+					     "uses them?): timed from samples", res(r, i)->name);
+				op_sampled(r, i, "%s", "no free debug register (ENOSPC): timed from samples");
+			} else {
+				session_warn(r->s, "cannot set hardware breakpoint for '%s': %s",
+					     res(r, i)->name, strerror(-n));
+				op_sampled(r, i, "hardware breakpoint failed (%s): timed from samples",
+					   strerror(-n));
+			}
+			return;
+		}
+		added += n;
+	}
+	run->first_link = r->a.nlinks - added;
+	run->nlinks = added;
+	run->slots = need;
+	r->slots_used += need;
+	run->state = OPS_EXACT;
+	res(r, i)->precision = PREC_EXACT;
+	res(r, i)->note[0] = 0;
+	if (r->o->verbose)
+		fprintf(stderr, "exact: %s (%d debug registers)\n", res(r, i)->name, need);
+}
+
+/* Looks up pending py: ops in the primary process, in priority order. */
+static void py_resolve(struct rec *r)
+{
+	int order[MAX_OPS];
+	struct pyproc *p;
+
+	if (r->primary < 0)
+		return;
+	p = &r->py[r->primary];
+	spec_priority(r->o->ops, r->o->nops, order);
+	for (int k = 0; k < r->o->nops; k++) {
+		int i = order[k];
+		struct op_run *run = &r->run[i];
+		__u64 code = 0;
+		int rc;
+
+		if (r->o->ops[i].kind != OP_PY)
+			continue;
+		if (run->state != OPS_PENDING && !(run->state == OPS_SAMPLED && !run->code))
+			continue;
+		rc = py_find_function(&p->t, r->o->ops[i].path, r->o->ops[i].symbol, &code);
+		if (rc != 1)
+			continue;
+		run->code = code;
+		py_arm(r, i);
+	}
+	r->last_resolve = now_ns();
+}
+
+static bool py_pending(struct rec *r)
+{
+	for (int i = 0; i < r->o->nops; i++)
+		if (r->o->ops[i].kind == OP_PY && (r->run[i].state == OPS_PENDING ||
+						   (r->run[i].state == OPS_SAMPLED && !r->run[i].code)))
+			return true;
+	return false;
+}
+
+static void py_set_primary(struct rec *r, struct pyproc *p)
+{
+	if (r->primary >= 0 || !p)
+		return;
+	r->primary = p - r->py;
+	py_resolve(r);
+}
+
+/* The primary Python process exited: its breakpoints watch freed memory now. */
+static void py_drop_primary(struct rec *r)
+{
+	for (int i = r->o->nops - 1; i >= 0; i--) {
+		struct op_run *run = &r->run[i];
+
+		if (run->state == OPS_EXACT) {
+			attach_drop_links(&r->a, run->first_link, run->nlinks);
+			for (int j = 0; j < r->o->nops; j++)
+				if (r->run[j].state == OPS_EXACT && r->run[j].first_link > run->first_link)
+					r->run[j].first_link -= run->nlinks;
+			r->slots_used -= run->slots;
+		}
+		if (r->o->ops[i].kind == OP_PY) {
+			run->state = OPS_PENDING;
+			run->code = 0;
+		}
+	}
+	r->primary = -1;
+}
+
+/* ---------------------------------------------------------------- events */
+
+static void on_call(struct rec *r, const struct call_event *e)
+{
+	struct call_rec c = {
+		.op = e->op_id,
+		.pid = e->pid,
+		.tid = e->tid,
+		.iteration = r->o->iteration,
+		.flags = e->flags,
+		.depth = e->depth,
+		.start_ns = e->start_ns - r->t0,
+		.duration_ns = e->duration_ns,
+		.on_cpu_ns = e->on_cpu_ns,
+		.rss_start = e->rss_start,
+		.rss_end = e->rss_end,
+		.rss_peak = e->rss_peak,
+	};
+
+	if (e->op_id >= (unsigned)r->s->nops)
+		return;
+	session_add_call(r->s, &c);
+}
+
+static void short_file(const char *file, char *out, size_t len)
+{
+	const char *p = file + strlen(file);
+	int slashes = 0;
+
+	/* Last three path components: enough to tell ragd/search/hybrid.py from the stdlib. */
+	while (p > file) {
+		if (p[-1] == '/' && ++slashes == 3)
+			break;
+		p--;
+	}
+	snprintf(out, len, "%s", p);
+}
+
+static void inst_note(struct rec *r, int op, __u32 tid, __u64 frame, __u64 ts, __u64 w)
+{
+	struct op_run *run = &r->run[op];
+	int slot = tid % 64;
+
+	if (run->last_frame[slot] == frame && run->last_inst[slot] >= 0 &&
+	    ts <= r->inst[run->last_inst[slot]].end + 2 * r->period_ns + w) {
+		r->inst[run->last_inst[slot]].end = ts + w;
+		return;
+	}
+	if (r->ninst >= MAX_INST)
+		return;
+	r->inst[r->ninst] = (struct inst){ op, ts, ts + w };
+	run->last_frame[slot] = frame;
+	run->last_inst[slot] = r->ninst++;
+}
+
+static void on_sample(struct rec *r, const struct sample_event *e)
+{
+	struct pyproc *p = py_get(r, e->pid);
+	char stack[8192];
+	size_t len = 0;
+	int ops_in[PY_MAX_FRAMES], nops_in = 0, outer = -1, inner = -1;
+	bool on = e->kind == SAMPLE_ON_CPU;
+	__u32 n = e->nframes < PY_MAX_FRAMES ? e->nframes : PY_MAX_FRAMES;
+
+	r->s->samples++;
+	if (!p || !p->ok)
+		return;
+	stack[0] = 0;
+	/* Outermost first, as folded stacks are written. */
+	for (int i = (int)n - 1; i >= 0; i--) {
+		const struct py_frame_rec *f = &e->frames[i];
+		const struct py_sym *sym = py_symcache_get(p->syms, f->code, f->tag);
+		int op = op_of_code(r, p, f->code, f->tag);
+		char file[256];
+		int w;
+
+		if (op >= 0) {
+			bool seen = false;
+
+			for (int j = 0; j < nops_in; j++)
+				seen |= ops_in[j] == op;
+			if (!seen) {
+				ops_in[nops_in++] = op;
+				inst_note(r, op, e->tid, f->frame, e->ts_ns, e->weight_ns);
+			}
+			if (outer < 0)
+				outer = op;
+			inner = op;
+		}
+		if (sym)
+			short_file(sym->file, file, sizeof(file));
+		w = snprintf(stack + len, sizeof(stack) - len, ";%s (%s)", sym ? sym->qualname : "?",
+			     sym ? file : "?");
+		if (w < 0 || (size_t)w >= sizeof(stack) - len)
+			break;
+		len += w;
+	}
+	for (int j = 0; j < nops_in; j++) {
+		struct op_run *run = &r->run[ops_in[j]];
+
+		run->wall_ns += e->weight_ns;
+		if (on)
+			run->on_ns += e->weight_ns;
+		else
+			run->off_ns += e->weight_ns;
+	}
+	if (inner >= 0)
+		r->run[inner].self_ns += e->weight_ns;
+
+	/* Prefix: the top-level operation (index/search/chat/...), so one flame graph shows them
+	 * side by side. */
+	{
+		char full[8448], top[NAME_MAX_LEN];
+
+		if (outer >= 0) {
+			snprintf(top, sizeof(top), "%s", r->o->ops[outer].name);
+			char *dot = strchr(top, '.');
+			if (dot)
+				*dot = 0;
+		} else {
+			snprintf(top, sizeof(top), "(other)");
+		}
+		snprintf(full, sizeof(full), "%s%s", top, stack);
+		session_add_stack(r->s, full, on ? e->weight_ns : 0, on ? 0 : e->weight_ns);
+	}
+}
+
+static void resume_target(struct rec *r)
+{
+	if (r->paused_pending) {
+		kill(r->root, SIGCONT);
+		r->paused_pending = false;
+	}
+}
+
+static void on_proc(struct rec *r, const struct proc_rec *e)
+{
+	if (e->kind == PROC_EXEC && r->want_python) {
+		py_try(r, e->pid, false);
+	} else if (e->kind == PROC_EXIT) {
+		struct pyproc *p = py_get(r, e->pid);
+
+		if (p && r->primary == p - r->py)
+			py_drop_primary(r);
+		if (p && p->ok) {
+			__u32 k = p->pid;
+
+			bpf_map__delete_elem(r->a.skel->maps.py_procs, &k, sizeof(k), 0);
+			/* Keep symbols: samples already queued may still name its code. */
+		}
+		if ((pid_t)e->pid == r->root && !r->launched) {
+			r->root_exited = true;
+			r->root_status = e->exit_code;
+		}
+	}
+}
+
+static void on_mod(struct rec *r, const struct py_mod_event *e)
+{
+	struct pyproc *p = py_try(r, e->pid, false);
+
+	if (p)
+		py_set_primary(r, p);
+	if (r->primary >= 0 && r->py[r->primary].pid == (pid_t)e->pid && py_pending(r))
+		py_resolve(r);
+	if (e->paused) {
+		r->paused_pending = true;
+		resume_target(r);
+	}
+}
+
+static int handle_event(void *ctx, void *data, size_t len)
+{
+	struct rec *r = ctx;
+	__u32 type = *(__u32 *)data;
+
+	r->s->events++;
+	switch (type) {
+	case EV_CALL:
+		if (len >= sizeof(struct call_event))
+			on_call(r, data);
+		break;
+	case EV_SAMPLE:
+		if (len >= sizeof(struct sample_event))
+			on_sample(r, data);
+		break;
+	case EV_PROC:
+		if (len >= sizeof(struct proc_rec))
+			on_proc(r, data);
+		break;
+	case EV_PY_MOD:
+		if (len >= sizeof(struct py_mod_event))
+			on_mod(r, data);
+		break;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- setup */
+
+int check_output_path(const char *out, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (!out)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s", out);
+	if (!stat(out, &st) && S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: is a directory", out);
+		return -1;
+	}
+	if (access(dirname(dir), W_OK)) {
+		snprintf(err, errlen, "%s: cannot write there: %s", out, strerror(errno));
+		return -1;
+	}
+	if (!access(out, F_OK) && access(out, W_OK)) {
+		snprintf(err, errlen, "%s: not writable: %s", out, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The interpreter ELF a launched command will run (python binary or its libpython), from the
+ * command itself or its #! line; "" if it is not Python. */
+static void find_interp(const char *bin, char *out, size_t len)
+{
+	char line[PATH_MAX], path[PATH_MAX], lib[PATH_MAX];
+	FILE *f;
+
+	out[0] = 0;
+	snprintf(path, sizeof(path), "%s", bin);
+	f = fopen(bin, "r");
+	if (f) {
+		if (fgets(line, sizeof(line), f) && !strncmp(line, "#!", 2)) {
+			char *a = line + 2, *b;
+
+			a += strspn(a, " \t");
+			a[strcspn(a, "\r\n")] = 0;
+			b = strpbrk(a, " \t");
+			if (b && strstr(a, "env")) {
+				b += strspn(b, " \t");
+				b[strcspn(b, " \t")] = 0;
+				if (resolve_binary(b, path, sizeof(path)))
+					path[0] = 0;
+			} else {
+				if (b)
+					*b = 0;
+				if (resolve_binary(a, path, sizeof(path)))
+					path[0] = 0;
+			}
+		}
+		fclose(f);
+	}
+	if (!path[0])
+		return;
+	if (elf_has_symbol(path, "_PyRuntime")) {
+		snprintf(out, len, "%s", path);
+		return;
+	}
+	/* A shared build: libpython3.X.so next to it (pyenv: ../lib) or on the search path. */
+	for (int minor = 11; minor <= 14; minor++) {
+		char name[64], d[PATH_MAX];
+
+		snprintf(name, sizeof(name), "libpython3.%d.so.1.0", minor);
+		snprintf(d, sizeof(d), "%s", path);
+		snprintf(lib, sizeof(lib), "%s/../lib/%s", dirname(d), name);
+		if (!access(lib, R_OK) || !resolve_lib_search(name, lib, sizeof(lib))) {
+			if (realpath(lib, out) && elf_has_symbol(out, "_PyRuntime")) {
+				/* Only if the binary is of that version. */
+				if (strstr(path, name + 6) || strstr(path, "python3")) {
+					char want[16];
+
+					snprintf(want, sizeof(want), "3.%d", minor);
+					if (strstr(path, want) || strstr(path, "/versions/"))
+						return;
+				}
+			}
+			out[0] = 0;
+		}
+	}
+}
+
+static int setup_mods(struct rec *r)
+{
+	/* Module-body ops are timed; files of function ops announce themselves when loaded. */
+	for (int i = 0; i < r->o->nops && r->nmods < MAX_MOD_OPS; i++) {
+		const struct op_spec *sp = &r->o->ops[i];
+		struct mod_op *m = NULL;
+
+		if (!is_py(sp))
+			continue;
+		for (int j = 0; j < r->nmods; j++)
+			if (!strcmp(r->mods[j].suffix, sp->path))
+				m = &r->mods[j];
+		if (!m) {
+			if (strlen(sp->path) >= MOD_SUFFIX_MAX)
+				continue;
+			m = &r->mods[r->nmods++];
+			memset(m, 0, sizeof(*m));
+			m->op_id = ~0u;
+			m->len = strlen(sp->path);
+			memcpy(m->suffix, sp->path, m->len);
+		}
+		if (sp->kind == OP_PY_MODULE) {
+			m->flags |= MOD_F_TIME;
+			m->op_id = r->op_base + i;
+		} else {
+			m->flags |= MOD_F_NOTIFY | (r->launched ? MOD_F_PAUSE : 0);
+		}
+	}
+	return 0;
+}
+
+/* Native ops: file and offset; any failure is an input error. */
+static int resolve_native(struct rec *r, int i, char *path, __u64 *off, char *err, size_t errlen)
+{
+	const struct op_spec *sp = &r->o->ops[i];
+
+	if (resolve_native_path(sp->path, r->o->pid, path, PATH_MAX)) {
+		snprintf(err, errlen, "probe '%s': cannot find '%s'%s", sp->name, sp->path,
+			 r->o->pid ? " in the target's mappings or the library path" : "");
+		return -1;
+	}
+	if (elf_sym_offset(path, sp->symbol, off, NULL, err, errlen))
+		return -1;
+	return 0;
+}
+
+static void host_info(struct session *s)
+{
+	struct utsname u;
+
+	if (!uname(&u))
+		snprintf(s->kernel, sizeof(s->kernel), "%s", u.release);
+	s->cpus = sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+static void cmdline_of(pid_t pid, char *out, size_t len)
+{
+	char path[64];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	out[0] = 0;
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	n = fread(out, 1, len - 1, f);
+	fclose(f);
+	out[n] = 0;
+	for (size_t i = 0; i + 1 < n; i++)
+		if (!out[i])
+			out[i] = ' ';
+}
+
+/* Finishes sampled ops and open calls after the loop. */
+static void finish(struct rec *r)
+{
+	struct prof_bpf *skel = r->a.skel;
+	struct bpf_stats st = skel->bss->stats;
+	__u64 end = now_ns();
+
+	r->s->dropped_events += st.calls_dropped + st.samples_dropped + st.proc_dropped;
+	if (st.calls_dropped)
+		session_warn(r->s, "%llu call records dropped (ring buffer full): statistics come from "
+			     "the BPF histograms", (unsigned long long)st.calls_dropped);
+	if (st.samples_dropped)
+		session_warn(r->s, "%llu stack samples dropped (ring buffer full)",
+			     (unsigned long long)st.samples_dropped);
+	if (st.depth_overflow)
+		session_warn(r->s, "%llu calls nested deeper than %d were not timed",
+			     (unsigned long long)st.depth_overflow, MAX_DEPTH);
+
+	for (int i = 0; i < r->o->nops; i++) {
+		struct op_result *or = res(r, i);
+		struct op_run *run = &r->run[i];
+		__u32 k = r->op_base + i;
+		struct op_agg agg;
+
+		if (!bpf_map__lookup_elem(skel->maps.aggs, &k, sizeof(k), &agg, sizeof(agg), 0) && agg.count) {
+			if (!or->hist)
+				or->hist = calloc(HIST_BUCKETS, sizeof(__u64));
+			if (or->hist)
+				for (unsigned b = 0; b < HIST_BUCKETS; b++)
+					or->hist[b] += agg.hist[b];
+			or->total_ns += agg.total_ns;
+			or->on_cpu_ns += agg.on_cpu_ns;
+		}
+		or->self_ns += run->self_ns;
+		if (or->precision == PREC_SAMPLED) {
+			or->on_cpu_ns += run->on_ns;
+			or->off_cpu_ns += run->off_ns;
+			or->total_ns += run->wall_ns;
+		} else {
+			or->off_cpu_ns += run->off_ns;
+		}
+		if (or->precision == PREC_SAMPLED || run->state == OPS_PENDING) {
+			if (run->state == OPS_PENDING && !or->note[0] && is_py(&r->o->ops[i]) && !run->wall_ns)
+				snprintf(or->note, sizeof(or->note), r->npy ? "function not found in the "
+					 "target (module never imported?)" : "no Python interpreter seen");
+			if (run->state == OPS_PENDING && r->o->ops[i].kind == OP_PY)
+				or->precision = PREC_SAMPLED;
+		}
+	}
+	/* Sampled call instances (spans between the first and last sample that saw the op's frame)
+	 * go into calls[] flagged "sampled": coarse, but they give sampled rows counts and spreads. */
+	for (size_t j = 0; j < r->ninst; j++) {
+		struct inst *in = &r->inst[j];
+		struct call_rec c = {
+			.op = r->op_base + in->op, .iteration = r->o->iteration, .flags = CALL_F_SAMPLED,
+			.start_ns = in->start - r->t0, .duration_ns = in->end - in->start,
+		};
+
+		if (res(r, in->op)->precision == PREC_SAMPLED)
+			session_add_call(r->s, &c);
+	}
+	(void)end;
+	/* Calls still open at the end: recorded, flagged, not in the statistics. */
+	{
+		__u32 key, next, *prev = NULL;
+		struct thread_state_u {
+			__u64 oncpu_acc, in_ts;
+			__u32 depth, overflow;
+			struct { __u64 start_ns, oncpu_start, rss_start, rss_peak, key; __u32 op_id, pad; } f[MAX_DEPTH];
+		} ts;
+		__u64 kt = now_ns();
+
+		while (!bpf_map__get_next_key(skel->maps.threads, prev, &next, sizeof(next))) {
+			key = next;
+			prev = &key;
+			if (bpf_map__lookup_elem(skel->maps.threads, &key, sizeof(key), &ts, sizeof(ts), 0))
+				continue;
+			for (__u32 d = 0; d < ts.depth && d < MAX_DEPTH; d++) {
+				struct call_rec c = {
+					.op = ts.f[d].op_id, .tid = key, .iteration = r->o->iteration,
+					.flags = CALL_F_OPEN, .depth = d,
+					.start_ns = ts.f[d].start_ns - r->t0,
+					.duration_ns = kt - ts.f[d].start_ns,
+					.rss_start = ts.f[d].rss_start, .rss_end = ts.f[d].rss_peak,
+					.rss_peak = ts.f[d].rss_peak,
+				};
+				if (c.op < (unsigned)r->s->nops)
+					session_add_call(r->s, &c);
+			}
+		}
+	}
+}
+
+static void progress(struct rec *r, __u64 start)
+{
+	if (!r->o->progress || r->o->quiet || !isatty(2))
+		return;
+	fprintf(stderr, "\r%s, %.1fs elapsed ", r->o->progress, (now_ns() - start) / 1e9);
+}
+
+int record_run(struct record_opts *o, struct session *s, char *err, size_t errlen)
+{
+	struct attach_cfg cfg = { .mod_code_filename = -1, .mod_str_data = 40 };
+	struct ring_buffer *rb = NULL;
+	struct rec *r;
+	char bin[PATH_MAX] = "";
+	int pipefd[2] = { -1, -1 };
+	pid_t child = 0;
+	int rc = 1, n_native = 0, n_py = 0;
+	__u64 start, deadline = 0, last_tick;
+
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
+		return 1;
+	}
+	r->inst = calloc(MAX_INST, sizeof(*r->inst));
+	if (!r->inst) {
+		free(r);
+		snprintf(err, errlen, "out of memory");
+		return 1;
+	}
+	r->o = o;
+	r->s = s;
+	r->primary = -1;
+	r->slot_budget = o->max_breakpoints > 0 ? o->max_breakpoints : 4;
+	r->period_ns = 1000000000ull / (o->hz > 0 ? o->hz : 999);
+	for (int i = 0; i < o->nops; i++)
+		for (int j = 0; j < 64; j++)
+			r->run[i].last_inst[j] = -1;
+
+	/* Input errors first: nothing is attached or launched before the spec holds. */
+	if (attach_preflight(err, errlen)) {
+		rc = 2;
+		goto cleanup;
+	}
+	if (o->pid > 0) {
+		if (kill(o->pid, 0) && errno == ESRCH) {
+			snprintf(err, errlen, "pid %d: no such process", o->pid);
+			rc = 2;
+			goto cleanup;
+		}
+		r->root = o->pid;
+	} else if (o->cmd && o->cmd[0]) {
+		if (resolve_binary(o->cmd[0], bin, sizeof(bin))) {
+			snprintf(err, errlen, "%s: command not found", o->cmd[0]);
+			rc = 2;
+			goto cleanup;
+		}
+		r->launched = true;
+	} else {
+		snprintf(err, errlen, "record needs -p PID or -- COMMAND");
+		rc = 2;
+		goto cleanup;
+	}
+
+	/* Ops into the session (first run) or matched against it (later runs). */
+	if (s->nops == 0) {
+		host_info(s);
+		iso8601_now(s->started_at, sizeof(s->started_at));
+		snprintf(s->source_format, sizeof(s->source_format), SCHEMA_ID);
+		for (int i = 0; i < o->nops; i++) {
+			int k = session_add_op(s, o->ops[i].name, o->ops[i].kind,
+					       o->ops[i].kind == OP_NATIVE || o->ops[i].kind == OP_PY_MODULE ?
+					       PREC_EXACT : PREC_SAMPLED);
+			if (k < 0) {
+				snprintf(err, errlen, "too many operations (max %d)", MAX_OPS);
+				rc = 2;
+				goto cleanup;
+			}
+			snprintf(s->ops[k].function, DESC_MAX_LEN, "%s:%s", o->ops[i].path, o->ops[i].symbol);
+		}
+	}
+	r->op_base = session_find_op(s, o->ops[0].name);
+	if (r->op_base < 0) {
+		snprintf(err, errlen, "internal: spec does not match the session");
+		goto cleanup;
+	}
+	for (int i = 0; i < o->nops; i++) {
+		if (o->ops[i].kind == OP_NATIVE)
+			n_native++;
+		else
+			n_py++;
+	}
+	r->want_python = n_py > 0 || o->hz > 0;
+
+	/* Native ops resolve now: a wrong name is a usage error, not an empty report. */
+	char (*npath)[PATH_MAX] = calloc(o->nops, PATH_MAX);
+	__u64 *noff = calloc(o->nops, sizeof(__u64));
+	if (!npath || !noff) {
+		free(npath);
+		free(noff);
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	for (int i = 0; i < o->nops; i++) {
+		if (o->ops[i].kind != OP_NATIVE)
+			continue;
+		if (resolve_native(r, i, npath[i], &noff[i], err, errlen)) {
+			free(npath);
+			free(noff);
+			rc = 2;
+			goto cleanup;
+		}
+		snprintf(res(r, i)->function, DESC_MAX_LEN, "%s:%s", npath[i], o->ops[i].symbol);
+		res(r, i)->resolved = true;
+	}
+
+	/* Python: the interpreter is known now (-p) or from the command's ELF / #! line. */
+	struct py_target pre = {};
+	if (r->want_python) {
+		if (o->pid > 0) {
+			struct pyproc *p = NULL;
+			char perr[512];
+
+			if (py_detect(o->pid, &pre, perr, sizeof(perr))) {
+				if (n_native == 0) {
+					snprintf(err, errlen, "%s", perr);
+					free(npath);
+					free(noff);
+					rc = 2;
+					goto cleanup;
+				}
+				session_warn(s, "%s: py: operations not profiled", perr);
+			} else {
+				snprintf(r->interp, sizeof(r->interp), "%s", pre.elf_path);
+			}
+			(void)p;
+		} else {
+			find_interp(bin, r->interp, sizeof(r->interp));
+			if (r->interp[0]) {
+				__u64 v = 0, va;
+				__u32 hex = 0;
+
+				if (!elf_read_symbol_value(r->interp, "Py_Version", &va, NULL) &&
+				    !elf_read_vaddr(r->interp, va, &hex, sizeof(hex)))
+					v = hex;
+				pre.version_hex = v;
+				if (!v || py_offsets_for(&pre, NULL, 0))
+					pre.version_hex = 0;
+			} else if (n_native == 0 && n_py > 0) {
+				session_warn(s, "%s does not look like a Python program: py: ops may not "
+					     "be found", bin);
+			}
+		}
+		if (r->interp[0] && pre.version_hex) {
+			__u64 va;
+
+			cfg.mod_code_filename = pre.off.code_filename;
+			cfg.mod_str_data = pre.off.str_ascii_data;
+			if (!elf_read_symbol_value(r->interp, "PyEval_EvalCode", &va, NULL))
+				elf_vaddr_to_offset(r->interp, va, &r->eval_code_off);
+		}
+	}
+	setup_mods(r);
+
+
+	cfg.nops = s->nops;
+	cfg.follow_children = r->launched;
+	cfg.want_native = n_native > 0;
+	cfg.want_python = r->want_python;
+	cfg.sample_offcpu = r->want_python && o->hz > 0 && o->offcpu;
+	cfg.nr_mod_ops = r->nmods;
+	cfg.verbose = o->verbose;
+	if (attach_open_load(&r->a, &cfg, err, errlen)) {
+		free(npath);
+		free(noff);
+		goto cleanup;
+	}
+	for (int m = 0; m < r->nmods; m++) {
+		__u32 k = m;
+
+		bpf_map__update_elem(r->a.skel->maps.mod_ops, &k, sizeof(k), &r->mods[m], sizeof(r->mods[m]), BPF_ANY);
+	}
+	r->a.skel->bss->want_mod_events = py_pending(r);
+
+	/* Launch: the child waits on a pipe until every probe is in place. */
+	if (r->launched) {
+		if (pipe2(pipefd, O_CLOEXEC)) {
+			snprintf(err, errlen, "pipe: %s", strerror(errno));
+			goto cleanup_paths;
+		}
+		child = fork();
+		if (child < 0) {
+			snprintf(err, errlen, "fork: %s", strerror(errno));
+			goto cleanup_paths;
+		}
+		if (child == 0) {
+			char c;
+
+			close(pipefd[1]);
+			signal(SIGINT, SIG_DFL);
+			signal(SIGTERM, SIG_DFL);
+			if (read(pipefd[0], &c, 1) != 1)
+				_exit(127);
+			execvp(o->cmd[0], o->cmd);
+			fprintf(stderr, "ragd-bpfprof: %s: %s\n", o->cmd[0], strerror(errno));
+			_exit(127);
+		}
+		close(pipefd[0]);
+		pipefd[0] = -1;
+		r->root = child;
+	}
+	attach_add_pid(&r->a, r->root);
+	s->pid = r->root;
+	if (!s->command[0]) {
+		if (r->launched) {
+			size_t len = 0;
+
+			for (int i = 0; o->cmd[i] && len < sizeof(s->command) - 1; i++)
+				len += snprintf(s->command + len, sizeof(s->command) - len, "%s%s", i ? " " : "",
+						o->cmd[i]);
+		} else {
+			cmdline_of(o->pid, s->command, sizeof(s->command));
+		}
+	}
+
+	{
+		/* -p: the target's own mm (all its threads); launch: every process, BPF keeps the tree. */
+		pid_t upid = r->launched ? -1 : o->pid;
+
+		for (int i = 0; i < o->nops; i++) {
+			if (o->ops[i].kind != OP_NATIVE)
+				continue;
+			if (attach_uprobe_pair(&r->a, r->op_base + i, upid, npath[i], noff[i], err, errlen))
+				goto cleanup_paths;
+			r->run[i].state = OPS_EXACT;
+		}
+		if (r->want_python && r->interp[0] && r->eval_code_off && r->nmods) {
+			if (attach_eval_code(&r->a, upid, r->interp, r->eval_code_off, err, errlen))
+				goto cleanup_paths;
+			for (int i = 0; i < o->nops; i++)
+				if (o->ops[i].kind == OP_PY_MODULE)
+					r->run[i].state = OPS_EXACT;
+		}
+		for (int i = 0; i < o->nops; i++)
+			if (o->ops[i].kind == OP_PY_MODULE && r->run[i].state != OPS_EXACT) {
+				r->run[i].state = OPS_SAMPLED;
+				res(r, i)->precision = PREC_SAMPLED;
+				snprintf(res(r, i)->note, DESC_MAX_LEN, "%s", r->launched ?
+					 "module body: timed from samples (interpreter not known before start)" :
+					 "module body already ran before attach: timed from samples");
+			}
+	}
+	if (r->want_python && o->hz > 0 && attach_sampler(&r->a, o->hz, err, errlen))
+		goto cleanup_paths;
+	if (o->pid > 0 && r->want_python && pre.version_hex && pre.runtime) {
+		struct pyproc *p = py_try(r, o->pid, true);
+
+		py_set_primary(r, p);
+		r->a.skel->bss->want_mod_events = py_pending(r);
+	}
+
+	rb = ring_buffer__new(bpf_map__fd(r->a.skel->maps.events), handle_event, r, NULL);
+	if (!rb) {
+		snprintf(err, errlen, "cannot create ring buffer: %s", strerror(errno));
+		goto cleanup_paths;
+	}
+	start = now_ns();
+	/* Call times are relative to the session's first run, so profile iterations line up. */
+	if (!session_mono0)
+		session_mono0 = start;
+	r->t0 = session_mono0;
+	if (o->duration > 0)
+		deadline = start + (__u64)(o->duration * 1e9);
+	if (r->launched) {
+		if (write(pipefd[1], "x", 1) != 1) {
+			snprintf(err, errlen, "cannot start %s", o->cmd[0]);
+			goto cleanup_paths;
+		}
+		close(pipefd[1]);
+		pipefd[1] = -1;
+	}
+	if (!o->quiet && o->verbose)
+		fprintf(stderr, "recording %d operation(s) in pid %d%s\n", o->nops, r->root,
+			o->duration > 0 ? "" : "; Ctrl-C to stop");
+
+	last_tick = start;
+	while (!exiting) {
+		int e = ring_buffer__poll(rb, 100);
+		__u64 t = now_ns();
+
+		if (e < 0 && e != -EINTR) {
+			snprintf(err, errlen, "ring buffer: %s", strerror(-e));
+			break;
+		}
+		if (r->launched && !r->root_exited) {
+			int status;
+
+			if (waitpid(child, &status, WNOHANG) == child) {
+				r->root_exited = true;
+				r->root_status = status;
+			}
+		}
+		if (r->root_exited)
+			break;
+		if (!r->launched && kill(r->root, 0) && errno == ESRCH) {
+			r->root_exited = true;
+			r->root_status = -1;
+			break;
+		}
+		if (deadline && t >= deadline)
+			break;
+		/* The loader may map libpython after exec; modules may load without our notice. */
+		if (r->want_python && r->primary < 0 && t - r->last_resolve > 50000000ull) {
+			struct pyproc *p = py_try(r, r->root, false);
+
+			py_set_primary(r, p);
+			r->last_resolve = t;
+		}
+		if (r->primary >= 0 && py_pending(r) && t - r->last_resolve > 500000000ull)
+			py_resolve(r);
+		r->a.skel->bss->want_mod_events = py_pending(r);
+		if (t - last_tick >= 1000000000ull) {
+			progress(r, start);
+			last_tick = t;
+			if (o->tick && o->tick(s, o->tick_arg))
+				break;
+		}
+	}
+	ring_buffer__consume(rb);
+	resume_target(r);
+	if (r->launched && !r->root_exited) {
+		/* Stopped by -d or a signal: the command keeps running without us. */
+		kill(child, SIGCONT);
+	}
+	if (r->root_exited) {
+		int st = r->root_status;
+
+		s->has_exit_code = st >= 0;
+		if (st >= 0)
+			s->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	}
+	if (r->want_python && r->npy == 0 && n_py > 0)
+		session_warn(s, "no Python interpreter found in pid %d: py: operations not profiled", r->root);
+	finish(r);
+	if (o->progress && !o->quiet && isatty(2))
+		fputc('\n', stderr);
+	rc = 0;
+
+cleanup_paths:
+	free(npath);
+	free(noff);
+cleanup:
+	ring_buffer__free(rb);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	if (r->a.skel)
+		attach_destroy(&r->a);
+	/* A launched command we could not start must not be left waiting. */
+	if (child > 0 && rc != 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+	for (int i = 0; i < r->npy; i++)
+		py_release(&r->py[i]);
+	iso8601_now(s->ended_at, sizeof(s->ended_at));
+	free(r->inst);
+	free(r);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- probes */
+
+int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
+{
+	struct py_target t = {};
+	char bin[PATH_MAX] = "", interp[PATH_MAX] = "", perr[512] = "";
+	bool live = o->pid > 0, have_py = false;
+	int order[MAX_OPS], slots = 0, budget = o->max_breakpoints > 0 ? o->max_breakpoints : 4;
+	int nexact = 0, nsampled = 0, nmissing = 0;
+	const char *why[MAX_OPS] = {};
+	char detail[MAX_OPS][160];
+
+	if (live) {
+		if (kill(o->pid, 0) && errno == ESRCH) {
+			snprintf(err, errlen, "pid %d: no such process", o->pid);
+			return 2;
+		}
+		if (geteuid() != 0) {
+			snprintf(err, errlen, "must run as root to read another process's memory");
+			return 2;
+		}
+		have_py = !py_detect(o->pid, &t, perr, sizeof(perr));
+		if (have_py)
+			snprintf(interp, sizeof(interp), "%s", t.elf_path);
+		fprintf(out, "target:       pid %d\n", o->pid);
+	} else {
+		if (resolve_binary(o->cmd[0], bin, sizeof(bin))) {
+			snprintf(err, errlen, "%s: command not found", o->cmd[0]);
+			return 2;
+		}
+		find_interp(bin, interp, sizeof(interp));
+		if (interp[0]) {
+			__u64 va;
+			__u32 hex = 0;
+
+			if (!elf_read_symbol_value(interp, "Py_Version", &va, NULL) &&
+			    !elf_read_vaddr(interp, va, &hex, sizeof(hex)))
+				t.version_hex = hex;
+			snprintf(t.version, sizeof(t.version), "%u.%u.%u", hex >> 24, (hex >> 16) & 0xff,
+				 (hex >> 8) & 0xff);
+			have_py = t.version_hex && !py_offsets_for(&t, perr, sizeof(perr));
+		} else {
+			snprintf(perr, sizeof(perr), "%s is not a Python interpreter or script", bin);
+		}
+		fprintf(out, "target:       %s (not started: py: functions are looked up when their "
+			"module is imported)\n", bin);
+	}
+	if (interp[0] || have_py)
+		fprintf(out, "interpreter:  %s, CPython %s: %s\n", interp[0] ? interp : "?", t.version,
+			have_py ? "supported" : perr);
+	else
+		fprintf(out, "interpreter:  none (%s)\n", perr);
+	if (interp[0]) {
+		char names[64][64];
+		int n = elf_usdt_list(interp, names, 64);
+
+		fprintf(out, "usdt probes:  ");
+		if (n <= 0)
+			fprintf(out, "none (not built with --with-dtrace)");
+		for (int i = 0; i < n; i++)
+			fprintf(out, "%s%s", i ? ", " : "", names[i]);
+		fprintf(out, "\n");
+	}
+	fprintf(out, "debug registers: %d per CPU for exact Python operations (entry + each return)\n\n",
+		budget);
+
+	spec_priority(o->ops, o->nops, order);
+	for (int k = 0; k < o->nops; k++) {
+		int i = order[k];
+		const struct op_spec *sp = &o->ops[i];
+		char path[PATH_MAX], e2[512];
+		__u64 off = 0, code = 0;
+
+		detail[i][0] = 0;
+		if (sp->kind == OP_NATIVE) {
+			if (resolve_native_path(sp->path, o->pid, path, sizeof(path)) ||
+			    elf_sym_offset(path, sp->symbol, &off, NULL, e2, sizeof(e2))) {
+				why[i] = "not found";
+				snprintf(detail[i], sizeof(detail[i]), "%s", e2[0] ? e2 : sp->path);
+				nmissing++;
+			} else {
+				why[i] = "exact (uprobe)";
+				snprintf(detail[i], sizeof(detail[i]), "%s+0x%llx", path, (unsigned long long)off);
+				nexact++;
+			}
+			continue;
+		}
+		if (!have_py) {
+			why[i] = "not profiled";
+			snprintf(detail[i], sizeof(detail[i]), "no supported interpreter");
+			nmissing++;
+			continue;
+		}
+		if (sp->kind == OP_PY_MODULE) {
+			why[i] = live ? "sampled" : "exact (PyEval_EvalCode uprobe)";
+			snprintf(detail[i], sizeof(detail[i]), live ? "module body ran before attach" :
+				 "module body of %s", sp->path);
+			live ? nsampled++ : nexact++;
+			continue;
+		}
+		if (!live) {
+			why[i] = "pending";
+			snprintf(detail[i], sizeof(detail[i]), "looked up when %s is imported", sp->path);
+			continue;
+		}
+		struct py_code_info ci;
+		if (py_find_function(&t, sp->path, sp->symbol, &code) != 1 || py_code_read(&t, code, &ci)) {
+			why[i] = "not found";
+			snprintf(detail[i], sizeof(detail[i]), "no %s in a loaded module ending %s (yet)",
+				 sp->symbol, sp->path);
+			nmissing++;
+			continue;
+		}
+		if (ci.is_generator) {
+			why[i] = "sampled";
+			snprintf(detail[i], sizeof(detail[i]), "code 0x%llx: generator", (unsigned long long)code);
+		} else if (ci.nret == 0 || ci.nret > 3) {
+			why[i] = "sampled";
+			snprintf(detail[i], sizeof(detail[i]), "code 0x%llx: %u return sites",
+				 (unsigned long long)code, ci.nret);
+		} else if (slots + 1 + (int)ci.nret > budget) {
+			why[i] = "sampled";
+			snprintf(detail[i], sizeof(detail[i]), "code 0x%llx: no debug register left",
+				 (unsigned long long)code);
+		} else {
+			slots += 1 + ci.nret;
+			why[i] = "exact (breakpoints)";
+			snprintf(detail[i], sizeof(detail[i]), "code 0x%llx, %u return site(s), line %d",
+				 (unsigned long long)code, ci.nret, ci.firstlineno);
+			nexact++;
+			continue;
+		}
+		nsampled++;
+	}
+	fprintf(out, "%-22s %-24s %s\n", "OPERATION", "PRECISION", "WHERE / WHY");
+	for (int i = 0; i < o->nops; i++)
+		fprintf(out, "%-22s %-24s %s\n", o->ops[i].name, why[i] ? why[i] : "?", detail[i]);
+	fprintf(out, "\n%d exact, %d sampled, %d not found%s\n", nexact, nsampled, nmissing,
+		live ? "" : " (function ops are resolved at run time)");
+	return 0;
+}

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The one session model: what record fills in, what json.c writes and reads, what report.c and
+ * compare.c print. Exact (BPF-timed) and sampled operations share it. */
+#ifndef RAGD_BPFPROF_SESSION_H
+#define RAGD_BPFPROF_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <linux/types.h>
+#include "ragd_bpfprof.h"
+
+#define SCHEMA_ID "ragd-bpfprof/1"
+#define NAME_MAX_LEN 128
+#define DESC_MAX_LEN 512
+
+enum op_kind { OP_NATIVE, OP_PY, OP_PY_MODULE };
+enum op_precision { PREC_EXACT, PREC_SAMPLED };
+/* Where count/percentiles came from: every call record, or the BPF histogram (records dropped),
+ * or stack samples (sampled precision). */
+enum stats_source { SRC_CALLS, SRC_HISTOGRAM, SRC_SAMPLES };
+
+/* What the user asked for: NAME=native:PATH:SYMBOL or NAME=py:FILE_SUFFIX:QUALNAME. */
+struct op_spec {
+	char name[NAME_MAX_LEN];
+	enum op_kind kind;
+	char path[4096];    /* native: binary path or library name; py: co_filename suffix */
+	char symbol[256];   /* native: ELF symbol; py: co_qualname ("<module>" for OP_PY_MODULE) */
+};
+
+struct call_rec {
+	__u32 op;          /* index into session.ops */
+	__u32 pid;
+	__u32 tid;
+	__u32 iteration;   /* profile: which run of the command (0 for record) */
+	__u32 flags;       /* CALL_F_* */
+	__u32 depth;
+	__u64 start_ns;    /* since session start */
+	__u64 duration_ns;
+	__u64 on_cpu_ns;
+	__u64 rss_start;
+	__u64 rss_end;
+	__u64 rss_peak;
+};
+
+struct op_result {
+	char name[NAME_MAX_LEN];
+	enum op_kind kind;
+	enum op_precision precision;
+	enum stats_source source;
+	char function[DESC_MAX_LEN];  /* "PATH:SYMBOL" as resolved */
+	bool resolved;                /* probe attached / code object found */
+	char note[DESC_MAX_LEN];      /* why sampled, why not found, ... ("" if nothing to say) */
+
+	__u64 count;
+	__u64 total_ns;
+	__u64 min_ns, max_ns;
+	double mean_ns, stdev_ns;
+	__u64 p50_ns, p90_ns, p95_ns, p99_ns;
+	__u64 on_cpu_ns;
+	__u64 off_cpu_ns;    /* sampled: off-CPU time attributed; exact: total - on_cpu */
+	__u64 self_ns;       /* sampled: time with this op innermost among ops */
+	__u64 unwound;       /* calls left by exception/longjmp */
+	double rss_delta_mean;
+	__s64 rss_delta_max;
+	__u64 rss_peak;
+	__u64 *hist;         /* HIST_BUCKETS counters, or NULL */
+};
+
+/* One collapsed stack (innermost last, ';'-joined), prefixed by the innermost active op. */
+struct stack_rec {
+	char *stack;
+	__u64 on_cpu_ns;
+	__u64 off_cpu_ns;
+};
+
+struct session {
+	char name[NAME_MAX_LEN];
+	char started_at[40], ended_at[40];   /* ISO 8601 UTC */
+	char kernel[128];
+	int cpus;
+	int pid;
+	char command[4096];
+	bool has_exit_code;
+	int exit_code;
+	char source_format[32];   /* "ragd-bpfprof/1" or "ragd-profile" when imported */
+
+	int nops;
+	struct op_result ops[MAX_OPS];
+
+	size_t ncalls, calls_cap;
+	struct call_rec *calls;
+
+	size_t nstacks, stacks_cap;
+	struct stack_rec *stacks;
+
+	__u64 events;          /* records received */
+	__u64 dropped_events;  /* records lost (ring buffer full), all kinds */
+	__u64 samples;
+	__u64 sample_hz;
+
+	size_t nwarnings;
+	char **warnings;
+
+	/* session.c: open-addressing index over stacks[] so session_add_stack merges in O(1).
+	 * Slot = stack index + 1 (0 = empty); rebuilt if stacks[] was filled some other way. */
+	size_t *stack_slots;
+	size_t stack_slots_cap;   /* 0 or a power of two */
+	size_t stacks_indexed;    /* stacks[0..stacks_indexed) are in stack_slots */
+};
+
+void session_init(struct session *s);
+void session_free(struct session *s);
+int session_add_op(struct session *s, const char *name, enum op_kind kind, enum op_precision prec);
+int session_find_op(const struct session *s, const char *name);
+int session_add_call(struct session *s, const struct call_rec *c);
+int session_add_stack(struct session *s, const char *stack, __u64 on_cpu_ns, __u64 off_cpu_ns);
+void session_warn(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void iso8601_now(char *buf, size_t len);
+
+/* stats.c: fill count/min/max/mean/stdev/percentiles/rss of every op from its calls when there
+ * are any and none were dropped, else from op->hist (source = SRC_HISTOGRAM). */
+void session_compute_stats(struct session *s);
+/* q is a fraction in [0, 1] (0.99 = p99); q > 1 is taken as percent (99 = p99). Nearest-rank:
+ * the smallest value with at least q*n values <= it. percentile_hist interpolates inside the
+ * bucket holding that rank. Both return 0 when there is no data. */
+__u64 percentile_sorted(const __u64 *sorted, size_t n, double q);
+__u64 percentile_hist(const __u64 *hist, double q);
+/* Two-sided Mann-Whitney U test with normal approximation and tie correction; returns p. */
+double mann_whitney_p(const __u64 *a, size_t na, const __u64 *b, size_t nb);
+
+/* json.c */
+int session_write_json(const struct session *s, FILE *f);
+int session_write_file(const struct session *s, const char *path, char *err, size_t errlen);
+/* Reads ragd-bpfprof/1 or ragd's own ProfileSession JSON; 0 or -1 with a one-line err. */
+int session_read_file(struct session *s, const char *path, char *err, size_t errlen);
+int session_read_string(struct session *s, const char *text, char *err, size_t errlen);
+
+/* report.c */
+struct report_opts {
+	bool color;
+	bool histogram;
+};
+void report_text(const struct session *s, const struct report_opts *o, FILE *out);
+int report_folded(const struct session *s, FILE *out);
+const char *fmt_ns(__u64 ns, char *buf, size_t len);
+const char *fmt_bytes(double bytes, char *buf, size_t len);
+/* Same units, always signed unless zero ("+48.0MiB", "-1.20KiB"): for deltas. */
+const char *fmt_bytes_delta(double bytes, char *buf, size_t len);
+
+/* compare.c */
+struct compare_opts {
+	double threshold_pct;  /* default 5 */
+	double alpha;          /* default 0.01 */
+	bool color;
+	bool json;
+};
+/* Prints the comparison; returns the number of regressions. */
+int compare_sessions(const struct session *base, const struct session *cur,
+		     const struct compare_opts *o, FILE *out);
+
+#endif
