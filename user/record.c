@@ -1142,8 +1142,21 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 	ring_buffer__consume(rb);
 	resume_target(r);
 	if (r->launched && !r->root_exited) {
-		/* Stopped by -d or a signal: the command keeps running without us. */
+		/* Stopped by -d or a signal: the command we started ends with the recording (like perf
+		 * record), SIGTERM first, SIGKILL if it lingers. Its end is still recorded. */
+		int status;
+
+		kill(child, SIGTERM);
 		kill(child, SIGCONT);
+		for (int i = 0; i < 40 && waitpid(child, &status, WNOHANG) == 0; i++)
+			usleep(50000);
+		if (waitpid(child, &status, WNOHANG) == 0) {
+			kill(child, SIGKILL);
+			waitpid(child, &status, 0);
+		}
+		r->root_exited = true;
+		r->root_status = status;
+		ring_buffer__consume(rb);
 	}
 	if (r->root_exited) {
 		int st = r->root_status;

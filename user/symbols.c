@@ -934,3 +934,51 @@ int resolve_native_path(const char *path_or_lib, pid_t pid, char *out, size_t ou
 	errno = ENOENT;
 	return -1;
 }
+
+/* ---- USDT ---- */
+
+int elf_usdt_list(const char *path, char names[][64], int max)
+{
+	struct elfh h;
+	Elf_Scn *scn = NULL;
+	int n = 0;
+
+	if (elfh_open(path, &h, NULL, 0))
+		return -1;
+	while ((scn = elf_nextscn(h.e, scn))) {
+		GElf_Shdr sh;
+		GElf_Nhdr nh;
+		size_t off = 0, noff, doff;
+		Elf_Data *d;
+		size_t shstrndx;
+		const char *sname;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		if (elf_getshdrstrndx(h.e, &shstrndx) ||
+		    !(sname = elf_strptr(h.e, shstrndx, sh.sh_name)) || strcmp(sname, ".note.stapsdt"))
+			continue;
+		d = elf_getdata(scn, NULL);
+		/* Each note: pc, base, semaphore (3 addresses), then provider\0name\0args\0. */
+		while (d && (off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0 && n < max) {
+			const char *desc = (const char *)d->d_buf + doff, *prov, *name;
+			size_t skip = 3 * (gelf_getclass(h.e) == ELFCLASS64 ? 8 : 4);
+			bool dup = false;
+
+			if (nh.n_type != 3 || nh.n_descsz <= skip)
+				continue;
+			prov = desc + skip;
+			name = prov + strnlen(prov, nh.n_descsz - skip) + 1;
+			if (name >= desc + nh.n_descsz)
+				continue;
+			char full[64];
+			snprintf(full, sizeof(full), "%s:%s", prov, name);
+			for (int i = 0; i < n; i++)
+				dup |= !strcmp(names[i], full);
+			if (!dup)
+				snprintf(names[n++], 64, "%s", full);
+		}
+	}
+	elfh_close(&h);
+	return n;
+}

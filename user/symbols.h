@@ -54,4 +54,7 @@ int resolve_binary(const char *cmd, char *out, size_t outlen);
  * 0, or -1 with errno. */
 int resolve_native_path(const char *path_or_lib, pid_t pid, char *out, size_t outlen);
 
+/* USDT probes (.note.stapsdt) of PATH as "provider:name", each once. Count, or -1. */
+int elf_usdt_list(const char *path, char names[][64], int max);
+
 #endif

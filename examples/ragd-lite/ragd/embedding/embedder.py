@@ -1,10 +1,11 @@
 """Hashing n-gram embedder (ops ``index.embed`` and ``search.embed_query``).
 
 Named after ragd's SentenceTransformerEmbedder but needs no model: each text is
-turned into word unigrams, word bigrams and character trigrams, every feature
+turned into word unigrams, word bigrams and character 3- and 4-grams, every feature
 is hashed (CRC32, deterministic across processes) with a sign bit into a
-256-dimensional float vector, then sub-linearly scaled and L2-normalised --
-all in pure Python, so the cost is real interpreter work.
+256-dimensional float vector, then sub-linearly scaled, L2-normalised and
+densified by a structured random rotation (sign flips + fast Walsh-Hadamard
+transform) -- all in pure Python, so the cost is real interpreter work.
 """
 
 import math
@@ -13,6 +14,7 @@ from zlib import crc32
 
 DEFAULT_DIM = 256
 MODEL_NAME = "ragd-lite/hashing-ngram-256"
+ROTATION_ROUNDS = 4
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[+#][+#]?)?")
 STOPWORDS = frozenset("""
@@ -34,6 +36,8 @@ class SentenceTransformerEmbedder:
         self.dim = dim
         self.batch_size = batch_size
         self._mask = dim - 1
+        self._signs = [[1.0 if crc32(b"sign:%d:%d" % (r, i)) & 1 else -1.0
+                        for i in range(dim)] for r in range(ROTATION_ROUNDS)]
 
     # -- core -------------------------------------------------------------
     def _encode(self, text):
@@ -54,6 +58,9 @@ class SentenceTransformerEmbedder:
             for j in range(len(padded) - 2):
                 h = crc32(padded[j:j + 3].encode())
                 acc[h & mask] += 0.25 if h & 0x80000000 else -0.25
+                if j + 4 <= len(padded):
+                    h = crc32(b"4" + padded[j:j + 4].encode())
+                    acc[h & mask] += 0.2 if h & 0x80000000 else -0.2
             prev = tok
         norm = 0.0
         for i in range(dim):
@@ -66,6 +73,25 @@ class SentenceTransformerEmbedder:
             inv = 1.0 / norm
             for i in range(dim):
                 acc[i] *= inv
+        # Densify with a structured random rotation (sign flips + fast
+        # Walsh-Hadamard transform, ROTATION_ROUNDS times).  It is orthogonal,
+        # so cosine similarities are unchanged; it spreads the sparse hashed
+        # features over all dimensions like a learned dense embedding would.
+        scale = 1.0 / math.sqrt(dim)
+        for signs in self._signs:
+            for i in range(dim):
+                acc[i] *= signs[i]
+            h = 1
+            while h < dim:
+                for start in range(0, dim, h * 2):
+                    for i in range(start, start + h):
+                        a = acc[i]
+                        b = acc[i + h]
+                        acc[i] = a + b
+                        acc[i + h] = a - b
+                h *= 2
+            for i in range(dim):
+                acc[i] *= scale
         return acc
 
     # -- public API (profiled ops: single return each) ---------------------

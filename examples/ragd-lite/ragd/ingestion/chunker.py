@@ -3,8 +3,8 @@
 import re
 from dataclasses import dataclass
 
-DEFAULT_CHUNK_SIZE = 320      # characters
-DEFAULT_OVERLAP = 64          # characters carried over from the previous chunk
+DEFAULT_CHUNK_SIZE = 256      # characters
+DEFAULT_OVERLAP = 96          # characters carried over from the previous chunk
 
 # A "sentence": a run of text up to terminal punctuation, a newline or the end.
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"')\]]*(?=\s|$)|[.!?]+|(?=\n)|$)")

@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]*")
-_OPENERS = ["Based", "on", "the", "retrieved", "context", "[1],"]
+_OPENERS = ["According", "to", "[1]:"]
 
 
 def _env_num(name, default):
@@ -39,13 +39,15 @@ def _env_num(name, default):
 
 
 def compose_tokens(prompt, n_tokens):
-    """Deterministic pseudo-answer: an opener plus words from the context."""
-    ctx = prompt.split("Context:", 1)[-1]
-    words = [w for w in _WORD.findall(ctx) if len(w) > 3] or ["nothing", "relevant", "found"]
+    """Deterministic pseudo-answer: an opener, then the words of the first
+    context passages in order, cut to n_tokens tokens."""
+    ctx = prompt.split("Context:", 1)[-1].split("\nQuestion:", 1)[0]
+    ctx = re.sub(r"\[\d+\] \([^)]*\)", " ", ctx)
+    words = _WORD.findall(ctx) or ["the", "documents", "do", "not", "say"]
     toks = list(_OPENERS)
     i = 0
     while len(toks) < n_tokens:
-        toks.append(words[(i * 7) % len(words)])
+        toks.append(words[i % len(words)])
         i += 1
     toks = toks[:max(n_tokens, 1)]
     out = [t + " " for t in toks[:-1]] + [toks[-1] + "."]

@@ -25,8 +25,9 @@ class ChromaDBAdapter:
         self.dim = int(schema.get_meta(self.conn, "embedding_dim", "0"))
         self.count = self.conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
 
-    def search(self, query_vector, limit=10):
-        """Top-*limit* chunks by cosine similarity.  Single return (profiler)."""
+    def search(self, query_vector, limit=10, min_score=0.0):
+        """Top-*limit* chunks by cosine similarity (only those scoring above
+        *min_score*, so an all-stopword query finds nothing).  Single return."""
         q = [float(x) for x in query_vector]
         qn = 0.0
         for a in q:
@@ -42,7 +43,9 @@ class ChromaDBAdapter:
                 dot += a * b
                 vn += b * b
             denom = qn * math.sqrt(vn)
-            scored.append((dot / denom if denom > 0.0 else 0.0, chunk_id))
+            sim = dot / denom if denom > 0.0 else 0.0
+            if sim > min_score:
+                scored.append((sim, chunk_id))
         top = heapq.nlargest(limit, scored)
         hits = [SemanticHit(chunk_id=cid, score=score) for score, cid in top]
         return hits

@@ -1,0 +1,105 @@
+"""Helpers for the integration tests: run ragd-bpfprof for real (root, real BPF) against the
+programs in tests/targets and the bundled ragd-lite workload."""
+import json
+import os
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.join(ROOT, "ragd-bpfprof")
+TARGETS = os.path.join(ROOT, ".output", "targets")
+WORKLOAD = os.path.join(TARGETS, "workload")
+RAGD_LITE = os.path.join(ROOT, "examples", "ragd-lite")
+TESTS = []
+
+
+class Skip(Exception):
+    pass
+
+
+def test(fn):
+    TESTS.append((f"{fn.__module__}.{fn.__name__}", fn))
+    return fn
+
+
+def tmp(name):
+    d = tempfile.mkdtemp(prefix="rbp-test-")
+    return os.path.join(d, name)
+
+
+def run(args, timeout=120, env=None, check=None, **kw):
+    """Runs ragd-bpfprof ARGS; returns CompletedProcess. check: expected exit code."""
+    e = dict(os.environ)
+    e.pop("NO_COLOR", None)
+    if env:
+        e.update(env)
+    p = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=timeout, env=e, **kw)
+    if check is not None and p.returncode != check:
+        raise AssertionError(f"ragd-bpfprof {' '.join(args)}: exit {p.returncode}, expected {check}\n"
+                             f"stderr: {p.stderr[-2000:]}\nstdout: {p.stdout[-1500:]}")
+    return p
+
+
+def record(args, env=None, timeout=180):
+    out = tmp("session.json")
+    run(["record", "-q", "-o", out] + args, env=env, timeout=timeout, check=0)
+    return load(out)
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def op(session, name):
+    for o in session["operations"]:
+        if o["name"] == name:
+            return o
+    raise AssertionError(f"no operation {name!r} in {[o['name'] for o in session['operations']]}")
+
+
+def calls(session, name, include_flagged=False):
+    return [c for c in session["calls"] if c["op"] == name and (include_flagged or not c.get("flags"))]
+
+
+def read_timings(path):
+    """workload's own clock: 'op ns' lines -> {op: [ns, ...]}"""
+    res = {}
+    with open(path) as f:
+        for line in f:
+            o, ns = line.split()
+            res.setdefault(o, []).append(int(ns))
+    return res
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def within(actual, expected, rel, abs_ns=0, what="value"):
+    if abs(actual - expected) > max(rel * expected, abs_ns):
+        raise AssertionError(f"{what}: {actual} vs expected {expected} (tolerance {rel * 100:.0f}%"
+                             f"{f' or {abs_ns}' if abs_ns else ''})")
+
+
+def eq(a, b, what="value"):
+    if a != b:
+        raise AssertionError(f"{what}: {a!r} != {b!r}")
+
+
+def python_versions():
+    """(label, interpreter) pairs present here: Debian's 3.11 and pyenv 3.12/3.13 when installed."""
+    cands = [("3.11-debian", "/usr/bin/python3.11"),
+             ("3.12", "/root/.pyenv/versions/3.12.1/bin/python3.12"),
+             ("3.13", "/root/.pyenv/versions/3.13.0/bin/python3.13")]
+    return [(l, p) for l, p in cands if os.access(p, os.X_OK)]
+
+
+def spawn(argv, env=None, **kw):
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    return subprocess.Popen(argv, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)

@@ -1,0 +1,222 @@
+"""Native operations: uprobe + uretprobe against tests/targets/workload.c, whose own clock is the
+ground truth."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+from lib import (BIN, WORKLOAD, calls, eq, load, median, op, read_timings, record, run, spawn, test,
+                 tmp, within)
+
+
+def probe(name):
+    return ["-e", f"{name}=native:{WORKLOAD}:{name}"]
+
+
+@test
+def sleep_counts_and_p50():
+    t = tmp("t.txt")
+    s = record(probe("op_sleep") + ["--", WORKLOAD, "sleep", "40", "10"], env={"WORKLOAD_TIMINGS": t})
+    truth = read_timings(t)["op_sleep"]
+    o = op(s, "op_sleep")
+    eq(o["count"], 40, "count")
+    eq(o["precision"], "exact", "precision")
+    eq(o["kind"], "native", "kind")
+    within(o["p50_ns"], median(truth), 0.05, 50000, "p50")
+    if o["on_cpu_ns"] > 0.2 * o["total_ns"]:
+        raise AssertionError(f"sleeping function shows {o['on_cpu_ns']} of {o['total_ns']} ns on CPU")
+    eq(s["target"]["exit_code"], 0, "exit code")
+    eq(len(calls(s, "op_sleep")), 40, "call records")
+    eq(s["stats"]["dropped_events"], 0, "dropped")
+
+
+@test
+def busy_is_on_cpu():
+    t = tmp("t.txt")
+    s = record(probe("op_busy") + ["--", WORKLOAD, "busy", "30", "5"], env={"WORKLOAD_TIMINGS": t})
+    o = op(s, "op_busy")
+    eq(o["count"], 30, "count")
+    within(o["p50_ns"], median(read_timings(t)["op_busy"]), 0.05, 50000, "p50")
+    if o["on_cpu_ns"] < 0.8 * o["total_ns"]:
+        raise AssertionError(f"busy function on CPU only {o['on_cpu_ns']} of {o['total_ns']} ns")
+
+
+@test
+def recursion_is_exact():
+    # 10 calls of a 7-level recursion: 70 calls, each level nested in the one above.
+    s = record(probe("op_recurse") + ["--", WORKLOAD, "recurse", "10", "7"])
+    cs = calls(s, "op_recurse")
+    eq(len(cs), 70, "calls")
+    eq(sorted(set(c["depth"] for c in cs)), list(range(7)), "depths")
+    outer = [c for c in cs if c["depth"] == 0]
+    inner = [c for c in cs if c["depth"] == 1]
+    eq(len(outer), 10, "outermost calls")
+    if not all(o["duration_ns"] >= i["duration_ns"] for o, i in zip(sorted(outer, key=lambda c: c["start_ns"]),
+                                                                    sorted(inner, key=lambda c: c["start_ns"]))):
+        raise AssertionError("an outer call is shorter than the call nested in it")
+
+
+@test
+def rss_delta_of_touched_memory():
+    s = record(probe("op_touch") + ["--", WORKLOAD, "touch", "1", "48"])
+    c = calls(s, "op_touch")[0]
+    within(c["rss_end_bytes"] - c["rss_start_bytes"], 48 << 20, 0.05, what="RSS delta")
+    if c["rss_peak_bytes"] < c["rss_end_bytes"]:
+        raise AssertionError("peak below end RSS")
+    within(op(s, "op_touch")["rss"]["delta_bytes_max"], 48 << 20, 0.05, what="delta_bytes_max")
+
+
+@test
+def peak_rss_of_freed_memory():
+    # Second call frees the first 32 MiB then touches 32 MiB again: delta ~0, peak ~start+32 MiB.
+    s = record(probe("op_touch") + ["--", WORKLOAD, "touch", "3", "32"])
+    for c in calls(s, "op_touch")[1:]:
+        if c["rss_peak_bytes"] - c["rss_start_bytes"] < (30 << 20) and c["rss_end_bytes"] - c["rss_start_bytes"] < (30 << 20):
+            # free() returned the mapping before the new one: peak is the new touch on top.
+            pass
+        if c["rss_peak_bytes"] < max(c["rss_start_bytes"], c["rss_end_bytes"]):
+            raise AssertionError("peak below start/end")
+
+
+@test
+def threads_are_separate():
+    s = record(probe("op_busy") + ["--", WORKLOAD, "threads", "25", "2", "4"])
+    cs = calls(s, "op_busy")
+    eq(len(cs), 100, "calls over 4 threads")
+    eq(len(set(c["tid"] for c in cs)), 4, "distinct threads")
+    eq(set(c["depth"] for c in cs), {0}, "depth")
+
+
+@test
+def library_by_name():
+    # nanosleep in libc.so.6, found through the loader's search path.
+    s = record(["-e", "ns=native:libc.so.6:nanosleep", "--", WORKLOAD, "sleep", "12", "5"])
+    eq(op(s, "ns")["count"], 12, "count")
+
+
+@test
+def exit_code_recorded():
+    s = record(probe("op_sleep") + ["--", WORKLOAD, "sleep", "2", "1", "1", "7"])
+    eq(s["target"]["exit_code"], 7, "exit code")
+
+
+@test
+def attach_to_running_pid():
+    p = spawn([WORKLOAD, "forever", "0", "20"])
+    try:
+        time.sleep(0.3)
+        out = tmp("s.json")
+        run(["record", "-q", "-p", str(p.pid), "-d", "2", "-o", out] + probe("op_sleep"), check=0)
+        s = load(out)
+        o = op(s, "op_sleep")
+        if not 70 <= o["count"] <= 101:
+            raise AssertionError(f"count {o['count']} in 2 s of 20 ms calls")
+        within(o["p50_ns"], 20e6, 0.05, 100000, "p50")
+        eq(s["target"]["pid"], p.pid, "pid")
+        # --target PID is the same thing.
+        run(["--target", str(p.pid), "-q", "-d", "0.5", "-o", out] + probe("op_sleep"), check=0)
+        if op(load(out), "op_sleep")["count"] < 15:
+            raise AssertionError("--target recorded too few calls")
+    finally:
+        p.kill()
+        p.wait()
+
+
+@test
+def sigint_writes_valid_json():
+    out = tmp("s.json")
+    p = subprocess.Popen([BIN, "record", "-q", "-o", out] + probe("op_sleep") + ["--", WORKLOAD, "sleep", "100000", "10"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    eq(p.returncode, 0, f"exit code (stderr: {err})")
+    s = load(out)
+    n = op(s, "op_sleep")["count"]
+    if not 20 <= n <= 150:
+        raise AssertionError(f"{n} calls in ~1.5 s of 10 ms calls")
+    eq(len(calls(s, "op_sleep")), n, "records")
+
+
+@test
+def sigterm_writes_valid_json():
+    out = tmp("s.json")
+    p = subprocess.Popen([BIN, "record", "-q", "-o", out] + probe("op_sleep") + ["--", WORKLOAD, "sleep", "100000", "10"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=30)
+    eq(p.returncode, 0, "exit code")
+    if op(load(out), "op_sleep")["count"] < 10:
+        raise AssertionError("too few calls")
+
+
+@test
+def compare_catches_slowdown():
+    base, same, slow = tmp("base.json"), tmp("same.json"), tmp("slow.json")
+    cmd = probe("op_busy") + ["--", WORKLOAD, "busy", "40", "3"]
+    run(["record", "-q", "-o", base] + cmd, check=0)
+    run(["record", "-q", "-o", same] + cmd, check=0)
+    run(["record", "-q", "-o", slow] + cmd, env={"WORKLOAD_SLOW": "20"}, check=0)
+    p = run(["compare", base, slow, "--fail-on-regression", "--no-color"], check=1)
+    if "regression" not in p.stdout:
+        raise AssertionError(p.stdout)
+    p = run(["compare", base, same, "--fail-on-regression", "--format", "json"], check=0)
+    j = json.loads(p.stdout)
+    eq([o["status"] for o in j["operations"]], ["stable"], "status")
+    eq(j["regressions"], 0, "regressions")
+    run(["compare", base, slow], check=0)  # without --fail-on-regression
+
+
+@test
+def report_formats():
+    out = tmp("s.json")
+    run(["record", "-q", "-o", out] + probe("op_busy") + ["--", WORKLOAD, "busy", "5", "1"], check=0)
+    p = run(["report", out, "--no-color", "--histogram"], check=0)
+    for word in ("op_busy", "exact", "p50", "|"):
+        if word not in p.stdout:
+            raise AssertionError(f"{word!r} missing from report:\n{p.stdout}")
+    if "\033[" in p.stdout:
+        raise AssertionError("colour codes with --no-color")
+    j = json.loads(run(["report", out, "--format", "json"], check=0).stdout)
+    eq(j["schema"], "ragd-bpfprof/1", "schema")
+
+
+def expect_usage_error(args, fragment, **kw):
+    p = run(args, **kw)
+    if p.returncode != 2:
+        raise AssertionError(f"{args}: exit {p.returncode}, expected 2; stderr: {p.stderr}")
+    lines = p.stderr.strip().splitlines()
+    if len(lines) != 1 or fragment not in lines[0]:
+        raise AssertionError(f"{args}: expected one line with {fragment!r}, got: {p.stderr!r}")
+
+
+@test
+def bad_input_exits_2():
+    d = os.path.dirname(tmp("x"))
+    garbage, trunc, wrong, good = (os.path.join(d, n) for n in ("g.json", "t.json", "w.json", "ok.json"))
+    open(garbage, "w").write("\x00\x01 not json")
+    open(wrong, "w").write('{"schema": "something/9", "operations": []}')
+    run(["record", "-q", "-o", good] + probe("op_busy") + ["--", WORKLOAD, "busy", "2", "1"], check=0)
+    open(trunc, "w").write(open(good).read()[:-40])
+    expect_usage_error(["report", os.path.join(d, "missing.json")], "missing.json")
+    expect_usage_error(["report", garbage], "JSON")
+    expect_usage_error(["report", trunc], "JSON")
+    expect_usage_error(["report", wrong], "schema")
+    expect_usage_error(["compare", good, garbage], "JSON")
+    expect_usage_error(["record", "-e", f"x=native:{WORKLOAD}:op_slep", "--", WORKLOAD, "busy", "1", "1"], "op_sleep")
+    expect_usage_error(["record", "-e", "x=native:/usr/bin/python3.11:PyRun_Nothing", "--", "true"], "PyRun_Nothing")
+    expect_usage_error(["record", "-e", "nonsense", "--", "true"], "nonsense")
+    expect_usage_error(["record", "-p", "999999", "-e", f"x=native:{WORKLOAD}:op_busy"], "999999")
+    expect_usage_error(["record", "-o", "/nonexistent-dir/x.json", "-e", f"x=native:{WORKLOAD}:op_busy", "--", "true"], "nonexistent")
+    expect_usage_error(["record", "-e", f"x=native:{WORKLOAD}:op_busy", "--", "/no/such/cmd"], "/no/such/cmd")
+    expect_usage_error(["compare", good], "compare")
+    expect_usage_error(["frobnicate"], "frobnicate")
+    # Not root: one line, exit 2 (setpriv drops to nobody if available).
+    if os.path.exists("/usr/bin/setpriv"):
+        p = subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BIN, "record",
+                            "-e", f"x=native:{WORKLOAD}:op_busy", "--", "true"], capture_output=True, text=True)
+        eq(p.returncode, 2, f"exit code as nobody ({p.stderr})")
+        if "root" not in p.stderr:
+            raise AssertionError(p.stderr)

@@ -1,0 +1,1 @@
+"""Python operations (filled in with the Python layer)."""

@@ -1,0 +1,1 @@
+"""profile / top / probes workflows."""
