@@ -747,6 +747,35 @@ int on_bp(struct bpf_perf_event_data *ctx)
 	return 0;
 }
 
+struct mod_ctx {
+	char name[MOD_SUFFIX_MAX * 2];
+	long len;
+	__u32 op, hit;
+};
+
+/* Does mod_ops[m] match the file name (a suffix of it)? */
+static long mod_one(__u64 m, void *arg)
+{
+	struct mod_ctx *mc = arg;
+	__u32 k = m, l;
+	struct mod_op *mo = bpf_map_lookup_elem(&mod_ops, &k);
+
+	if (!mo || mo->len == 0 || mo->len > MOD_SUFFIX_MAX || mo->len > mc->len - 1)
+		return 0;
+	l = mo->len;
+	for (__u32 c = 0; c < MOD_SUFFIX_MAX && c < l; c++) {
+		__u32 at = (__u32)(mc->len - 1 - l + c);
+
+		if (mc->name[at & (sizeof(mc->name) - 1)] != mo->suffix[c])
+			return 0;
+	}
+	if ((mo->flags & MOD_F_TIME) && mc->op == OP_NONE)
+		mc->op = mo->op_id;
+	if ((mo->flags & MOD_F_NOTIFY) && mc->hit == OP_NONE)
+		mc->hit = k;
+	return 0;
+}
+
 /* PyEval_EvalCode(code, globals, locals) runs a module body (import, exec, runpy). Times the
  * module-body ops (startup) and tells user space when a module with pending py: ops loaded. */
 SEC("uprobe")
@@ -754,10 +783,9 @@ int BPF_KPROBE(eval_code_entry, void *co)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u64 id = bpf_get_current_pid_tgid();
+	struct mod_ctx mc = { .op = OP_NONE, .hit = OP_NONE };
 	struct thread_state *ts;
-	__u32 op = OP_NONE, hit = OP_NONE;
-	char name[MOD_SUFFIX_MAX * 2];
-	long len = 0;
+	__u32 op, hit;
 
 	if (!traced(id >> 32))
 		return 0;
@@ -767,31 +795,12 @@ int BPF_KPROBE(eval_code_entry, void *co)
 	if (nr_mod_ops && mod_code_filename >= 0) {
 		__u64 fn = rd64((__u64)co + mod_code_filename);
 
-		len = bpf_probe_read_user_str(name, sizeof(name), (void *)(fn + mod_str_data));
+		mc.len = bpf_probe_read_user_str(mc.name, sizeof(mc.name), (void *)(fn + mod_str_data));
+		if (mc.len > 1)
+			bpf_loop(nr_mod_ops < MAX_MOD_OPS ? nr_mod_ops : MAX_MOD_OPS, mod_one, &mc, 0);
 	}
-	for (__u32 m = 0; m < MAX_MOD_OPS && m < nr_mod_ops && len > 1; m++) {
-		struct mod_op *mo = bpf_map_lookup_elem(&mod_ops, &m);
-		bool match = true;
-		__u32 l;
-
-		if (!mo || mo->len == 0 || mo->len > MOD_SUFFIX_MAX || mo->len > len - 1)
-			continue;
-		l = mo->len;
-		for (__u32 c = 0; c < MOD_SUFFIX_MAX && c < l; c++) {
-			__u32 at = (__u32)(len - 1 - l + c);
-
-			if (name[at & (sizeof(name) - 1)] != mo->suffix[c]) {
-				match = false;
-				break;
-			}
-		}
-		if (!match)
-			continue;
-		if ((mo->flags & MOD_F_TIME) && op == OP_NONE)
-			op = mo->op_id;
-		if ((mo->flags & MOD_F_NOTIFY) && hit == OP_NONE)
-			hit = m;
-	}
+	op = mc.op;
+	hit = mc.hit;
 	push(ts, op, 0, now);
 	/* Remember which module to report at return in the frame's key slot (no Python frame key). */
 	ts->f[(ts->depth - 1) & (MAX_DEPTH - 1)].pad = hit;

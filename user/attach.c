@@ -187,9 +187,6 @@ int attach_breakpoint(struct attacher *a, __u64 addr, __u64 cookie, int *first_l
 		.bp_addr = addr,
 		.bp_len = HW_BREAKPOINT_LEN_1,
 		.sample_period = 1,
-		/* Our own process_vm_readv of the target must not count as a call. */
-		.exclude_kernel = 1,
-		.exclude_hv = 1,
 	};
 	int n = 0;
 
@@ -235,6 +232,32 @@ void attach_drop_links(struct attacher *a, int first, int n)
 	}
 	memmove(&a->links[first], &a->links[first + n], (a->nlinks - first - n) * sizeof(a->links[0]));
 	a->nlinks -= n;
+}
+
+/* Do hardware breakpoints fire here? Some hypervisors accept the perf event but never deliver
+ * a hit. Watch a variable of our own and write it: 1 works, 0 silent, -errno cannot open. */
+int attach_bp_selftest(void)
+{
+	static volatile int probe_var;
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_BREAKPOINT,
+		.size = sizeof(attr),
+		.bp_type = HW_BREAKPOINT_W,
+		.bp_addr = (__u64)(unsigned long)&probe_var,
+		.bp_len = HW_BREAKPOINT_LEN_4,
+		.exclude_kernel = 1,
+	};
+	__u64 hits = 0;
+	int fd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	for (int i = 0; i < 4; i++)
+		probe_var++;
+	if (read(fd, &hits, sizeof(hits)) != sizeof(hits))
+		hits = 0;
+	close(fd);
+	return hits > 0;
 }
 
 int attach_sampler(struct attacher *a, int hz, char *err, size_t errlen)

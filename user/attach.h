@@ -47,6 +47,9 @@ int attach_eval_code(struct attacher *a, pid_t pid, const char *path, __u64 off,
  * Returns the number of links added, or -errno (-ENOSPC: no debug register free). */
 int attach_breakpoint(struct attacher *a, __u64 addr, __u64 cookie, int *first_link);
 void attach_drop_links(struct attacher *a, int first, int n);
+/* 1 if hardware breakpoints fire on this machine, 0 if they are accepted but silent, -errno
+ * (-ENOSPC: every debug register is taken) if they cannot be opened. */
+int attach_bp_selftest(void);
 /* cpu-clock sampling at hz on every CPU. */
 int attach_sampler(struct attacher *a, int hz, char *err, size_t errlen);
 

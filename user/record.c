@@ -70,6 +70,7 @@ struct rec {
 	int primary;             /* index in py[] of the process the breakpoints watch, -1 */
 	int slots_used;
 	int slot_budget;
+	const char *bp_why;      /* why no op can be exact, NULL if breakpoints work */
 	bool want_python;
 	bool launched;
 	pid_t root;
@@ -256,6 +257,10 @@ static void py_arm(struct rec *r, int i)
 		op_sampled(r, i, "%s: timed from samples", why);
 		return;
 	}
+	if (r->bp_why) {
+		op_sampled(r, i, "%s: timed from samples", r->bp_why);
+		return;
+	}
 	if (r->slots_used + need > r->slot_budget) {
 		op_sampled(r, i, "%s", "no debug register left for it: timed from samples");
 		return;
@@ -292,7 +297,7 @@ static void py_arm(struct rec *r, int i)
 	res(r, i)->precision = PREC_EXACT;
 	res(r, i)->note[0] = 0;
 	if (r->o->verbose)
-		fprintf(stderr, "exact: %s (%d debug registers)\n", res(r, i)->name, need);
+		fprintf(stderr, "exact: %s (%d debug registers, bytecode at 0x%llx)\n", res(r, i)->name, need, (unsigned long long)ci.bytecode);
 }
 
 /* Looks up pending py: ops in the primary process, in priority order. */
@@ -622,26 +627,18 @@ static void find_interp(const char *bin, char *out, size_t len)
 		snprintf(out, len, "%s", path);
 		return;
 	}
-	/* A shared build: libpython3.X.so next to it (pyenv: ../lib) or on the search path. */
-	for (int minor = 11; minor <= 14; minor++) {
-		char name[64], d[PATH_MAX];
+	/* A shared build: the libpython it links, next to it (pyenv: ../lib) or on the search path. */
+	{
+		char name[128], d[PATH_MAX];
 
-		snprintf(name, sizeof(name), "libpython3.%d.so.1.0", minor);
+		if (elf_needed(path, "libpython", name, sizeof(name)))
+			return;
 		snprintf(d, sizeof(d), "%s", path);
 		snprintf(lib, sizeof(lib), "%s/../lib/%s", dirname(d), name);
-		if (!access(lib, R_OK) || !resolve_lib_search(name, lib, sizeof(lib))) {
-			if (realpath(lib, out) && elf_has_symbol(out, "_PyRuntime")) {
-				/* Only if the binary is of that version. */
-				if (strstr(path, name + 6) || strstr(path, "python3")) {
-					char want[16];
-
-					snprintf(want, sizeof(want), "3.%d", minor);
-					if (strstr(path, want) || strstr(path, "/versions/"))
-						return;
-				}
-			}
-			out[0] = 0;
-		}
+		if ((!access(lib, R_OK) || !resolve_lib_search(name, lib, sizeof(lib))) &&
+		    realpath(lib, out) && elf_has_symbol(out, "_PyRuntime"))
+			return;
+		out[0] = 0;
 	}
 }
 
@@ -727,6 +724,14 @@ static void finish(struct rec *r)
 	__u64 end = now_ns();
 
 	r->s->dropped_events += st.calls_dropped + st.samples_dropped + st.proc_dropped;
+	if (r->o->verbose)
+		fprintf(stderr, "bpf: calls %llu (dropped %llu), samples %llu (dropped %llu), breakpoint hits "
+			"%llu, no tstate %llu, orphan returns %llu, depth overflow %llu, rss events %llu\n",
+			(unsigned long long)st.calls, (unsigned long long)st.calls_dropped,
+			(unsigned long long)st.samples, (unsigned long long)st.samples_dropped,
+			(unsigned long long)st.bp_hits, (unsigned long long)st.py_no_tstate,
+			(unsigned long long)st.orphan_returns, (unsigned long long)st.depth_overflow,
+			(unsigned long long)st.rss_events);
 	if (st.calls_dropped)
 		session_warn(r->s, "%llu call records dropped (ring buffer full): statistics come from "
 			     "the BPF histograms", (unsigned long long)st.calls_dropped);
@@ -974,6 +979,23 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 		}
 	}
 	setup_mods(r);
+	if (o->verbose && r->want_python)
+		fprintf(stderr, "interpreter before start: %s (version 0x%x, PyEval_EvalCode at +0x%llx, "
+			"co_filename at %d), %d module filter(s)\n", r->interp[0] ? r->interp : "unknown",
+			pre.version_hex, (unsigned long long)r->eval_code_off, cfg.mod_code_filename, r->nmods);
+	if (n_py > 0) {
+		int st = attach_bp_selftest();
+
+		if (st == 0)
+			r->bp_why = "hardware breakpoints do not fire on this machine (self-test)";
+		else if (st == -ENOSPC)
+			r->bp_why = "no free debug register (ENOSPC)";
+		else if (st < 0)
+			r->bp_why = "hardware breakpoints unavailable";
+		if (r->bp_why)
+			session_warn(s, "%s: py: function operations are timed from stack samples (precision "
+				     "\"sampled\"); native ops and module bodies stay exact", r->bp_why);
+	}
 
 
 	cfg.nops = s->nops;
@@ -1129,7 +1151,7 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 			py_set_primary(r, p);
 			r->last_resolve = t;
 		}
-		if (r->primary >= 0 && py_pending(r) && t - r->last_resolve > 500000000ull)
+		if (r->primary >= 0 && py_pending(r) && t - r->last_resolve > 100000000ull)
 			py_resolve(r);
 		r->a.skel->bss->want_mod_events = py_pending(r);
 		if (t - last_tick >= 1000000000ull) {

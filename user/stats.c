@@ -255,8 +255,20 @@ void session_compute_stats(struct session *s)
 		struct op_result *op = &s->ops[k];
 		const struct call_rec *const *r = recs ? recs + off[k] : NULL;
 
-		if (op->precision == PREC_SAMPLED)
+		if (op->precision == PREC_SAMPLED) {
+			/* Spans of samples give counts and spread; time and its on/off-CPU split stay
+			 * what the samples attributed. */
+			__u64 total = op->total_ns, on = op->on_cpu_ns, offc = op->off_cpu_ns;
+
+			if (cnt[k]) {
+				stats_from_calls(op, r, cnt[k], dur + off[k]);
+				op->total_ns = total;
+				op->on_cpu_ns = on;
+				op->off_cpu_ns = offc;
+			}
+			op->source = SRC_SAMPLES;
 			continue;
+		}
 		if (cnt[k] && (s->dropped_events == 0 || !op->hist))
 			stats_from_calls(op, r, cnt[k], dur + off[k]);
 		else if (op->hist)

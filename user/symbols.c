@@ -982,3 +982,37 @@ int elf_usdt_list(const char *path, char names[][64], int max)
 	elfh_close(&h);
 	return n;
 }
+
+int elf_needed(const char *path, const char *prefix, char *out, size_t outlen)
+{
+	struct elfh h;
+	Elf_Scn *scn = NULL;
+	int rc = -1;
+
+	if (elfh_open(path, &h, NULL, 0))
+		return -1;
+	while (rc && (scn = elf_nextscn(h.e, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC || !(d = elf_getdata(scn, NULL)))
+			continue;
+		for (size_t i = 0; sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Dyn dyn;
+			const char *name;
+
+			if (!gelf_getdyn(d, i, &dyn) || dyn.d_tag != DT_NEEDED)
+				continue;
+			name = elf_strptr(h.e, sh.sh_link, dyn.d_un.d_val);
+			if (name && !strncmp(name, prefix, strlen(prefix))) {
+				snprintf(out, outlen, "%s", name);
+				rc = 0;
+				break;
+			}
+		}
+	}
+	elfh_close(&h);
+	if (rc)
+		errno = ENOENT;
+	return rc;
+}

@@ -54,6 +54,9 @@ int resolve_binary(const char *cmd, char *out, size_t outlen);
  * 0, or -1 with errno. */
 int resolve_native_path(const char *path_or_lib, pid_t pid, char *out, size_t outlen);
 
+/* First DT_NEEDED entry of PATH starting with PREFIX (e.g. "libpython"). 0 or -1. */
+int elf_needed(const char *path, const char *prefix, char *out, size_t outlen);
+
 /* USDT probes (.note.stapsdt) of PATH as "provider:name", each once. Count, or -1. */
 int elf_usdt_list(const char *path, char names[][64], int max);
 

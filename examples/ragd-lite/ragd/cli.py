@@ -178,9 +178,10 @@ def cmd_ask(args):
             answer = session.ask(args.query)
             timing.record("chat", t0, _now())
             session.close()
-            timing.flush()
             if args.stream and not args.quiet:
                 sys.stdout.write("\n")
+                sys.stdout.flush()
+            timing.flush()
             _pause(args, i)
     finally:
         if server is not None:

@@ -43,8 +43,11 @@ def compose_tokens(prompt, n_tokens):
     context passages in order, cut to n_tokens tokens."""
     ctx = prompt.split("Context:", 1)[-1].split("\nQuestion:", 1)[0]
     ctx = re.sub(r"\[\d+\] \([^)]*\)", " ", ctx)
-    words = _WORD.findall(ctx) or ["the", "documents", "do", "not", "say"]
+    words = _WORD.findall(ctx)
     toks = list(_OPENERS)
+    if not words or "(no relevant passages)" in ctx:
+        words = "the indexed documents do not seem to cover this question".split()
+        toks = ["Sorry,"]
     i = 0
     while len(toks) < n_tokens:
         toks.append(words[i % len(words)])
