@@ -108,9 +108,10 @@ struct {
 	__type(value, struct mod_op);
 } mod_ops SEC(".maps");
 const volatile __u32 nr_mod_ops = 0;
-/* Known before the interpreter runs (from its ELF), so module bodies match from the first one. */
-const volatile __s32 mod_code_filename = -1;
-const volatile __s32 mod_str_data = 40;
+/* From the interpreter's ELF before it runs (so module bodies match from the first one), or set
+ * when a launched wrapper execs it. */
+volatile __s32 mod_code_filename = -1;
+volatile __s32 mod_str_data = 40;
 
 struct offcpu_rec {
 	__u64 start_ns;

@@ -86,8 +86,8 @@ int attach_open_load(struct attacher *a, const struct attach_cfg *cfg, char *err
 	skel->rodata->follow_children = cfg->follow_children;
 	skel->rodata->sample_offcpu = cfg->sample_offcpu;
 	skel->rodata->nr_mod_ops = cfg->nr_mod_ops;
-	skel->rodata->mod_code_filename = cfg->mod_code_filename;
-	skel->rodata->mod_str_data = cfg->mod_str_data;
+	skel->data->mod_code_filename = cfg->mod_code_filename;
+	skel->data->mod_str_data = cfg->mod_str_data;
 	bpf_map__set_max_entries(skel->maps.aggs, cfg->nops > 0 ? cfg->nops : 1);
 
 	bpf_program__set_autoload(skel->progs.op_entry, cfg->want_native);

@@ -491,6 +491,7 @@ static const char profile_help[] =
 "       ragd-bpfprof profile chat --query Q [-n ITER] [OPTIONS]\n"
 "       ragd-bpfprof profile all [--path P] [--query Q] [OPTIONS]\n"
 "       ragd-bpfprof profile --compare BASELINE.json    (= profile all --compare)\n"
+"       ... [-- RAGD_ARGS]  extra arguments after the subcommand's own (e.g. -- --db PATH)\n"
 "\n"
 "Runs 'RAGD index PATH' (default 3 times), 'RAGD search Q' (10) or 'RAGD ask Q' (3) under\n"
 "record with ragd's operations, all runs in one session; each call keeps its iteration.\n"
@@ -602,8 +603,11 @@ static int cmd_profile(int argc, char **argv)
 				return rc < 0 ? usage_error("profile: bad option") : rc;
 		}
 	}
-	if (optind < argc)
-		return usage_error("profile: unexpected argument '%s'", argv[optind]);
+	/* profile ... -- ARGS: extra arguments for every ragd command (e.g. --db PATH). */
+	char **extra = optind < argc ? &argv[optind] : NULL;
+	if (extra && strcmp(argv[optind - 1], "--"))
+		return usage_error("profile: unexpected argument '%s' (extra ragd arguments go after --)",
+				   argv[optind]);
 	bool do_index = !strcmp(what, "index") || !strcmp(what, "all");
 	bool do_search = !strcmp(what, "search") || !strcmp(what, "all");
 	bool do_chat = !strcmp(what, "chat") || !strcmp(what, "all");
@@ -654,6 +658,8 @@ static int cmd_profile(int argc, char **argv)
 		}
 		av[n++] = (char *)steps[k].sub;
 		av[n++] = (char *)steps[k].arg;
+		for (int x = 0; extra && extra[x] && n < 62; x++)
+			av[n++] = extra[x];
 		av[n] = NULL;
 		total = iters ? iters : steps[k].n;
 		for (int i = 0; i < total && !exiting; i++) {
@@ -700,12 +706,14 @@ static const char top_help[] =
 "Usage: ragd-bpfprof top -p PID [--sort calls|p50|p95|rss|cpu|name] [-e PROBE]... [-s SPEC] [-F HZ]\n"
 "\n"
 "A live table of PID's operations refreshed every second: calls/s, p50, p95 (over the last\n"
-"second), RSS, on-CPU %. Keys: q quits, s cycles the sort key. Plain lines when stdout is\n"
+"second), busy % (time inside the op per second: sampled ops), RSS, on-CPU %. Keys: q quits,\n"
+"s cycles the sort key. Plain lines when stdout is\n"
 "not a terminal. Ctrl-C quits too; the terminal is restored either way.\n"
 "Example: sudo ragd-bpfprof top -p $(pgrep -f 'ragd chat')\n";
 
 struct top_state {
 	size_t seen_calls;
+	__u64 prev_total[MAX_OPS], prev_on[MAX_OPS];
 	int sort;             /* 0 calls,1 p50,2 p95,3 rss,4 cpu,5 name */
 	bool tty;
 	struct termios saved;
@@ -783,6 +791,13 @@ static bool top_tick(struct session *s, void *arg)
 		}
 		if (d)
 			qsort(d, n, sizeof(*d), cmp_u64);
+		if (s->ops[i].precision == PREC_SAMPLED) {
+			/* Sampled ops: time attributed in the last second, no per-call latency. */
+			tot = s->ops[i].total_ns - t->prev_total[i];
+			on = s->ops[i].on_cpu_ns - t->prev_on[i];
+			t->prev_total[i] = s->ops[i].total_ns;
+			t->prev_on[i] = s->ops[i].on_cpu_ns;
+		}
 		rows[i] = (struct top_row){
 			.name = s->ops[i].name,
 			.prec = s->ops[i].precision == PREC_EXACT ? "exact" : "sampled",
@@ -793,6 +808,8 @@ static bool top_tick(struct session *s, void *arg)
 			.cpu = tot ? 100.0 * on / tot : 0,
 			.total = tot,
 		};
+		if (s->ops[i].precision == PREC_SAMPLED)
+			rows[i].rate = 0;
 	}
 	free(d);
 	t->seen_calls = s->ncalls;
@@ -802,12 +819,13 @@ static bool top_tick(struct session *s, void *arg)
 		printf("\033[H\033[2J");
 	printf("ragd-bpfprof top - pid %d - %lds - sort: %s%s\n", s->pid, (long)(time(NULL) - t->start),
 	       sort_names[t->sort], t->tty ? " (s: sort, q: quit)" : "");
-	printf("%-28s %-8s %9s %10s %10s %10s %7s\n", "OPERATION", "PREC", "CALLS/s", "P50", "P95", "RSS",
-	       "ONCPU%");
+	printf("%-28s %-8s %9s %7s %10s %10s %10s %7s\n", "OPERATION", "PREC", "CALLS/s", "BUSY%", "P50",
+	       "P95", "RSS", "ONCPU%");
 	for (int i = 0; i < s->nops; i++) {
-		if (!t->tty && rows[i].rate == 0)
+		if (!t->tty && rows[i].rate == 0 && rows[i].total == 0)
 			continue;
-		printf("%-28s %-8s %9.0f %10s %10s %10s %6.1f%%\n", rows[i].name, rows[i].prec, rows[i].rate,
+		printf("%-28s %-8s %9.0f %6.1f%% %10s %10s %10s %6.1f%%\n", rows[i].name, rows[i].prec,
+		       rows[i].rate, rows[i].total / 1e7,
 		       rows[i].rate ? fmt_ns(rows[i].p50, a, sizeof(a)) : "-",
 		       rows[i].rate ? fmt_ns(rows[i].p95, b, sizeof(b)) : "-",
 		       rows[i].rss ? fmt_bytes(rows[i].rss, cc, sizeof(cc)) : "-", rows[i].cpu);
@@ -842,7 +860,7 @@ static int cmd_top(int argc, char **argv)
 	int opt, rc;
 
 	common_init(&c);
-	c.ro.hz = 0; /* exact ops only: top is about rates and latency */
+	c.ro.hz = 99; /* light sampling: py: ops fall back to it when breakpoints are unavailable */
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "p:e:s:F:d:vh", lo, NULL)) != -1) {
 		if (opt == 'h') {

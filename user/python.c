@@ -892,6 +892,10 @@ static int dict_open(struct py_target *t, __u64 dict, struct dict_it *it)
 	log2_index_bytes = kh[u->keys_log2_index_bytes];
 	kind = kh[u->keys_kind];
 	memcpy(&nentries, kh + u->keys_nentries, sizeof(nentries));
+	if (log2_size == 0 && nentries == 0) {
+		/* The shared empty keys object of an empty dict. */
+		return 0;
+	}
 	if (log2_size < 3 || log2_size > 30 || log2_index_bytes < log2_size ||
 	    log2_index_bytes > log2_size + 3 || kind > 2 || nentries < 0 ||
 	    nentries > (1ll << log2_size) || nentries > MAX_DICT_ENTRIES)

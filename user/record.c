@@ -83,6 +83,7 @@ struct rec {
 	char interp[PATH_MAX];   /* interpreter ELF known before launch, "" if none */
 	__u64 eval_code_off;
 	bool paused_pending;     /* target stopped by BPF, waiting for SIGCONT */
+	bool eval_attached;      /* PyEval_EvalCode probes in place */
 	__u64 last_resolve;
 	int nmods;
 	struct mod_op mods[MAX_MOD_OPS];
@@ -203,6 +204,19 @@ static struct pyproc *py_try(struct rec *r, pid_t pid, bool report)
 	p->syms = py_symcache_new(&p->t);
 	p->ok = true;
 	py_register(r, p);
+	/* A launched wrapper (shell script, pyenv shim) exec'd the interpreter: module bodies can be
+	 * matched from now on. */
+	if (!r->eval_attached && r->nmods && r->launched) {
+		__u64 va, off;
+
+		if (!elf_read_symbol_value(p->t.elf_path, "PyEval_EvalCode", &va, NULL) &&
+		    !elf_vaddr_to_offset(p->t.elf_path, va, &off) &&
+		    !attach_eval_code(&r->a, -1, p->t.elf_path, off, err, sizeof(err))) {
+			r->a.skel->data->mod_code_filename = p->t.off.code_filename;
+			r->a.skel->data->mod_str_data = p->t.off.str_ascii_data;
+			r->eval_attached = true;
+		}
+	}
 	if (r->o->verbose)
 		fprintf(stderr, "python %s in pid %d (%s), _PyRuntime at 0x%llx\n", p->t.version, pid,
 			p->t.elf_path, (unsigned long long)p->t.runtime);
@@ -462,6 +476,14 @@ static void on_sample(struct rec *r, const struct sample_event *e)
 			     sym ? file : "?");
 		if (w < 0 || (size_t)w >= sizeof(stack) - len)
 			break;
+		/* Names read from a live process may be torn: keep the JSON valid and the stack one
+		 * line. */
+		for (int k = 1; k < w; k++) {
+			unsigned char ch = stack[len + k];
+
+			if (ch < 0x20 || ch >= 0x7f || ch == ';')
+				stack[len + k] = '?';
+		}
 		len += w;
 	}
 	for (int j = 0; j < nops_in; j++) {
@@ -773,6 +795,16 @@ static void finish(struct rec *r)
 				or->precision = PREC_SAMPLED;
 		}
 	}
+	/* Module-body ops whose probe came only when the interpreter was exec'd, or never. */
+	for (int i = 0; i < r->o->nops; i++) {
+		struct op_result *or = res(r, i);
+
+		if (r->o->ops[i].kind == OP_PY_MODULE && r->run[i].state != OPS_EXACT &&
+		    !r->eval_attached && or->precision == PREC_EXACT) {
+			or->precision = PREC_SAMPLED;
+			snprintf(or->note, sizeof(or->note), "no interpreter to probe: timed from samples");
+		}
+	}
 	/* Sampled call instances (spans between the first and last sample that saw the op's frame)
 	 * go into calls[] flagged "sampled": coarse, but they give sampled rows counts and spreads. */
 	for (size_t j = 0; j < r->ninst; j++) {
@@ -964,10 +996,8 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 				pre.version_hex = v;
 				if (!v || py_offsets_for(&pre, NULL, 0))
 					pre.version_hex = 0;
-			} else if (n_native == 0 && n_py > 0) {
-				session_warn(s, "%s does not look like a Python program: py: ops may not "
-					     "be found", bin);
 			}
+
 		}
 		if (r->interp[0] && pre.version_hex) {
 			__u64 va;
@@ -1072,12 +1102,13 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 		if (r->want_python && r->interp[0] && r->eval_code_off && r->nmods) {
 			if (attach_eval_code(&r->a, upid, r->interp, r->eval_code_off, err, errlen))
 				goto cleanup_paths;
+			r->eval_attached = true;
 			for (int i = 0; i < o->nops; i++)
 				if (o->ops[i].kind == OP_PY_MODULE)
 					r->run[i].state = OPS_EXACT;
 		}
 		for (int i = 0; i < o->nops; i++)
-			if (o->ops[i].kind == OP_PY_MODULE && r->run[i].state != OPS_EXACT) {
+			if (o->ops[i].kind == OP_PY_MODULE && r->run[i].state != OPS_EXACT && !r->launched) {
 				r->run[i].state = OPS_SAMPLED;
 				res(r, i)->precision = PREC_SAMPLED;
 				snprintf(res(r, i)->note, DESC_MAX_LEN, "%s", r->launched ?
@@ -1120,7 +1151,8 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 
 	last_tick = start;
 	while (!exiting) {
-		int e = ring_buffer__poll(rb, 100);
+		/* Poll fast until a launched interpreter is found: its imports start within ms. */
+		int e = ring_buffer__poll(rb, r->want_python && r->primary < 0 ? 5 : 100);
 		__u64 t = now_ns();
 
 		if (e < 0 && e != -EINTR) {
@@ -1145,7 +1177,7 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 		if (deadline && t >= deadline)
 			break;
 		/* The loader may map libpython after exec; modules may load without our notice. */
-		if (r->want_python && r->primary < 0 && t - r->last_resolve > 50000000ull) {
+		if (r->want_python && r->primary < 0 && t - r->last_resolve > 5000000ull) {
 			struct pyproc *p = py_try(r, r->root, false);
 
 			py_set_primary(r, p);
@@ -1157,8 +1189,16 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 		if (t - last_tick >= 1000000000ull) {
 			progress(r, start);
 			last_tick = t;
-			if (o->tick && o->tick(s, o->tick_arg))
-				break;
+			if (o->tick) {
+				/* Live views see sampled ops' attributed time as it grows. */
+				for (int i = 0; i < o->nops; i++)
+					if (res(r, i)->precision == PREC_SAMPLED) {
+						res(r, i)->total_ns = r->run[i].wall_ns;
+						res(r, i)->on_cpu_ns = r->run[i].on_ns;
+					}
+				if (o->tick(s, o->tick_arg))
+					break;
+			}
 		}
 	}
 	ring_buffer__consume(rb);

@@ -167,6 +167,12 @@ void session_warn(struct session *s, const char *fmt, ...)
 	/* one line each: callers may end theirs with '\n' out of habit */
 	while (len > 0 && msg[len - 1] == '\n')
 		msg[--len] = '\0';
+	/* profile repeats runs: say each thing once */
+	for (size_t i = 0; i < s->nwarnings; i++)
+		if (!strcmp(s->warnings[i], msg)) {
+			free(msg);
+			return;
+		}
 	n = realloc(s->warnings, (s->nwarnings + 1) * sizeof(*n));
 	if (!n) {
 		free(msg);
