@@ -264,6 +264,10 @@ static void py_arm(struct rec *r, int i)
 		return;
 	}
 	need = 1 + ci.nret;
+	if (ci.ret_partial) {
+		op_sampled(r, i, "%s", "return sites not decodable: timed from samples");
+		return;
+	}
 	if (ci.nret == 0 || ci.nret > 3) {
 		char why[64];
 
