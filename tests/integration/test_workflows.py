@@ -1,1 +1,171 @@
-"""profile / top / probes workflows."""
+"""profile, --compare, top, probes and install, as a ragd user would run them on the bundled
+workload."""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+from lib import BIN, RAGD_LITE, ROOT, Skip, eq, load, op, python_versions, run, spawn, test, tmp
+
+PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else "python3"
+RAGD = f"{PY} -m ragd"
+
+
+def env(db):
+    return {"PYTHONPATH": RAGD_LITE, "RAGD_LITE_DB": db}
+
+
+def indexed_db():
+    db = tmp("index.db")
+    subprocess.run([PY, "-m", "ragd", "index", "-q", "--timings", "none"], cwd=RAGD_LITE, env={**os.environ, **env(db)},
+                   check=True, capture_output=True, timeout=120)
+    return db
+
+
+def profile(args, db, check=0, timeout=600):
+    return run(["profile", args[0], "--ragd", RAGD, "--no-color"] + args[1:], env=env(db), check=check,
+               timeout=timeout, cwd=RAGD_LITE)
+
+
+@test
+def profile_search_iterations():
+    db = indexed_db()
+    out = tmp("s.json")
+    p = profile(["search", "--query", "bm25 ranking", "-n", "3", "-o", out, "--", "--timings", "none"], db)
+    s = load(out)
+    eq(sorted({c["iteration"] for c in s["calls"] if c["op"] == "search"}), [0, 1, 2], "iterations")
+    eq(op(s, "startup")["count"], 3, "startup once per process")
+    if "startup" not in p.stdout or "search" not in p.stdout:
+        raise AssertionError(p.stdout)
+
+
+@test
+def profile_index_and_chat():
+    db = tmp("fresh.db")
+    out = tmp("i.json")
+    profile(["index", "--path", os.path.join(RAGD_LITE, "corpus"), "-n", "2", "-o", out, "--", "--timings", "none"], db)
+    s = load(out)
+    if op(s, "index")["count"] < 2 or op(s, "index.embed")["total_ns"] <= 0:
+        raise AssertionError("index not profiled")
+    out = tmp("c.json")
+    profile(["chat", "--query", "what is a b-tree", "-n", "2", "-o", out, "--", "--timings", "none"], db)
+    o = op(load(out), "chat.llm_request")
+    if o["off_cpu_ns"] <= o["on_cpu_ns"]:
+        raise AssertionError("the LLM wait should be off-CPU")
+
+
+@test
+def profile_all_on_bundled_corpus():
+    db = tmp("all.db")
+    out = tmp("a.json")
+    profile(["all", "-n", "1", "-o", out, "--", "--timings", "none"], db)
+    s = load(out)
+    for name in ("index", "search", "chat", "startup"):
+        if op(s, name)["count"] < 1:
+            raise AssertionError(f"{name} not seen in profile all")
+
+
+@test
+def profile_compare_catches_planted_slowdown():
+    db = indexed_db()
+    base = tmp("base.json")
+    args = ["search", "--query", "hybrid search", "-n", "12", "-q"]
+    extra = ["--", "--timings", "none", "--repeat", "5", "--sleep-ms", "2"]
+    profile(args + ["-o", base] + extra, db)
+    p = run(["profile"] + args + ["--compare", base, "--ragd", RAGD, "--no-color"] + extra,
+            env={**env(db), "RAGD_LITE_SLOW_SEARCH": "20"}, cwd=RAGD_LITE, timeout=600)
+    eq(p.returncode, 1, f"exit code with a planted 20% slowdown\n{p.stdout}\n{p.stderr}")
+    if not any(l.split()[:1] == ["search"] and "regression" in l for l in p.stdout.splitlines()):
+        raise AssertionError(f"search not reported as a regression:\n{p.stdout}")
+    p = run(["profile"] + args + ["--compare", base, "--ragd", RAGD, "--no-color"] + extra,
+            env=env(db), cwd=RAGD_LITE, timeout=600)
+    row = [l for l in p.stdout.splitlines() if l.split()[:1] == ["search"]]
+    eq(p.returncode, 0, f"exit code unchanged\n{p.stdout}")
+    if not row or "regression" in row[0]:
+        raise AssertionError(f"unchanged run not stable:\n{p.stdout}")
+
+
+@test
+def probes_lists_ops():
+    db = indexed_db()
+    p = spawn([PY, "-m", "ragd", "search", "x", "--repeat", "100000", "--sleep-ms", "5", "--timings", "none", "-q"],
+              env=env(db), cwd=RAGD_LITE)
+    try:
+        time.sleep(1.5)
+        r = run(["probes", "-p", str(p.pid)], check=0)
+        for want in ("CPython 3.", "supported", "search", "code 0x", "not found"):
+            if want not in r.stdout:
+                raise AssertionError(f"{want!r} missing:\n{r.stdout}")
+    finally:
+        p.kill()
+        p.wait()
+    r = run(["probes", "--", PY, "-m", "ragd"], check=0)
+    if "pending" not in r.stdout or "startup" not in r.stdout:
+        raise AssertionError(r.stdout)
+
+
+@test
+def top_live_under_tmux():
+    if not shutil.which("tmux"):
+        raise Skip("tmux not installed")
+    db = indexed_db()
+    p = spawn([PY, "-m", "ragd", "search", "x", "--repeat", "100000", "--sleep-ms", "2", "--timings", "none", "-q"],
+              env=env(db), cwd=RAGD_LITE)
+    sess = f"rbp{os.getpid()}"
+    try:
+        time.sleep(1.0)
+        subprocess.run(["tmux", "new-session", "-d", "-s", sess, "-x", "120", "-y", "40"], check=True)
+        subprocess.run(["tmux", "send-keys", "-t", sess, f"{BIN} top -p {p.pid}; echo TOP-EXIT=$?", "Enter"], check=True)
+        time.sleep(5.0)   # BPF load, interpreter lookup, first 1 s window
+        a = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True, text=True).stdout
+        time.sleep(2.0)
+        b = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True, text=True).stdout
+        if "OPERATION" not in a or "search" not in a:
+            raise AssertionError(f"top screen:\n{a}")
+        if a == b:
+            raise AssertionError("top did not refresh in 2 s")
+        subprocess.run(["tmux", "send-keys", "-t", sess, "q"], check=True)
+        time.sleep(1.5)
+        c = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True, text=True).stdout
+        if "TOP-EXIT=0" not in c or "OPERATION" in c:
+            raise AssertionError(f"terminal not restored after q:\n{c}")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", sess], capture_output=True)
+        p.kill()
+        p.wait()
+
+
+@test
+def top_plain_lines_when_not_a_tty():
+    db = indexed_db()
+    p = spawn([PY, "-m", "ragd", "search", "x", "--repeat", "100000", "--sleep-ms", "2", "--timings", "none", "-q"],
+              env=env(db), cwd=RAGD_LITE)
+    try:
+        time.sleep(1.0)
+        r = run(["top", "-p", str(p.pid), "-d", "2.5"], check=0)
+        if "\033[" in r.stdout or r.stdout.count("OPERATION") < 1:
+            raise AssertionError(r.stdout)
+    finally:
+        p.kill()
+        p.wait()
+
+
+@test
+def help_on_every_command():
+    for cmd in ("record", "report", "compare", "profile", "top", "probes"):
+        r = run([cmd, "--help"], check=0)
+        if "Usage:" not in r.stdout or "Example" not in r.stdout:
+            raise AssertionError(f"{cmd} --help:\n{r.stdout}")
+    run(["--help"], check=0)
+
+
+@test
+def make_install_with_destdir():
+    d = os.path.dirname(tmp("x"))
+    r = subprocess.run(["make", "-s", "-C", ROOT, "install", f"DESTDIR={d}", "PREFIX=/usr"], capture_output=True,
+                       text=True, timeout=300)
+    eq(r.returncode, 0, f"make install: {r.stderr}")
+    for f in ("usr/sbin/ragd-bpfprof", "usr/share/man/man8/ragd-bpfprof.8"):
+        if not os.path.exists(os.path.join(d, f)):
+            raise AssertionError(f"{f} not installed")

@@ -3,7 +3,8 @@
     python3 summarize.py RESULTS_DIR
 
 RESULTS_DIR holds one file per (row, variant) named ROW.VARIANT with one wall time in seconds
-per line (one line per run), and rows.txt with lines "ROW<TAB>LABEL<TAB>VARIANT[,VARIANT...]"
+per line (one line per run), ROW.f999.samples with the stack samples of each -F 999 run,
+and rows.txt with lines "ROW<TAB>LABEL<TAB>VARIANT[,VARIANT...]"
 and optional "ROW<TAB>calls<TAB>N" lines giving the probed-call count of native rows, for
 which the cost per probed call is printed too. The first variant of a row is the baseline.
 """
@@ -68,6 +69,13 @@ def main():
             "%s %s-%s n=%d" % (NAMES.get(v, v), fmt(min(vals[v])), fmt(max(vals[v])), len(vals[v]))
             for v in variants if vals.get(v))
         print("    spread: %s" % spread)
+        sp = os.path.join(d, "%s.f999.samples" % row)
+        if os.path.exists(sp) and vals.get("f999") and vals.get("f0"):
+            samples = statistics.median(load(sp))
+            if samples > 0:
+                per = (statistics.median(vals["f999"]) - statistics.median(vals["f0"])) / samples * 1e6
+                print("    -F 999: %d stack samples a run (on + off CPU); (t(-F 999) - t(-F 0)) / samples"
+                      " = %.1f us per sample" % (samples, per))
         if row in calls and len(variants) > 1 and vals.get(variants[1]):
             n = calls[row]
             per = (statistics.median(vals[variants[1]]) - base) / n * 1e6
