@@ -230,21 +230,25 @@ static int run_record(struct common *c, struct session *s)
 	return 0;
 }
 
+/* Options record, profile, top and probes share (see common_opt). */
+#define COMMON_LONGOPTS                                                    \
+	{ "probe", required_argument, NULL, 'e' },                         \
+	{ "spec", required_argument, NULL, 's' },                          \
+	{ "output", required_argument, NULL, 'o' },                        \
+	{ "name", required_argument, NULL, 'n' },                          \
+	{ "frequency", required_argument, NULL, 'F' },                     \
+	{ "no-offcpu", no_argument, NULL, OPT_NO_OFFCPU },                 \
+	{ "max-breakpoints", required_argument, NULL, OPT_MAXBP },         \
+	{ "histogram", no_argument, NULL, OPT_HIST },                      \
+	{ "no-color", no_argument, NULL, OPT_NOCOLOR },                    \
+	{ "quiet", no_argument, NULL, 'q' },                               \
+	{ "verbose", no_argument, NULL, 'v' },                             \
+	{ "help", no_argument, NULL, 'h' }
+
 static const struct option record_longopts[] = {
 	{ "pid", required_argument, NULL, 'p' },
-	{ "probe", required_argument, NULL, 'e' },
-	{ "spec", required_argument, NULL, 's' },
+	COMMON_LONGOPTS,
 	{ "duration", required_argument, NULL, 'd' },
-	{ "output", required_argument, NULL, 'o' },
-	{ "name", required_argument, NULL, 'n' },
-	{ "frequency", required_argument, NULL, 'F' },
-	{ "no-offcpu", no_argument, NULL, OPT_NO_OFFCPU },
-	{ "max-breakpoints", required_argument, NULL, OPT_MAXBP },
-	{ "histogram", no_argument, NULL, OPT_HIST },
-	{ "no-color", no_argument, NULL, OPT_NOCOLOR },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
 	{},
 };
 
@@ -549,18 +553,7 @@ static int cmd_profile(int argc, char **argv)
 		{ "compare", required_argument, NULL, OPT_COMPARE },
 		{ "threshold", required_argument, NULL, OPT_THRESH },
 		{ "fail-on-regression", no_argument, NULL, OPT_FAIL },
-		{ "probe", required_argument, NULL, 'e' },
-		{ "spec", required_argument, NULL, 's' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "frequency", required_argument, NULL, 'F' },
-		{ "no-offcpu", no_argument, NULL, OPT_NO_OFFCPU },
-		{ "max-breakpoints", required_argument, NULL, OPT_MAXBP },
-		{ "histogram", no_argument, NULL, OPT_HIST },
-		{ "no-color", no_argument, NULL, OPT_NOCOLOR },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		COMMON_LONGOPTS,
 		{},
 	};
 	const char *what = "all", *ragd = "ragd", *path = NULL, *query = "how does hybrid search work";

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
+#include "util.h"
 #include "session.h"
 
 #define ULL(x) ((unsigned long long)(x))
@@ -248,19 +249,6 @@ out:
 	return ret;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Atomic: readers of PATH see the old file or the whole new one, never half. */
 int session_write_file(const struct session *s, const char *path, char *err, size_t errlen)
@@ -270,12 +258,12 @@ int session_write_file(const struct session *s, const char *path, char *err, siz
 	int e;
 
 	if (asprintf(&tmp, "%s.tmp", path) < 0) {
-		set_err(err, errlen, "%s: out of memory", path);
+		seterr(err, errlen, "%s: out of memory", path);
 		return -1;
 	}
 	f = fopen(tmp, "w");
 	if (!f) {
-		set_err(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+		seterr(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
 		free(tmp);
 		return -1;
 	}
@@ -291,7 +279,7 @@ int session_write_file(const struct session *s, const char *path, char *err, siz
 	}
 	if (rename(tmp, path) < 0) {
 		e = errno;
-		set_err(err, errlen, "%s: cannot rename %s into place: %s", path, tmp, strerror(e));
+		seterr(err, errlen, "%s: cannot rename %s into place: %s", path, tmp, strerror(e));
 		unlink(tmp);
 		free(tmp);
 		return -1;
@@ -299,7 +287,7 @@ int session_write_file(const struct session *s, const char *path, char *err, siz
 	free(tmp);
 	return 0;
 fail:
-	set_err(err, errlen, "%s: write failed: %s", tmp, strerror(e));
+	seterr(err, errlen, "%s: write failed: %s", tmp, strerror(e));
 	unlink(tmp);
 	free(tmp);
 	return -1;
@@ -328,7 +316,7 @@ static int fail(struct rd *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	set_err(r->err, r->errlen, "%s: %s", r->label, msg);
+	seterr(r->err, r->errlen, "%s: %s", r->label, msg);
 	return -1;
 }
 

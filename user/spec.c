@@ -42,24 +42,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "util.h"
 #include "spec.h"
 
 #define SPEC_FILE_MAX (1 << 20)
 
 static const char SYNTAX[] = "expected NAME=native:PATH:SYMBOL, NAME=py:FILE:QUALNAME or PATH:SYMBOL";
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static bool name_char(char c)
 {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "util.h"
 #include "symbols.h"
 
 #ifndef RAGD_MULTIARCH
@@ -39,18 +40,6 @@
 #define SUGGEST_NAME_MAX 64
 #define SUGGEST_SCAN_MAX 500000 /* symbols looked at for suggestions: bounds work on huge libs */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int copy_out(const char *s, char *out, size_t outlen)
 {
