@@ -4,7 +4,7 @@
  *
  * Values below 2^HIST_SUB_BITS ns get one bucket each. Above, each power of two is split into
  * 2^HIST_SUB_BITS equal buckets, so a bucket is at most 1/64 (1.6%) of its lower bound wide.
- * Values >= 2^HIST_MAX_LOG2 ns (~73 min) land in the last bucket. */
+ * Values at or above the last bucket's low bound (about 2.4 hours) all land in it. */
 #ifndef RAGD_BPFPROF_HIST_H
 #define RAGD_BPFPROF_HIST_H
 

@@ -5,7 +5,9 @@
  * one slow outlier moves them without the typical call changing. A change counts when
  * |Δp50| > threshold_pct AND it is significant: Mann-Whitney U on the per-call durations when
  * both sides have >= 2 call records, else (histogram-only or single calls) the threshold alone,
- * and the row says which test it got. */
+ * and the row says which test it got. Sampled rows are judged on the mean instead: their spans
+ * are quantised to the sampling period, which makes p50 jump by whole periods while the mean
+ * averages the quantisation out. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -113,8 +115,11 @@ static int judge(const struct session *base, int bi, const struct session *cur, 
 	free(db);
 	free(dc);
 
-	if (significant && fabs(r->ch_p50) > thr)
-		r->status = r->ch_p50 > 0 ? ST_REGRESSION : ST_IMPROVEMENT;
+	double ch = r->b->precision == PREC_SAMPLED || r->c->precision == PREC_SAMPLED ? r->ch_mean :
+		    r->ch_p50;
+
+	if (significant && fabs(ch) > thr)
+		r->status = ch > 0 ? ST_REGRESSION : ST_IMPROVEMENT;
 	else
 		r->status = ST_STABLE;
 	return 0;

@@ -153,8 +153,12 @@ static void write_flags(FILE *f, __u32 flags)
 		fprintf(f, "%s\"open\"", sep);
 		sep = ", ";
 	}
+	if (flags & CALL_F_SAMPLED) {
+		fprintf(f, "%s\"sampled\"", sep);
+		sep = ", ";
+	}
 	/* bits this version has no name for survive as hex */
-	flags &= ~(__u32)(CALL_F_UNWOUND | CALL_F_OPEN);
+	flags &= ~(__u32)(CALL_F_UNWOUND | CALL_F_OPEN | CALL_F_SAMPLED);
 	if (flags)
 		fprintf(f, "%s\"0x%x\"", sep, flags);
 	fputc(']', f);
@@ -657,6 +661,8 @@ static int read_call(struct rd *r, struct session *s, const cJSON *jc, size_t i)
 				c.flags |= CALL_F_UNWOUND;
 			else if (!strcmp(fl->valuestring, "open"))
 				c.flags |= CALL_F_OPEN;
+			else if (!strcmp(fl->valuestring, "sampled"))
+				c.flags |= CALL_F_SAMPLED;
 			else if (!strncmp(fl->valuestring, "0x", 2))
 				c.flags |= (__u32)strtoul(fl->valuestring, NULL, 16);
 			/* other names: a newer writer's flag we cannot act on */

@@ -792,7 +792,7 @@ static void finish(struct rec *r)
 			or->off_cpu_ns += run->off_ns;
 		}
 		if (or->precision == PREC_SAMPLED || run->state == OPS_PENDING) {
-			if (run->state == OPS_PENDING && !or->note[0] && is_py(&r->o->ops[i]) && !run->wall_ns)
+			if (run->state == OPS_PENDING && !or->note[0] && r->o->ops[i].kind == OP_PY && !run->wall_ns)
 				snprintf(or->note, sizeof(or->note), r->npy ? "function not found in the "
 					 "target (module never imported?)" : "no Python interpreter seen");
 			if (run->state == OPS_PENDING && r->o->ops[i].kind == OP_PY)
@@ -802,6 +802,12 @@ static void finish(struct rec *r)
 	/* Module-body ops whose probe came only when the interpreter was exec'd, or never. */
 	for (int i = 0; i < r->o->nops; i++) {
 		struct op_result *or = res(r, i);
+
+		if (r->o->ops[i].kind == OP_PY_MODULE && r->eval_attached) {
+			or->resolved = true;
+			if (or->precision == PREC_EXACT)
+				or->note[0] = 0;
+		}
 
 		if (r->o->ops[i].kind == OP_PY_MODULE && r->run[i].state != OPS_EXACT &&
 		    !r->eval_attached && or->precision == PREC_EXACT) {
@@ -945,6 +951,8 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 			n_py++;
 	}
 	r->want_python = n_py > 0 || o->hz > 0;
+	if (r->want_python && o->hz > 0)
+		s->sample_hz = o->hz;
 
 	/* Native ops resolve now: a wrong name is a usage error, not an empty report. */
 	char (*npath)[PATH_MAX] = calloc(o->nops, PATH_MAX);
@@ -983,7 +991,8 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 					rc = 2;
 					goto cleanup;
 				}
-				session_warn(s, "%s: py: operations not profiled", perr);
+				if (n_py > 0)
+					session_warn(s, "%s: py: operations not profiled", perr);
 			} else {
 				snprintf(r->interp, sizeof(r->interp), "%s", pre.elf_path);
 			}
@@ -1026,9 +1035,13 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 			r->bp_why = "no free debug register (ENOSPC)";
 		else if (st < 0)
 			r->bp_why = "hardware breakpoints unavailable";
-		if (r->bp_why)
+		if (r->bp_why) {
 			session_warn(s, "%s: py: function operations are timed from stack samples (precision "
 				     "\"sampled\"); native ops and module bodies stay exact", r->bp_why);
+			/* Nothing to arm: holding the target at each module load would only cost time. */
+			for (int m = 0; m < r->nmods; m++)
+				r->mods[m].flags &= ~(MOD_F_PAUSE | MOD_F_NOTIFY);
+		}
 	}
 
 
@@ -1323,8 +1336,19 @@ int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
 			fprintf(out, "%s%s", i ? ", " : "", names[i]);
 		fprintf(out, "\n");
 	}
-	fprintf(out, "debug registers: %d per CPU for exact Python operations (entry + each return)\n\n",
-		budget);
+	{
+		int st = attach_bp_selftest();
+
+		if (st <= 0) {
+			budget = 0;
+			fprintf(out, "debug registers: %s: py: functions will be sampled\n\n", st == 0 ?
+				"hardware breakpoints do not fire on this machine (self-test)" :
+				st == -ENOSPC ? "none free (ENOSPC)" : "unavailable");
+		} else {
+			fprintf(out, "debug registers: %d per CPU for exact Python operations (entry + each "
+				"return)\n\n", budget);
+		}
+	}
 
 	spec_priority(o->ops, o->nops, order);
 	for (int k = 0; k < o->nops; k++) {
@@ -1382,8 +1406,8 @@ int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
 				 (unsigned long long)code, ci.nret);
 		} else if (slots + 1 + (int)ci.nret > budget) {
 			why[i] = "sampled";
-			snprintf(detail[i], sizeof(detail[i]), "code 0x%llx: no debug register left",
-				 (unsigned long long)code);
+			snprintf(detail[i], sizeof(detail[i]), "code 0x%llx: %s", (unsigned long long)code,
+				 budget ? "no debug register left" : "no usable debug registers");
 		} else {
 			slots += 1 + ci.nret;
 			why[i] = "exact (breakpoints)";
