@@ -129,46 +129,63 @@ static bool suffix_match(const char *file, const char *suffix)
 	return lf == ls || file[lf - ls - 1] == '/' || suffix[0] == '/';
 }
 
-/* Which spec op a code object is, by name (works for code found only in samples). */
+static size_t code_slot(__u64 code, size_t cap)
+{
+	return (size_t)((code >> 4) * 0x9E3779B97F4A7C15ull) & (cap - 1);
+}
+
+static int code_map_grow(struct pyproc *p)
+{
+	size_t nc = p->capmap ? p->capmap * 2 : 1024;
+	struct code_op *m = calloc(nc, sizeof(*m));
+
+	if (!m)
+		return -1;
+	for (size_t i = 0; i < p->capmap; i++) {
+		size_t j;
+
+		if (!p->map[i].code)
+			continue;
+		for (j = code_slot(p->map[i].code, nc); m[j].code; j = (j + 1) & (nc - 1))
+			;
+		m[j] = p->map[i];
+	}
+	free(p->map);
+	p->map = m;
+	p->capmap = nc;
+	return 0;
+}
+
+/* Which spec op a code object is, by name (works for code found only in samples). Hashed by
+ * address: this runs for every frame of every sample. */
 static int op_of_code(struct rec *r, struct pyproc *p, __u64 code, __u32 tag)
 {
 	const struct py_sym *sym;
-	struct code_op *m;
-
-	for (size_t i = 0; i < p->nmap; i++)
-		if (p->map[i].code == code && p->map[i].tag == tag)
-			return p->map[i].op;
-	sym = py_symcache_get(p->syms, code, tag);
+	size_t j;
 	int op = -1;
-	if (sym) {
-		for (int i = 0; i < r->o->nops; i++) {
-			const struct op_spec *sp = &r->o->ops[i];
 
-			if (!is_py(sp) || !suffix_match(sym->file, sp->path))
-				continue;
-			if (!strcmp(sym->qualname, sp->symbol)) {
-				op = i;
-				break;
-			}
+	if (!code)
+		return -1;
+	if ((p->nmap + 1) * 2 > p->capmap && code_map_grow(p))
+		return -1;
+	for (j = code_slot(code, p->capmap); p->map[j].code; j = (j + 1) & (p->capmap - 1))
+		if (p->map[j].code == code) {
+			if (p->map[j].tag == tag)
+				return p->map[j].op;
+			break; /* reused address: look it up again below */
+		}
+	sym = py_symcache_get(p->syms, code, tag);
+	for (int i = 0; sym && i < r->o->nops; i++) {
+		const struct op_spec *sp = &r->o->ops[i];
+
+		if (is_py(sp) && suffix_match(sym->file, sp->path) && !strcmp(sym->qualname, sp->symbol)) {
+			op = i;
+			break;
 		}
 	}
-	if (p->nmap == p->capmap) {
-		size_t nc = p->capmap ? p->capmap * 2 : 256;
-
-		m = realloc(p->map, nc * sizeof(*m));
-		if (!m)
-			return op;
-		p->map = m;
-		p->capmap = nc;
-	}
-	/* Replace an entry for a reused address. */
-	for (size_t i = 0; i < p->nmap; i++)
-		if (p->map[i].code == code) {
-			p->map[i].tag = tag;
-			p->map[i].op = op;
-			return op;
-		}
-	p->map[p->nmap++] = (struct code_op){ code, tag, op };
+	if (!p->map[j].code)
+		p->nmap++;
+	p->map[j] = (struct code_op){ code, tag, op };
 	return op;
 }
 
