@@ -803,7 +803,7 @@ int BPF_KPROBE(eval_code_entry, void *co)
 	op = mc.op;
 	hit = mc.hit;
 	push(ts, op, 0, now);
-	/* Remember which module to report at return in the frame's key slot (no Python frame key). */
+	/* Remember which module to report at return in the frame's spare pad field. */
 	ts->f[(ts->depth - 1) & (MAX_DEPTH - 1)].pad = hit;
 	return 0;
 }

@@ -764,7 +764,6 @@ static void finish(struct rec *r)
 {
 	struct prof_bpf *skel = r->a.skel;
 	struct bpf_stats st = skel->bss->stats;
-	__u64 end = now_ns();
 
 	r->s->dropped_events += st.calls_dropped + st.samples_dropped + st.proc_dropped;
 	if (r->o->verbose)
@@ -844,7 +843,6 @@ static void finish(struct rec *r)
 		if (res(r, in->op)->precision == PREC_SAMPLED)
 			session_add_call(r->s, &c);
 	}
-	(void)end;
 	/* Calls still open at the end: recorded, flagged, not in the statistics. */
 	{
 		__u32 key, next, *prev = NULL;
@@ -997,7 +995,6 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 	struct py_target pre = {};
 	if (r->want_python) {
 		if (o->pid > 0) {
-			struct pyproc *p = NULL;
 			char perr[512];
 
 			if (py_detect(o->pid, &pre, perr, sizeof(perr))) {
@@ -1013,7 +1010,6 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 			} else {
 				snprintf(r->interp, sizeof(r->interp), "%s", pre.elf_path);
 			}
-			(void)p;
 		} else {
 			find_interp(bin, r->interp, sizeof(r->interp));
 			if (r->interp[0]) {

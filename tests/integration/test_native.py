@@ -123,33 +123,32 @@ def attach_to_running_pid():
         p.wait()
 
 
-@test
-def sigint_writes_valid_json():
+def stop_mid_run(sig, after):
+    """record launched on a long run, stopped by SIG: exit 0 and a valid JSON of what was seen."""
     out = tmp("s.json")
     p = subprocess.Popen([BIN, "record", "-q", "-o", out] + probe("op_sleep") + ["--", WORKLOAD, "sleep", "100000", "10"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
-    p.send_signal(signal.SIGINT)
+    time.sleep(after)
+    p.send_signal(sig)
     _, err = p.communicate(timeout=30)
     eq(p.returncode, 0, f"exit code (stderr: {err})")
     s = load(out)
     n = op(s, "op_sleep")["count"]
-    if not 20 <= n <= 150:
-        raise AssertionError(f"{n} calls in ~1.5 s of 10 ms calls")
+    # The command starts only once BPF is loaded (~0.5 s), so at least a few calls, never more
+    # than the window holds.
+    if not 10 <= n <= after * 100:
+        raise AssertionError(f"{n} calls in ~{after} s of 10 ms calls")
     eq(len(calls(s, "op_sleep")), n, "records")
 
 
 @test
+def sigint_writes_valid_json():
+    stop_mid_run(signal.SIGINT, 1.5)
+
+
+@test
 def sigterm_writes_valid_json():
-    out = tmp("s.json")
-    p = subprocess.Popen([BIN, "record", "-q", "-o", out] + probe("op_sleep") + ["--", WORKLOAD, "sleep", "100000", "10"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
-    p.send_signal(signal.SIGTERM)
-    p.communicate(timeout=30)
-    eq(p.returncode, 0, "exit code")
-    if op(load(out), "op_sleep")["count"] < 10:
-        raise AssertionError("too few calls")
+    stop_mid_run(signal.SIGTERM, 1.0)
 
 
 @test

@@ -16,6 +16,12 @@ def env(db):
     return {"PYTHONPATH": RAGD_LITE, "RAGD_LITE_DB": db}
 
 
+def search_loop(db, sleep_ms):
+    """A long-running ragd-lite search loop to attach to."""
+    return spawn([PY, "-m", "ragd", "search", "x", "--repeat", "100000", "--sleep-ms", str(sleep_ms), "--timings",
+                  "none", "-q"], env=env(db), cwd=RAGD_LITE)
+
+
 def indexed_db():
     db = tmp("index.db")
     subprocess.run([PY, "-m", "ragd", "index", "-q", "--timings", "none"], cwd=RAGD_LITE, env={**os.environ, **env(db)},
@@ -105,8 +111,7 @@ def profile_compare_catches_planted_slowdown():
 @test
 def probes_lists_ops():
     db = indexed_db()
-    p = spawn([PY, "-m", "ragd", "search", "x", "--repeat", "100000", "--sleep-ms", "5", "--timings", "none", "-q"],
-              env=env(db), cwd=RAGD_LITE)
+    p = search_loop(db, 5)
     try:
         time.sleep(1.5)
         r = run(["probes", "-p", str(p.pid)], check=0)
@@ -126,8 +131,7 @@ def top_live_under_tmux():
     if not shutil.which("tmux"):
         raise Skip("tmux not installed")
     db = indexed_db()
-    p = spawn([PY, "-m", "ragd", "search", "x", "--repeat", "100000", "--sleep-ms", "2", "--timings", "none", "-q"],
-              env=env(db), cwd=RAGD_LITE)
+    p = search_loop(db, 2)
     sess = f"rbp{os.getpid()}"
     try:
         time.sleep(1.0)
@@ -155,8 +159,7 @@ def top_live_under_tmux():
 @test
 def top_plain_lines_when_not_a_tty():
     db = indexed_db()
-    p = spawn([PY, "-m", "ragd", "search", "x", "--repeat", "100000", "--sleep-ms", "2", "--timings", "none", "-q"],
-              env=env(db), cwd=RAGD_LITE)
+    p = search_loop(db, 2)
     try:
         time.sleep(1.0)
         r = run(["top", "-p", str(p.pid), "-d", "2.5"], check=0)
