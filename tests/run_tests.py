@@ -46,6 +46,11 @@ def main():
     only = os.environ.get("TESTS")
     for b in sys.argv[1:]:
         run_unit(b)
+    # Integration tests use debug registers (4 per CPU) and time real work: one run at a time per
+    # machine, also across checkouts.
+    import fcntl
+    lock = open("/tmp/ragd-bpfprof-integration.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     import lib
     import test_native  # noqa: F401  (tests register themselves)
     import test_python  # noqa: F401
