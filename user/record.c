@@ -55,15 +55,34 @@ struct op_run {
 	__u32 ret_units[PY_MAX_RET];
 	struct bpf_link **links;
 	int nlinks;
-	bool armed, had_exact;
-	__u64 armed_at, armed_ns;   /* coverage: time watched ... */
-	__u64 found_at, window_ns;  /* ... out of the time its code existed */
+	bool armed;
+	__u64 found_at;          /* when its code was found (0: not now) */
+	/* coverage: when it was armed, and when its code existed, this run (see py_coverage) */
+	struct span { __u64 a, b; } *armed_iv, *found_iv;
+	int narmed, nfound;
 	/* sampling */
 	__u64 wall_ns, on_ns, off_ns, self_ns;
 	__u64 last_frame[64];    /* per tid slot (tid % 64): frame address of the current instance */
 	__u64 last_ts[64];
 	int last_inst[64];
 };
+
+/* Appends [a, b) (b == 0: still open) to a span list; closes the open one with b. */
+static void span_open(struct span **v, int *n, __u64 a)
+{
+	struct span *nv = realloc(*v, (*n + 1) * sizeof(**v));
+
+	if (!nv)
+		return; /* coverage undercounted, never wrong in the other direction */
+	*v = nv;
+	nv[(*n)++] = (struct span){ a, 0 };
+}
+
+static void span_close(struct span *v, int n, __u64 b)
+{
+	if (n > 0 && !v[n - 1].b)
+		v[n - 1].b = b;
+}
 
 struct inst {
 	int op;
@@ -337,8 +356,7 @@ static void op_disarm(struct rec *r, int i)
 	run->nlinks = 0;
 	if (run->armed && r->o->verbose)
 		fprintf(stderr, "plan: %s gives its debug registers up\n", res(r, i)->name);
-	if (run->armed)
-		run->armed_ns += now_ns() - run->armed_at;
+	span_close(run->armed_iv, run->narmed, now_ns());
 	run->armed = false;
 	op_code_map(r, i, 0);
 }
@@ -366,8 +384,8 @@ static int op_arm(struct rec *r, int i)
 			return n;
 		}
 	}
-	run->armed = run->had_exact = true;
-	run->armed_at = now_ns();
+	run->armed = true;
+	span_open(&run->armed_iv, &run->narmed, now_ns());
 	run->state = OPS_READY;
 	res(r, i)->precision = PREC_EXACT;
 	res(r, i)->note[0] = 0;
@@ -397,6 +415,17 @@ static bool op_called(struct rec *r, int i)
 	       (agg.count || agg.open);
 }
 
+static int parent_of(const struct op_spec *ops, int n, int i)
+{
+	const char *dot = strchr(ops[i].name, '.');
+	char top[NAME_MAX_LEN];
+
+	if (!dot)
+		return -1;
+	snprintf(top, sizeof(top), "%.*s", (int)(dot - ops[i].name), ops[i].name);
+	return spec_find(ops, n, top);
+}
+
 /* The planner's view of the py: function ops. */
 static void plan_inputs(struct rec *r, struct plan_op *po)
 {
@@ -404,15 +433,9 @@ static void plan_inputs(struct rec *r, struct plan_op *po)
 
 	for (int i = 0; i < r->o->nops; i++) {
 		struct op_run *run = &r->run[i];
-		const char *dot = strchr(ops[i].name, '.');
 
-		po[i] = (struct plan_op){ .parent = -1, .top = !dot };
-		if (dot) {
-			char top[NAME_MAX_LEN];
-
-			snprintf(top, sizeof(top), "%.*s", (int)(dot - ops[i].name), ops[i].name);
-			po[i].parent = spec_find(ops, r->o->nops, top);
-		}
+		po[i] = (struct plan_op){ .parent = parent_of(ops, r->o->nops, i),
+					  .top = !strchr(ops[i].name, '.') };
 		if (ops[i].kind != OP_PY || run->state != OPS_READY)
 			continue;
 		po[i].need = run->need;
@@ -494,9 +517,14 @@ static void py_resolve(struct rec *r)
 	plan_apply(r);
 	/* Armed by the plan that found them: the window starts when watching does (a launched
 	 * target is held at the module load that brought them until now). */
-	for (int i = 0; i < r->o->nops; i++)
-		if (found[i] && r->run[i].armed)
-			r->run[i].found_at = r->run[i].armed_at;
+	for (int i = 0; i < r->o->nops; i++) {
+		struct op_run *run = &r->run[i];
+
+		if (!found[i])
+			continue;
+		span_open(&run->found_iv, &run->nfound, run->armed ?
+			  run->armed_iv[run->narmed - 1].a : run->found_at);
+	}
 	r->last_resolve = now_ns();
 }
 
@@ -529,10 +557,8 @@ static void py_drop_primary(struct rec *r)
 		if (r->o->ops[i].kind != OP_PY)
 			continue;
 		op_disarm(r, i);
-		if (run->found_at) {
-			run->window_ns += t - run->found_at;
-			run->found_at = 0;
-		}
+		span_close(run->found_iv, run->nfound, t);
+		run->found_at = 0;
 		if (run->state == OPS_READY || (run->state == OPS_SAMPLED && run->code)) {
 			run->state = OPS_PENDING;
 			run->code = 0;
@@ -909,29 +935,73 @@ static void cmdline_of(pid_t pid, char *out, size_t len)
 			out[i] = ' ';
 }
 
-/* Precision and coverage of a py: function op: exact once any of its calls was watched. */
+/* How much of [a, b) the spans cover (ours never overlap each other). */
+static __u64 span_overlap(const struct span *v, int n, __u64 a, __u64 b, __u64 now)
+{
+	__u64 sum = 0;
+
+	for (int j = 0; j < n; j++) {
+		__u64 lo = v[j].a > a ? v[j].a : a, hi = v[j].b ? v[j].b : now;
+
+		hi = hi < b ? hi : b;
+		sum += hi > lo ? hi - lo : 0;
+	}
+	return sum;
+}
+
+/* Coverage of op i in this run: of the time its parent op ran (its exact calls), or with no
+ * timed parent of the time its code existed, the share during which op i was armed. A stage
+ * armed only while nothing could call it has no coverage. Returns its exact calls. */
+static __u64 py_coverage(struct rec *r, int i, __u64 *watched, __u64 *window)
+{
+	struct op_run *run = &r->run[i];
+	int par = parent_of(r->o->ops, r->o->nops, i);
+	__u32 k = r->op_base + i, pk = par >= 0 ? (__u32)(r->op_base + par) : ~0u;
+	__u64 t = now_ns(), mine = 0, pw = 0, pwatched = 0;
+
+	for (size_t j = 0; j < r->s->ncalls; j++) {
+		const struct call_rec *c = &r->s->calls[j];
+		__u64 a = c->start_ns + r->t0;
+
+		if (c->iteration != r->o->iteration || (c->flags & (CALL_F_SAMPLED | CALL_F_OPEN)))
+			continue;
+		mine += c->op == k;
+		if (c->op == pk) {
+			pw += c->duration_ns;
+			pwatched += span_overlap(run->armed_iv, run->narmed, a, a + c->duration_ns, t);
+		}
+	}
+	*window = pw;
+	*watched = pwatched;
+	if (par >= 0 && !pw && !mine)
+		return 0; /* its parent never ran: nothing could call it */
+	if (!pw)
+		for (int j = 0; j < run->nfound; j++) {
+			__u64 b = run->found_iv[j].b ? run->found_iv[j].b : t;
+
+			*window += b - run->found_iv[j].a;
+			*watched += span_overlap(run->armed_iv, run->narmed, run->found_iv[j].a, b, t);
+		}
+	return mine;
+}
+
+/* Precision and coverage of a py: function op: exact once it was watched while it could run. */
 static void py_finish_op(struct rec *r, int i)
 {
 	struct op_result *or = res(r, i);
 	struct op_run *run = &r->run[i];
-	__u64 t = now_ns();
+	__u64 watched, window, mine = py_coverage(r, i, &watched, &window);
 
-	if (run->armed)
-		run->armed_ns += t - run->armed_at;
-	if (run->found_at)
-		run->window_ns += t - run->found_at;
-	run->armed = false;
-	run->found_at = 0;
-	or->cov_watched_ns += run->armed_ns;
-	or->cov_window_ns += run->window_ns;
-	if (run->had_exact || or->cov_watched_ns) {
+	or->cov_watched_ns += watched;
+	or->cov_window_ns += window;
+	if (mine || or->cov_watched_ns) {
 		or->precision = PREC_EXACT;
 		or->coverage = or->cov_window_ns ? (double)or->cov_watched_ns / or->cov_window_ns : 1.0;
 		if (or->coverage > 1.0)
 			or->coverage = 1.0;
 		if (or->coverage < 0.995)
-			snprintf(or->note, sizeof(or->note), "exact for %.0f%% of the time its code was "
-				 "loaded (debug registers shared)", 100.0 * or->coverage);
+			snprintf(or->note, sizeof(or->note), "exact for %.0f%% of the time it could run "
+				 "(debug registers shared): counts are of that part", 100.0 * or->coverage);
 		else
 			or->note[0] = 0;
 		return;
@@ -941,7 +1011,7 @@ static void py_finish_op(struct rec *r, int i)
 	if (run->state == OPS_PENDING && !or->note[0] && !run->wall_ns)
 		snprintf(or->note, sizeof(or->note), r->npy ? "function not found in the target "
 			 "(module never imported?)" : "no Python interpreter seen");
-	else if (run->state == OPS_READY && run->need && !run->had_exact)
+	else if (run->state == OPS_READY && run->need)
 		snprintf(or->note, sizeof(or->note), "no debug register left for it: timed from samples");
 }
 
@@ -1455,6 +1525,9 @@ cleanup:
 	ring_buffer__free(rb);
 	if (pipefd[1] >= 0)
 		close(pipefd[1]);
+	for (int i = 0; i < o->nops; i++)
+		for (int j = 0; j < r->run[i].nlinks; j++)
+			bpf_link__destroy(r->run[i].links[j]);
 	if (r->a.skel)
 		attach_destroy(&r->a);
 	/* A launched command we could not start must not be left waiting. */
@@ -1464,6 +1537,11 @@ cleanup:
 	}
 	for (int i = 0; i < r->npy; i++)
 		py_release(&r->py[i]);
+	for (int i = 0; i < o->nops; i++) {
+		free(r->run[i].links);
+		free(r->run[i].armed_iv);
+		free(r->run[i].found_iv);
+	}
 	iso8601_now(s->ended_at, sizeof(s->ended_at));
 	free(r->inst);
 	free(r);
