@@ -28,6 +28,8 @@ volatile sig_atomic_t exiting;
 static __u64 session_mono0;
 
 #define MAX_PY_PROCS 16
+#define POLL_MS 50                  /* ring drain period: bounds event latency (top) */
+#define RESOLVE_MIN_NS 200000000ull /* pending py: ops looked up again after 0.2 s, doubling */
 /* Sampled call instances: a new one starts when the op's frame address changes on a thread. */
 #define MAX_INST 65536
 
@@ -115,7 +117,7 @@ struct rec {
 	__u64 eval_code_off;
 	bool paused_pending;     /* target stopped by BPF, waiting for SIGCONT */
 	bool eval_attached;      /* PyEval_EvalCode probes in place */
-	__u64 last_resolve;
+	__u64 last_resolve, resolve_every;
 	int nmods;
 	struct mod_op mods[MAX_MOD_OPS];
 };
@@ -224,6 +226,14 @@ static void py_register(struct rec *r, struct pyproc *p)
 {
 	struct py_proc v = { .off = p->t.off, .runtime = p->t.runtime };
 	__u32 k = p->pid;
+
+	if ((p->t.version_hex >> 16) == 0x030b) {
+		/* 3.11 opcode numbers: RESUME, RESUME_QUICK, JUMP_BACKWARD, JUMP_BACKWARD_QUICK */
+		static const __u32 ops311[4] = { 151, 150, 140, 38 };
+
+		v.ret_guard = 1;
+		memcpy(v.ret_guard_op, ops311, sizeof(ops311));
+	}
 
 	bpf_map__update_elem(r->a.skel->maps.py_procs, &k, sizeof(k), &v, sizeof(v), BPF_ANY);
 }
@@ -749,8 +759,10 @@ static void on_mod(struct rec *r, const struct py_mod_event *e)
 
 	if (p)
 		py_set_primary(r, p);
-	if (r->primary >= 0 && r->py[r->primary].pid == (pid_t)e->pid && py_pending(r))
+	if (r->primary >= 0 && r->py[r->primary].pid == (pid_t)e->pid && py_pending(r)) {
 		py_resolve(r);
+		r->resolve_every = RESOLVE_MIN_NS;
+	}
 	if (e->paused) {
 		r->paused_pending = true;
 		resume_target(r);
@@ -1024,12 +1036,13 @@ static void finish(struct rec *r)
 	r->s->dropped_events += st.calls_dropped + st.samples_dropped + st.proc_dropped;
 	if (r->o->verbose)
 		fprintf(stderr, "bpf: calls %llu (dropped %llu), samples %llu (dropped %llu), breakpoint hits "
-			"%llu, no tstate %llu, orphan returns %llu, depth overflow %llu, rss events %llu\n",
+			"%llu, no tstate %llu, orphan returns %llu, depth overflow %llu, rss events %llu, return "
+			"reads that were no return %llu\n",
 			(unsigned long long)st.calls, (unsigned long long)st.calls_dropped,
 			(unsigned long long)st.samples, (unsigned long long)st.samples_dropped,
 			(unsigned long long)st.bp_hits, (unsigned long long)st.py_no_tstate,
 			(unsigned long long)st.orphan_returns, (unsigned long long)st.depth_overflow,
-			(unsigned long long)st.rss_events);
+			(unsigned long long)st.rss_events, (unsigned long long)st.bp_not_return);
 	if (st.calls_dropped)
 		session_warn(r->s, "%llu call records dropped (ring buffer full): statistics come from "
 			     "the BPF histograms", (unsigned long long)st.calls_dropped);
@@ -1160,6 +1173,7 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 	r->o = o;
 	r->s = s;
 	r->primary = -1;
+	r->resolve_every = RESOLVE_MIN_NS;
 	r->slot_budget = o->max_breakpoints > 0 ? o->max_breakpoints : 4;
 	r->period_ns = 1000000000ull / (o->hz > 0 ? o->hz : 999);
 	for (int i = 0; i < o->nops; i++)
@@ -1436,8 +1450,13 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 	last_tick = start;
 	while (!exiting) {
 		/* Poll fast until a launched interpreter is found: its imports start within ms. */
-		int e = ring_buffer__poll(rb, r->want_python && r->primary < 0 ? 5 : 100);
-		__u64 t = now_ns();
+		/* BPF wakes us only when the ring fills (see rb_wakeup): drain it every period. */
+		int e = ring_buffer__poll(rb, r->want_python && r->primary < 0 ? 5 : POLL_MS);
+		__u64 t;
+
+		if (e >= 0)
+			e = ring_buffer__consume(rb);
+		t = now_ns();
 
 		if (e < 0 && e != -EINTR) {
 			snprintf(err, errlen, "ring buffer: %s", strerror(-e));
@@ -1467,8 +1486,12 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 			py_set_primary(r, p);
 			r->last_resolve = t;
 		}
-		if (r->primary >= 0 && py_pending(r) && t - r->last_resolve > 100000000ull)
+		/* Modules announce themselves (EV_PY_MOD); this catches the rest, backing off. */
+		if (r->primary >= 0 && py_pending(r) && t - r->last_resolve > r->resolve_every) {
 			py_resolve(r);
+			if (r->resolve_every < 5000000000ull)
+				r->resolve_every *= 2;
+		}
 		r->a.skel->bss->want_mod_events = py_pending(r);
 		if (t - last_tick >= 1000000000ull) {
 			progress(r, start);
