@@ -92,6 +92,8 @@ static const char record_help[] =
 "  -F, --frequency HZ    Python stack sampling frequency (default 999; 0 turns sampling off)\n"
 "      --no-offcpu       no off-CPU stacks\n"
 "      --max-breakpoints N  debug registers to use per CPU (default 4)\n"
+"      --rotate SEC      when more py: ops want exact timing than registers allow, hand the\n"
+"                        registers to the next stages every SEC seconds (default 2; 0: never)\n"
 "      --histogram       print latency histograms in the report\n"
 "      --no-color        no colours in the report\n"
 "  -q, --quiet           no report on stdout\n"
@@ -102,7 +104,7 @@ static const char record_help[] =
 "  sudo ragd-bpfprof record -o search.json -- ragd search \"vector databases\"\n"
 "  sudo ragd-bpfprof record -e sqlite_step=native:libsqlite3.so.0:sqlite3_step -p 1234\n";
 
-enum { OPT_NO_OFFCPU = 1000, OPT_MAXBP, OPT_HIST, OPT_NOCOLOR, OPT_FORMAT, OPT_THRESH, OPT_FAIL,
+enum { OPT_NO_OFFCPU = 1000, OPT_MAXBP, OPT_ROTATE, OPT_HIST, OPT_NOCOLOR, OPT_FORMAT, OPT_THRESH, OPT_FAIL,
        OPT_RAGD, OPT_PATH, OPT_QUERY, OPT_COMPARE, OPT_SORT };
 
 struct common {
@@ -193,6 +195,7 @@ static void common_init(struct common *c)
 	c->ro.hz = 999;
 	c->ro.offcpu = true;
 	c->ro.max_breakpoints = 4;
+	c->ro.rotate = ROTATE_DEFAULT_S;
 }
 
 /* Finishes a session: stats, JSON, report. */
@@ -239,6 +242,7 @@ static int run_record(struct common *c, struct session *s)
 	{ "frequency", required_argument, NULL, 'F' },                     \
 	{ "no-offcpu", no_argument, NULL, OPT_NO_OFFCPU },                 \
 	{ "max-breakpoints", required_argument, NULL, OPT_MAXBP },         \
+	{ "rotate", required_argument, NULL, OPT_ROTATE },                 \
 	{ "histogram", no_argument, NULL, OPT_HIST },                      \
 	{ "no-color", no_argument, NULL, OPT_NOCOLOR },                    \
 	{ "quiet", no_argument, NULL, 'q' },                               \
@@ -281,6 +285,8 @@ static int common_opt(struct common *c, int opt, const char *arg)
 		return 0;
 	case OPT_MAXBP:
 		return parse_int(arg, "breakpoint count", 0, 4, &c->ro.max_breakpoints);
+	case OPT_ROTATE:
+		return parse_double(arg, "rotation period", &c->ro.rotate);
 	case OPT_HIST:
 		c->histogram = true;
 		return 0;
@@ -566,6 +572,7 @@ static int cmd_profile(int argc, char **argv)
 	bool ran = false;
 
 	common_init(&c);
+	c.ro.rotate = 0; /* the exact set turns once per iteration (record_opts.iteration) */
 	/* The subcommand comes first: profile index|search|chat|all [OPTIONS]. */
 	if (argc > 1 && argv[1][0] != '-') {
 		what = argv[1];
@@ -841,6 +848,7 @@ static int cmd_top(int argc, char **argv)
 		{ "frequency", required_argument, NULL, 'F' },
 		{ "sort", required_argument, NULL, OPT_SORT },
 		{ "max-breakpoints", required_argument, NULL, OPT_MAXBP },
+		{ "rotate", required_argument, NULL, OPT_ROTATE },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },

@@ -301,11 +301,27 @@ static void op_sampled(struct rec *r, int i, const char *fmt, const char *why)
 	snprintf(or->note, sizeof(or->note), fmt, why);
 }
 
+/* Debug registers a function takes to be timed exactly (entry + each RETURN site), or 0 and
+ * why it cannot be. The one rule record and probes both use. */
+static int code_need(const struct py_code_info *ci, char *why, size_t len)
+{
+	if (ci->is_generator)
+		snprintf(why, len, "generator");
+	else if (ci->ret_partial)
+		snprintf(why, len, "return sites not decodable");
+	else if (ci->nret == 0 || ci->nret > 3)
+		snprintf(why, len, "%u return sites", ci->nret);
+	else
+		return 1 + ci->nret;
+	return 0;
+}
+
 /* Reads a found op's code object: can it be exact, and with how many debug registers? */
 static void py_classify(struct rec *r, int i)
 {
 	struct op_run *run = &r->run[i];
 	struct py_code_info ci;
+	char why[64];
 
 	if (py_code_read(&r->py[r->primary].t, run->code, &ci)) {
 		op_sampled(r, i, "%s", "code object unreadable: timed from samples");
@@ -316,20 +332,13 @@ static void py_classify(struct rec *r, int i)
 	res(r, i)->resolved = true;
 	run->found_at = now_ns();
 	run->state = OPS_READY;
-	run->need = 0;
-	if (ci.is_generator) {
-		op_sampled(r, i, "%s", "generator: timed from samples");
-	} else if (ci.ret_partial) {
-		op_sampled(r, i, "%s", "return sites not decodable: timed from samples");
-	} else if (ci.nret == 0 || ci.nret > 3) {
-		char why[64];
-
-		snprintf(why, sizeof(why), "%u return sites", ci.nret);
+	run->need = code_need(&ci, why, sizeof(why));
+	if (!run->need) {
 		op_sampled(r, i, "%s: timed from samples", why);
 	} else if (r->bp_why) {
+		run->need = 0;
 		op_sampled(r, i, "%s: timed from samples", r->bp_why);
 	} else {
-		run->need = 1 + ci.nret;
 		run->bytecode = ci.bytecode;
 		run->nret = ci.nret;
 		memcpy(run->ret_units, ci.ret_units, sizeof(run->ret_units));
@@ -1174,7 +1183,8 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 	r->s = s;
 	r->primary = -1;
 	r->resolve_every = RESOLVE_MIN_NS;
-	r->slot_budget = o->max_breakpoints > 0 ? o->max_breakpoints : 4;
+	r->turn = o->iteration;
+	r->slot_budget = o->max_breakpoints;
 	r->period_ns = 1000000000ull / (o->hz > 0 ? o->hz : 999);
 	for (int i = 0; i < o->nops; i++)
 		for (int j = 0; j < 64; j++)
@@ -1447,7 +1457,7 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 		fprintf(stderr, "recording %d operation(s) in pid %d%s\n", o->nops, r->root,
 			o->duration > 0 ? "" : "; Ctrl-C to stop");
 
-	last_tick = start;
+	last_tick = r->last_rotate = start;
 	while (!exiting) {
 		/* Poll fast until a launched interpreter is found: its imports start within ms. */
 		/* BPF wakes us only when the ring fills (see rb_wakeup): drain it every period. */
@@ -1485,6 +1495,11 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 
 			py_set_primary(r, p);
 			r->last_resolve = t;
+		}
+		if (o->rotate > 0 && r->primary >= 0 && t - r->last_rotate >= o->rotate * 1e9) {
+			r->turn++;
+			r->last_rotate = t;
+			plan_apply(r);
 		}
 		/* Modules announce themselves (EV_PY_MOD); this catches the rest, backing off. */
 		if (r->primary >= 0 && py_pending(r) && t - r->last_resolve > r->resolve_every) {
@@ -1578,7 +1593,9 @@ int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
 	struct py_target t = {};
 	char bin[PATH_MAX] = "", interp[PATH_MAX] = "", perr[512] = "";
 	bool live = o->pid > 0, have_py = false;
-	int order[MAX_OPS], slots = 0, budget = o->max_breakpoints > 0 ? o->max_breakpoints : 4;
+	int order[MAX_OPS], budget = o->max_breakpoints;
+	struct plan_op po[MAX_OPS] = {};
+	bool want[MAX_OPS];
 	int nexact = 0, nsampled = 0, nmissing = 0;
 	const char *why[MAX_OPS] = {};
 	char detail[MAX_OPS][160];
@@ -1639,12 +1656,12 @@ int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
 
 		if (st <= 0) {
 			budget = 0;
-			fprintf(out, "debug registers: %s: py: functions will be sampled\n\n", st == 0 ?
+			fprintf(out, "debug registers: self-test failed: %s: py: functions will be sampled\n\n", st == 0 ?
 				"hardware breakpoints do not fire on this machine (self-test)" :
 				st == -ENOSPC ? "none free (ENOSPC)" : "unavailable");
 		} else {
-			fprintf(out, "debug registers: %d per CPU for exact Python operations (entry + each "
-				"return)\n\n", budget);
+			fprintf(out, "debug registers: self-test passed (hardware breakpoints fire here); %d per "
+				"CPU for exact Python operations\n\n", budget);
 		}
 	}
 
@@ -1656,6 +1673,8 @@ int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
 		__u64 off = 0, code = 0;
 
 		detail[i][0] = 0;
+		po[i].parent = parent_of(o->ops, o->nops, i);
+		po[i].top = !strchr(sp->name, '.');
 		if (sp->kind == OP_NATIVE) {
 			if (resolve_native_path(sp->path, o->pid, path, sizeof(path)) ||
 			    elf_sym_offset(path, sp->symbol, &off, NULL, e2, sizeof(e2))) {
@@ -1688,6 +1707,8 @@ int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
 			continue;
 		}
 		struct py_code_info ci;
+		char cwhy[64];
+
 		if (py_find_function(&t, sp->path, sp->symbol, &code) != 1 || py_code_read(&t, code, &ci)) {
 			why[i] = "not found";
 			snprintf(detail[i], sizeof(detail[i]), "no %s in a loaded module ending %s (yet)",
@@ -1695,26 +1716,30 @@ int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
 			nmissing++;
 			continue;
 		}
-		if (ci.is_generator) {
-			why[i] = "sampled";
-			snprintf(detail[i], sizeof(detail[i]), "code 0x%llx: generator", (unsigned long long)code);
-		} else if (ci.nret == 0 || ci.nret > 3) {
-			why[i] = "sampled";
-			snprintf(detail[i], sizeof(detail[i]), "code 0x%llx: %u return sites",
-				 (unsigned long long)code, ci.nret);
-		} else if (slots + 1 + (int)ci.nret > budget) {
-			why[i] = "sampled";
-			snprintf(detail[i], sizeof(detail[i]), "code 0x%llx: %s", (unsigned long long)code,
-				 budget ? "no debug register left" : "no usable debug registers");
-		} else {
-			slots += 1 + ci.nret;
-			why[i] = "exact (breakpoints)";
+		po[i].need = budget ? code_need(&ci, cwhy, sizeof(cwhy)) : 0;
+		why[i] = "sampled";
+		if (!budget)
+			snprintf(cwhy, sizeof(cwhy), "no usable debug registers");
+		snprintf(detail[i], sizeof(detail[i]), "code 0x%llx: %s", (unsigned long long)code,
+			 po[i].need ? "no debug register left" : cwhy);
+		if (po[i].need)
 			snprintf(detail[i], sizeof(detail[i]), "code 0x%llx, %u return site(s), line %d",
 				 (unsigned long long)code, ci.nret, ci.firstlineno);
-			nexact++;
+	}
+	/* The plan record would start with (it re-plans as ops run and every --rotate period). */
+	plan_compute(po, o->nops, budget, 0, want);
+	for (int i = 0; i < o->nops; i++) {
+		if (!why[i] || strcmp(why[i], "sampled"))
 			continue;
+		if (want[i]) {
+			why[i] = "exact (breakpoints)";
+			nexact++;
+		} else {
+			if (po[i].need)
+				snprintf(detail[i] + strlen(detail[i]), sizeof(detail[i]) - strlen(detail[i]),
+					 ": registers go to higher-priority ops");
+			nsampled++;
 		}
-		nsampled++;
 	}
 	fprintf(out, "%-22s %-24s %s\n", "OPERATION", "PRECISION", "WHERE / WHY");
 	for (int i = 0; i < o->nops; i++)
