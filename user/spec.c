@@ -376,14 +376,14 @@ out:
 
 int spec_load_file(const char *path, struct op_spec *out, int max, int *n, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
+	FILE *f = fopen_regular(path);   /* a FIFO would block */
 	char *buf;
 	size_t len;
 	int ret;
 
 	*n = 0;
 	if (!f) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		seterr(err, errlen, "%s: %s", path, errno == EINVAL ? "not a regular file" : strerror(errno));
 		return -1;
 	}
 	buf = malloc(SPEC_FILE_MAX + 1);
