@@ -33,9 +33,9 @@ static int usage_error(const char *fmt, ...)
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	/* arguments may hold terminal escapes: print_error neutralises them */
+	/* arguments may hold terminal escapes: print_safe_error neutralises them */
 	if (msg && asprintf(&full, "%s (see '%s --help')", msg, prog) >= 0)
-		print_error(prog, full);
+		print_safe_error(prog, full);
 	free(msg);
 	free(full);
 	return 2;
@@ -53,7 +53,7 @@ static void errorf(const char *fmt, ...)
 		msg = NULL;
 	va_end(ap);
 	if (msg)
-		print_error(prog, msg);
+		print_safe_error(prog, msg);
 	free(msg);
 }
 
@@ -147,7 +147,7 @@ static int build_spec(struct common *c)
 	c->ro.nops = 0;
 	if (c->spec_file) {
 		if (spec_load_file(c->spec_file, c->ro.ops, MAX_OPS, &n, err, sizeof(err))) {
-			print_error(prog, err);
+			print_safe_error(prog, err);
 			return 2;
 		}
 		c->ro.nops = n;
@@ -156,7 +156,7 @@ static int build_spec(struct common *c)
 		if (c->ro.nops >= MAX_OPS)
 			return usage_error("too many probes (max %d)", MAX_OPS);
 		if (spec_parse(c->probes[i], &c->ro.ops[c->ro.nops], err, sizeof(err))) {
-			print_error(prog, err);
+			print_safe_error(prog, err);
 			return 2;
 		}
 		for (int j = 0; j < c->ro.nops; j++)
@@ -185,7 +185,7 @@ static int parse_pid(const char *s, pid_t *pid)
 	*pid = v;
 	/* kernel threads and zombies: nothing to trace, say so before attaching */
 	if (check_target_pid(v, err, sizeof(err))) {
-		print_error(prog, err);
+		print_safe_error(prog, err);
 		return 2;
 	}
 	return 0;
@@ -233,7 +233,7 @@ static int emit(struct session *s, struct common *c, bool print)
 
 	session_compute_stats(s);
 	if (c->out && session_write_file(s, c->out, err, sizeof(err))) {
-		print_error(prog, err);
+		print_safe_error(prog, err);
 		return 1;
 	}
 	if (print && !c->ro.quiet) {
@@ -250,12 +250,12 @@ static int run_record(struct common *c, struct session *s)
 	int rc;
 
 	if (c->out && output_check(c->out, err, sizeof(err))) {
-		print_error(prog, err);
+		print_safe_error(prog, err);
 		return 2;
 	}
 	rc = record_run(&c->ro, s, err, sizeof(err));
 	if (rc) {
-		print_error(prog, err);
+		print_safe_error(prog, err);
 		return rc;
 	}
 	return 0;
@@ -422,7 +422,7 @@ static int cmd_report(int argc, char **argv)
 		return usage_error("report: needs exactly one FILE.json");
 	session_init(&s);
 	if (session_read_file(&s, argv[optind], err, sizeof(err))) {
-		print_error(prog, err);
+		print_safe_error(prog, err);
 		session_free(&s);
 		return 2;
 	}
@@ -471,7 +471,7 @@ static int do_compare(const char *base, const struct session *cur_s, const char 
 	session_init(&c);
 	if (session_read_file(&b, base, err, sizeof(err)) ||
 	    (!cur_s && session_read_file(&c, cur, err, sizeof(err)))) {
-		print_error(prog, err);
+		print_safe_error(prog, err);
 		session_free(&b);
 		session_free(&c);
 		return 2;
@@ -657,7 +657,7 @@ static int cmd_profile(int argc, char **argv)
 		char err[512];
 
 		if (output_check(c.out, err, sizeof(err))) {
-			print_error(prog, err);
+			print_safe_error(prog, err);
 			return 2;
 		}
 	}
@@ -704,7 +704,7 @@ static int cmd_profile(int argc, char **argv)
 				fprintf(stderr, "%s\n", prog_line);
 			rc = record_run(&c.ro, &s, err, sizeof(err));
 			if (rc) {
-				print_error(prog, err);
+				print_safe_error(prog, err);
 				break;
 			}
 			ran = true;
@@ -940,7 +940,7 @@ static int cmd_top(int argc, char **argv)
 	if (t.raw)
 		tcsetattr(0, TCSANOW, &t.saved);
 	if (rc)
-		print_error(prog, err);
+		print_safe_error(prog, err);
 	session_free(&s);
 	return rc;
 }
@@ -982,7 +982,7 @@ static int cmd_probes(int argc, char **argv)
 	install_signals();
 	rc = record_probes(&c.ro, stdout, err, sizeof(err));
 	if (rc)
-		print_error(prog, err);
+		print_safe_error(prog, err);
 	return rc;
 }
 

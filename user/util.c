@@ -113,7 +113,7 @@ int fputs_safe(const char *s, FILE *f, bool keep_nl)
 	return 0;
 }
 
-void print_error(const char *prog, const char *msg)
+void print_safe_error(const char *prog, const char *msg)
 {
 	fputs_safe(prog, stderr, false);
 	fputs(": ", stderr);
@@ -214,6 +214,10 @@ int parse_iso8601_ns(const char *s, int64_t *ns)
 	/* all small: |secs| < 2^39 for years 1..9999 */
 	secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
 	secs -= sign * (oh * 3600 + om * 60);
+	if (secs < 0 && frac > 0) {   /* so INT64_MIN itself is reachable */
+		secs++;
+		frac -= 1000000000;
+	}
 	if (__builtin_mul_overflow(secs, (int64_t)1000000000, &v) ||
 	    __builtin_add_overflow(v, frac, &v)) {
 		errno = ERANGE;

@@ -21,7 +21,7 @@ bool str_is_clean(const char *s, bool keep_nl);
 /* fputs(str_sanitize(s)) without a length limit. */
 int fputs_safe(const char *s, FILE *f, bool keep_nl);
 /* "PROG: MSG\n" on stderr with MSG sanitized: the one way errors reach the terminal. */
-void print_error(const char *prog, const char *msg);
+void print_safe_error(const char *prog, const char *msg);
 
 /* The one duration / number parser for the command line: a finite decimal number in
  * [lo, hi] (rejects "", "inf", "nan", trailing junk). 0 or -1. */
