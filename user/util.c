@@ -14,13 +14,16 @@
 
 void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
+	char msg[2048];
 	va_list ap;
 
 	if (!err || !errlen)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* one line, and nothing a terminal would act on: messages quote file contents */
+	str_sanitize(err, errlen, msg, false);
 }
 
 /* ---------------------------------------------------------------- terminal-safe text */

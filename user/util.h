@@ -8,7 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* printf into err (one-line error messages); no-op when err is NULL or errlen 0. */
+/* printf into err (one-line error messages, control characters escaped as by str_sanitize);
+ * no-op when err is NULL or errlen 0. */
 void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Untrusted text (op names, commands, notes, stack frames, file names, errors) for a terminal:
