@@ -197,7 +197,7 @@ static int parse_positive(const char *s, const char *what, double max, double *o
 	double v;
 
 	if (parse_number(s, 0, max, &v) || v <= 0)
-		return usage_error("invalid %s '%s' (a number > 0 and <= %g)", what, s, max);
+		return usage_error("invalid %s '%s' (a number > 0 and at most %.0f)", what, s, max);
 	*out = v;
 	return 0;
 }
@@ -986,11 +986,28 @@ static int cmd_probes(int argc, char **argv)
 	return rc;
 }
 
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+	int rc;
+
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	rc = dispatch(argc, argv);
+	/* a report or comparison that did not reach stdout (disk full, closed pipe) is a failure:
+	 * CI gates read it */
+	if (fflush(stdout) || ferror(stdout)) {
+		errorf("writing standard output: %s", strerror(errno ? errno : EIO));
+		if (!rc)
+			rc = 1;
+	}
+	return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
-	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	if (!cmd)
 		return usage_error("missing command");
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
