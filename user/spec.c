@@ -116,6 +116,11 @@ static int fill(struct op_spec *out, const char *ctx, const char *name, size_t n
 		       sizeof(out->symbol) - 1);
 		return -1;
 	}
+	/* the text form splits at the last ':': a JSON symbol with one would not read back */
+	if (memchr(sym, ':', sym_len)) {
+		seterr(err, errlen, "%s: ':' in symbol '%.*s'", ctx, (int)sym_len, sym);
+		return -1;
+	}
 	if (has_space(sym, sym_len)) {
 		seterr(err, errlen, "%s: blank in symbol '%.*s'", ctx, (int)sym_len, sym);
 		return -1;

@@ -341,6 +341,10 @@ static void test_find_add(void **state)
 					  "\"path\": \"a.py\", \"symbol\": \"f\"}]}", "S", ops, 2, &n,
 					  err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "invalid name 'native:f'"));
+	/* nor a symbol with ':' from SPEC.json (the text form splits at the last ':') */
+	assert_int_equal(spec_load_string("{\"probes\": [{\"kind\": \"py\", \"path\": \"py\", "
+					  "\"symbol\": \"a:f\"}]}", "S", ops, 2, &n, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "':' in symbol 'a:f'"));
 	/* errors quoting the input stay one line and inert */
 	assert_int_equal(spec_parse("x=py:\x1b]0;t\x07:\n", &op, err, sizeof(err)), -1);
 	assert_null(strchr(err, '\x1b'));
