@@ -19,6 +19,7 @@ ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer
 export ASAN_OPTIONS ?= abort_on_error=1:detect_leaks=1:strict_string_checks=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+export RAGD_BPFPROF_SANITIZED := 1
 endif
 # libbpf, libelf and zlib static (Debian ships the archives); cJSON and libc dynamic.
 LIBS := -Wl,-Bstatic -lbpf -lelf -lz -lzstd -Wl,-Bdynamic -lcjson -lm -lpthread

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 from lib import (BIN, WORKLOAD, calls, eq, load, median, op, read_timings, record, run, spawn, test,
-                 tmp, within)
+                 timing, tmp, within)
 
 
 def probe(name):
@@ -32,6 +32,7 @@ def sleep_counts_and_p50():
 
 
 @test
+@timing
 def busy_is_on_cpu():
     t = tmp("t.txt")
     s = record(probe("op_busy") + ["--", WORKLOAD, "busy", "30", "5"], env={"WORKLOAD_TIMINGS": t})
@@ -147,11 +148,13 @@ def sigint_writes_valid_json():
 
 
 @test
+@timing
 def sigterm_writes_valid_json():
     stop_mid_run(signal.SIGTERM, 1.0)
 
 
 @test
+@timing
 def compare_catches_slowdown():
     base, same, slow = tmp("base.json"), tmp("same.json"), tmp("slow.json")
     cmd = probe("op_busy") + ["--", WORKLOAD, "busy", "40", "3"]

@@ -118,6 +118,19 @@ static void test_sanitize(void **state)
 	assert_true(str_is_clean("a\nb", true));
 }
 
+/* every one-line error goes through seterr: quoted file contents cannot break the line or
+ * reach the terminal */
+static void test_seterr_sanitizes(void **state)
+{
+	char err[64];
+
+	seterr(err, sizeof(err), "bad probe '%s'", "x\n\x1b]0;t\x07");
+	assert_string_equal(err, "bad probe 'x\\x0a\\x1b]0;t\\x07'");
+	seterr(err, 8, "%s", "abcdefghij");
+	assert_string_equal(err, "abcdefg");
+	seterr(NULL, 0, "%s", "ignored");
+}
+
 static void test_fputs_safe(void **state)
 {
 	char *buf = NULL;
@@ -381,6 +394,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sanitize),
+		cmocka_unit_test(test_seterr_sanitizes),
 		cmocka_unit_test(test_fputs_safe),
 		cmocka_unit_test(test_parse_number),
 		cmocka_unit_test(test_parse_iso8601),
