@@ -67,9 +67,12 @@ static int resolve(const char *path, char *real, char *dir, size_t len, char *er
 	}
 	snprintf(tmp, sizeof(tmp), "%s", real);
 	snprintf(dir, len, "%s", dirname(tmp));
-	if (stat(dir, &dst) || !S_ISDIR(dst.st_mode)) {
-		seterr(err, errlen, "%s: cannot write there: %s", path,
-		       errno && !S_ISDIR(dst.st_mode) ? strerror(errno) : "not a directory");
+	if (stat(dir, &dst)) {
+		seterr(err, errlen, "%s: cannot write there: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(dst.st_mode)) {
+		seterr(err, errlen, "%s: cannot write there: %s is not a directory", path, dir);
 		return -1;
 	}
 	if (pseudo_fs(dir)) {
@@ -129,7 +132,9 @@ static int link_tmp(int fd, const char *dir, const char *real, char *name, size_
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	for (int i = 0; i < 64; i++) {
 		tmp_name(name, len, dir, real);
-		if (!linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW))
+		/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH, /proc/self/fd needs /proc: either will do */
+		if (!linkat(fd, "", AT_FDCWD, name, AT_EMPTY_PATH) ||
+		    (errno != EEXIST && !linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW)))
 			return 0;
 		if (errno != EEXIST)
 			return -1;
