@@ -85,6 +85,17 @@ char *str_sanitize(char *dst, size_t dstlen, const char *src, bool keep_nl)
 	return dst;
 }
 
+const char *term_safe(const char *s)
+{
+	static char buf[8][16384];
+	static unsigned k;
+
+	if (s && str_is_clean(s, false))
+		return s;
+	k = (k + 1) % 8;
+	return str_sanitize(buf[k], sizeof(buf[k]), s, false);
+}
+
 bool str_is_clean(const char *s, bool keep_nl)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");

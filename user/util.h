@@ -17,6 +17,9 @@ void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((forma
  * invalid UTF-8 become "\xNN"; valid UTF-8 stays. Always NUL-terminates dst (dstlen > 0);
  * truncates on a character boundary. Returns dst. */
 char *str_sanitize(char *dst, size_t dstlen, const char *src, bool keep_nl);
+/* str_sanitize(s, keep_nl false) into one of 8 rotating static buffers (16 KiB each), for
+ * printf arguments: fprintf(out, "warning: %s\n", term_safe(w)). Single-threaded callers. */
+const char *term_safe(const char *s);
 /* True when s has nothing str_sanitize would change. */
 bool str_is_clean(const char *s, bool keep_nl);
 /* fputs(str_sanitize(s)) without a length limit. */

@@ -116,6 +116,12 @@ static void test_sanitize(void **state)
 	assert_false(str_is_clean("\x1b[0m", false));
 	assert_false(str_is_clean("a\nb", false));
 	assert_true(str_is_clean("a\nb", true));
+	/* term_safe: clean text as is, the rest escaped; several at once in one printf */
+	const char *plain = "search.embed";
+	assert_ptr_equal(term_safe(plain), plain);
+	snprintf(b, sizeof(b), "%s|%s", term_safe("\x1b[2J"), term_safe("\x07"));
+	assert_string_equal(b, "\\x1b[2J|\\x07");
+	assert_string_equal(term_safe(NULL), "");
 }
 
 /* every one-line error goes through seterr: quoted file contents cannot break the line or
