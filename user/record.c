@@ -807,29 +807,6 @@ static int handle_event(void *ctx, void *data, size_t len)
 
 /* ---------------------------------------------------------------- setup */
 
-int check_output_path(const char *out, char *err, size_t errlen)
-{
-	char dir[PATH_MAX];
-	struct stat st;
-
-	if (!out)
-		return 0;
-	snprintf(dir, sizeof(dir), "%s", out);
-	if (!stat(out, &st) && S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s: is a directory", out);
-		return -1;
-	}
-	if (access(dirname(dir), W_OK)) {
-		snprintf(err, errlen, "%s: cannot write there: %s", out, strerror(errno));
-		return -1;
-	}
-	if (!access(out, F_OK) && access(out, W_OK)) {
-		snprintf(err, errlen, "%s: not writable: %s", out, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* The interpreter ELF a launched command will run (python binary or its libpython), from the
  * command itself or its #! line; "" if it is not Python. */
 static void find_interp(const char *bin, char *out, size_t len)

@@ -39,9 +39,6 @@ struct record_opts {
  * spec). Returns 0, 2 for a usage/input error (err says why), 1 for a runtime failure. */
 int record_run(struct record_opts *o, struct session *s, char *err, size_t errlen);
 
-/* -o PATH can be written (checked before anything is attached). 0 or -1 with err. */
-int check_output_path(const char *out, char *err, size_t errlen);
-
 /* What `probes` prints: interpreter, version, support, each op found or not and its precision. */
 int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen);
 

@@ -8,7 +8,7 @@ import textwrap
 import time
 
 from lib import (BIN, RAGD_LITE, Skip, calls, eq, load, op, python_versions, record, run, spawn,
-                 test, tmp, within)
+                 test, timing, tmp, within)
 
 _bp = None
 
@@ -64,6 +64,7 @@ def search_session(py, n, extra_env=None, hz="999"):
 
 
 @each_python
+@timing
 def exact_search_counts_and_p50(py):
     if not breakpoints_fire():
         raise Skip("hardware breakpoints do not fire on this machine (self-test): exact py: timing "
@@ -89,6 +90,7 @@ def exact_rss_of_50mib(py):
 
 
 @each_python
+@timing
 def sampled_attribution_matches_ground_truth(py):
     # Breakpoints or not, samples must say where search time goes: each stage's share of the
     # search time within 5 points of the workload's own clock.
