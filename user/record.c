@@ -22,6 +22,7 @@
 #include "record.h"
 #include "spec.h"
 #include "symbols.h"
+#include "util.h"
 #include "prof.skel.h"
 
 volatile sig_atomic_t exiting;
@@ -235,7 +236,7 @@ static void py_register(struct rec *r, struct pyproc *p)
 		memcpy(v.ret_guard_op, ops311, sizeof(ops311));
 	}
 
-	bpf_map__update_elem(r->a.skel->maps.py_procs, &k, sizeof(k), &v, sizeof(v), BPF_ANY);
+	attach_map_set(r->a.skel->maps.py_procs, &k, sizeof(k), &v, sizeof(v), "Python process");
 }
 
 /* Detects the interpreter of pid; quiet failures are retried later (the loader may not have
@@ -276,8 +277,8 @@ static struct pyproc *py_try(struct rec *r, pid_t pid, bool report)
 		}
 	}
 	if (r->o->verbose)
-		fprintf(stderr, "python %s in pid %d (%s), _PyRuntime at 0x%llx\n", p->t.version, pid,
-			p->t.elf_path, (unsigned long long)p->t.runtime);
+		fprintf(stderr, "python %s in pid %d (%s), _PyRuntime at 0x%llx\n", term_safe(p->t.version),
+			pid, p->t.elf_path, (unsigned long long)p->t.runtime);
 	return p;
 }
 
@@ -349,7 +350,7 @@ static void op_code_map(struct rec *r, int i, __u64 v)
 {
 	__u32 k = r->op_base + i;
 
-	bpf_map__update_elem(r->a.skel->maps.py_op_code, &k, sizeof(k), &v, sizeof(v), BPF_ANY);
+	attach_map_set(r->a.skel->maps.py_op_code, &k, sizeof(k), &v, sizeof(v), "py: op code object");
 }
 
 /* Moves the links attach_breakpoint appended to the attacher into the op's own list. */
@@ -1328,7 +1329,8 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 	for (int m = 0; m < r->nmods; m++) {
 		__u32 k = m;
 
-		bpf_map__update_elem(r->a.skel->maps.mod_ops, &k, sizeof(k), &r->mods[m], sizeof(r->mods[m]), BPF_ANY);
+		attach_map_set(r->a.skel->maps.mod_ops, &k, sizeof(k), &r->mods[m], sizeof(r->mods[m]),
+			       "module filter");
 	}
 	r->a.skel->bss->want_mod_events = py_pending(r);
 
@@ -1359,7 +1361,10 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 		pipefd[0] = -1;
 		r->root = child;
 	}
-	attach_add_pid(&r->a, r->root);
+	if (attach_add_pid(&r->a, r->root)) {
+		snprintf(err, errlen, "cannot trace pid %d (BPF map update failed)", r->root);
+		goto cleanup_paths;
+	}
 	s->pid = r->root;
 	if (!s->command[0]) {
 		if (r->launched) {
