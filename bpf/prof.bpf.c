@@ -14,7 +14,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Tunables, set by user space between open and load. */
 const volatile __u32 nr_cpus = 1;
 const volatile __u32 page_shift = 12;
-const volatile bool sample_offcpu = false;
 const volatile __u64 min_offcpu_ns = 100000; /* shorter blocks are not worth a record */
 
 struct bpf_stats stats = {};
@@ -256,24 +255,25 @@ static __always_inline void push(struct thread_state *ts, __u32 op_id, __u64 key
 	ts->depth = d + 1;
 }
 
-/* Pops the top frame, accounts it and emits its record. */
-static __noinline void pop_emit(struct thread_state *ts, __u32 tid, __u64 now, __u32 flags)
+/* Pops the top frame, accounts it and emits its record. A global function: the verifier checks
+ * it once, not at each of its call sites (most of the load time otherwise). */
+__noinline int pop_emit(struct thread_state *ts, __u32 tid, __u64 now, __u32 flags)
 {
-	__u32 d = ts->depth;
+	__u32 d;
 	struct frame *f;
 	struct op_agg *agg;
 	struct call_event *e;
 	__u64 dur, oncpu, rss_end;
 	__u32 op;
 
-	if (d == 0)
-		return;
+	if (!ts || (d = ts->depth) == 0)
+		return 0;
 	d--;
 	ts->depth = d;
 	f = &ts->f[d & (MAX_DEPTH - 1)];
 	op = f->op_id;
 	if (op == OP_NONE)
-		return;
+		return 0;
 	dur = now - f->start_ns;
 	oncpu = oncpu_now(ts, now) - f->oncpu_start;
 	if (oncpu > dur)
@@ -307,7 +307,7 @@ static __noinline void pop_emit(struct thread_state *ts, __u32 tid, __u64 now, _
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		__sync_fetch_and_add(&stats.calls_dropped, 1);
-		return;
+		return 0;
 	}
 	e->type = EV_CALL;
 	e->op_id = op;
@@ -322,6 +322,7 @@ static __noinline void pop_emit(struct thread_state *ts, __u32 tid, __u64 now, _
 	e->flags = flags;
 	e->depth = d;
 	bpf_ringbuf_submit(e, rb_wakeup());
+	return 0;
 }
 
 /* ---- native operations: uprobe + uretprobe, op id in the bpf_cookie ---- */
@@ -398,14 +399,22 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 	ts = bpf_map_lookup_elem(&threads, &ntid);
 	if (ts)
 		ts->in_ts = now;
+	return 0;
+}
 
-	if (!sample_offcpu)
-		goto out;
+/* Off-CPU Python stacks: a separate program, loaded only when off-CPU sampling is on (its stack
+ * walk is most of the verifier's work at start-up). */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch_offcpu, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 ptid = prev->pid, ntid = next->pid;
+	struct offcpu_rec *r;
+
 	/* prev is still current here: its user memory is readable. Only blocking switches count. */
 	if (get_task_state(prev) != 0) {
 		__u32 tgid = prev->tgid;
 		struct py_proc *pp = bpf_map_lookup_elem(&py_procs, &tgid);
-		struct offcpu_rec *r;
 		__u32 zero = 0;
 		__u64 tstate;
 
@@ -420,23 +429,19 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 			}
 		}
 	}
-	{
-		struct offcpu_rec *r = bpf_map_lookup_elem(&offcpu, &ntid);
-
-		if (!r)
-			goto out;
-		if (now - r->start_ns >= min_offcpu_ns) {
-			r->ev.type = EV_SAMPLE;
-			r->ev.ts_ns = r->start_ns;
-			r->ev.weight_ns = now - r->start_ns;
-			if (bpf_ringbuf_output(&events, &r->ev, sizeof(r->ev), rb_wakeup()) == 0)
-				__sync_fetch_and_add(&stats.samples, 1);
-			else
-				__sync_fetch_and_add(&stats.samples_dropped, 1);
-		}
-		bpf_map_delete_elem(&offcpu, &ntid);
+	r = bpf_map_lookup_elem(&offcpu, &ntid);
+	if (!r)
+		return 0;
+	if (now - r->start_ns >= min_offcpu_ns) {
+		r->ev.type = EV_SAMPLE;
+		r->ev.ts_ns = r->start_ns;
+		r->ev.weight_ns = now - r->start_ns;
+		if (bpf_ringbuf_output(&events, &r->ev, sizeof(r->ev), rb_wakeup()) == 0)
+			__sync_fetch_and_add(&stats.samples, 1);
+		else
+			__sync_fetch_and_add(&stats.samples_dropped, 1);
 	}
-out:
+	bpf_map_delete_elem(&offcpu, &ntid);
 	return 0;
 }
 
@@ -686,6 +691,23 @@ static long anc_one(__u64 i, void *arg)
 	return 0;
 }
 
+struct find_ctx {
+	struct thread_state *ts;
+	__u64 key;
+	__u32 op, pos;
+};
+
+/* Innermost open frame of (key, op): the loop keeps the last match. */
+static long find_one(__u64 j, void *arg)
+{
+	struct find_ctx *c = arg;
+	struct frame *f = &c->ts->f[j & (MAX_DEPTH - 1)];
+
+	if (f->key == c->key && f->op_id == c->op)
+		c->pos = j;
+	return 0;
+}
+
 /* Hardware breakpoint on a watched function's bytecode. Cookie: op id, and whether the watched
  * instruction is the first one (entry) or a RETURN (exit). */
 SEC("perf_event")
@@ -757,14 +779,11 @@ int on_bp(struct bpf_perf_event_data *ctx)
 	}
 	/* Return: close our frame; anything opened above it was left without its return. */
 	{
-		__u32 d = ts->depth, pos = MAX_DEPTH;
+		struct find_ctx fc = { .ts = ts, .key = frame, .op = op, .pos = MAX_DEPTH };
+		__u32 d = ts->depth, pos;
 
-		for (__u32 j = 0; j < MAX_DEPTH; j++) {
-			if (j >= d)
-				break;
-			if (ts->f[j].key == frame && ts->f[j].op_id == op)
-				pos = j;
-		}
+		bpf_loop(d < MAX_DEPTH ? d : MAX_DEPTH, find_one, &fc, 0);
+		pos = fc.pos;
 		if (pos >= MAX_DEPTH || d - pos > 8) {
 			__sync_fetch_and_add(&stats.orphan_returns, 1);
 			return 0;

@@ -19,9 +19,8 @@ static bool verbose_log;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	if (level == LIBBPF_DEBUG && !verbose_log)
-		return 0;
-	if (!verbose_log)
+	/* Warnings always, the rest with -v. */
+	if (level != LIBBPF_WARN && !verbose_log)
 		return 0;
 	return vfprintf(stderr, fmt, args);
 }
@@ -84,7 +83,6 @@ int attach_open_load(struct attacher *a, const struct attach_cfg *cfg, char *err
 	skel->rodata->nr_cpus = a->ncpus;
 	skel->rodata->page_shift = __builtin_ctz(sysconf(_SC_PAGESIZE));
 	skel->rodata->follow_children = cfg->follow_children;
-	skel->rodata->sample_offcpu = cfg->sample_offcpu;
 	skel->rodata->nr_mod_ops = cfg->nr_mod_ops;
 	skel->data->mod_code_filename = cfg->mod_code_filename;
 	skel->data->mod_str_data = cfg->mod_str_data;
@@ -93,7 +91,9 @@ int attach_open_load(struct attacher *a, const struct attach_cfg *cfg, char *err
 	bpf_program__set_autoload(skel->progs.op_entry, cfg->want_native);
 	bpf_program__set_autoload(skel->progs.op_return, cfg->want_native);
 	bpf_program__set_autoload(skel->progs.on_bp, cfg->want_python);
-	bpf_program__set_autoload(skel->progs.on_cpu_sample, cfg->want_python);
+	/* Only what the session uses: verification is most of start-up. */
+	bpf_program__set_autoload(skel->progs.on_cpu_sample, cfg->want_sampling);
+	bpf_program__set_autoload(skel->progs.on_switch_offcpu, cfg->sample_offcpu);
 	bpf_program__set_autoload(skel->progs.eval_code_entry, cfg->want_python);
 	bpf_program__set_autoload(skel->progs.eval_code_return, cfg->want_python);
 
@@ -112,6 +112,8 @@ int attach_open_load(struct attacher *a, const struct attach_cfg *cfg, char *err
 		}                                                                          \
 	} while (0)
 	ATTACH_TP(on_switch);
+	if (cfg->sample_offcpu)
+		ATTACH_TP(on_switch_offcpu);
 	ATTACH_TP(on_rss);
 	ATTACH_TP(on_fork);
 	ATTACH_TP(on_exec);

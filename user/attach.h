@@ -17,6 +17,7 @@ struct attach_cfg {
 	bool follow_children;
 	bool want_native;      /* op_entry/op_return */
 	bool want_python;      /* breakpoints, samplers, PyEval_EvalCode */
+	bool want_sampling;    /* on-CPU stack samples (-F > 0) */
 	bool sample_offcpu;
 	int nr_mod_ops;
 	int mod_code_filename; /* offset of co_filename, -1 if unknown before start */

@@ -1318,7 +1318,8 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 	cfg.follow_children = r->launched;
 	cfg.want_native = n_native > 0;
 	cfg.want_python = r->want_python;
-	cfg.sample_offcpu = r->want_python && o->hz > 0 && o->offcpu;
+	cfg.want_sampling = r->want_python && o->hz > 0;
+	cfg.sample_offcpu = cfg.want_sampling && o->offcpu;
 	cfg.nr_mod_ops = r->nmods;
 	cfg.verbose = o->verbose;
 	if (attach_open_load(&r->a, &cfg, err, errlen)) {
