@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "record.h"
+#include "report.h"
 #include "session.h"
 #include "spec.h"
 #include "top.h"
@@ -102,7 +103,7 @@ static const char record_help[] =
 "  sudo ragd-bpfprof record -e sqlite_step=native:libsqlite3.so.0:sqlite3_step -p 1234\n";
 
 enum { OPT_NO_OFFCPU = 1000, OPT_MAXBP, OPT_HIST, OPT_NOCOLOR, OPT_FORMAT, OPT_THRESH, OPT_FAIL,
-       OPT_RAGD, OPT_PATH, OPT_QUERY, OPT_COMPARE, OPT_SORT };
+       OPT_RAGD, OPT_PATH, OPT_QUERY, OPT_COMPARE, OPT_SORT, OPT_OP, OPT_BY };
 
 struct common {
 	struct record_opts ro;
@@ -346,61 +347,139 @@ static int cmd_record(int argc, char **argv)
 /* ---------------------------------------------------------------- report / compare */
 
 static const char report_help[] =
-"Usage: ragd-bpfprof report FILE.json [--format text|json|folded] [--histogram] [--no-color]\n"
+"Usage: ragd-bpfprof report FILE.json|- [--format FMT] [-o OUT] [--op NAME] [--sort KEY]\n"
+"                           [--by thread|process|iteration] [--histogram] [--no-color]\n"
 "\n"
-"  --format text    table of operations as a tree, with precision, percentiles, RSS (default)\n"
-"  --format json    the session JSON, normalised\n"
-"  --format folded  collapsed stacks 'a;b;c N' (microseconds) for flamegraph.pl / speedscope;\n"
-"                   each stack starts with its top-level operation (index/search/chat)\n"
-"  --histogram      latency histogram bars per operation\n"
-"  --no-color       no colours (also when NO_COLOR is set or stdout is not a terminal)\n"
+"  --format text        table of operations as a tree, with precision, percentiles, RSS (default)\n"
+"  --format json        the session JSON, normalised\n"
+"  --format folded      collapsed stacks 'a;b;c N' (microseconds) for flamegraph.pl / speedscope;\n"
+"                       each stack starts with its top-level operation (index/search/chat)\n"
+"  --format svg         interactive flame graph of the stacks (open in a browser: hover, click\n"
+"                       to zoom, / to search); top-level ops side by side, off-CPU in blue\n"
+"  --format perfetto    timeline for ui.perfetto.dev or chrome://tracing: exact calls as nested\n"
+"                       slices per process and thread, RSS as a counter track\n"
+"  --format speedscope  speedscope.app file: stacks (sampled) and exact calls (evented)\n"
+"  -o, --output OUT     write to OUT instead of stdout\n"
+"  --op NAME            only operation NAME and its sub-operations (NAME.*)\n"
+"  --sort KEY           flat table by tree (default), total, count, p50, p95, p99, mean,\n"
+"                       max, cpu, rss or name; total and cpu rank sampled ops too\n"
+"  --by WHAT            calls grouped by thread, process or iteration (profile runs)\n"
+"  --histogram          latency histogram bars per operation\n"
+"  --no-color           no colours (also when NO_COLOR is set or stdout is not a terminal)\n"
 "\n"
-"FILE may also be ragd's own profile JSON (ProfileSession.export_json).\n"
-"Example: ragd-bpfprof report search.json --histogram\n";
+"FILE may also be ragd's own profile JSON (ProfileSession.export_json); '-' reads stdin.\n"
+"Example: ragd-bpfprof report search.json --format svg -o search.svg\n";
+
+/* FILE or '-' (stdin) into s; 0 or 2 with the message printed. */
+static int read_session(struct session *s, const char *path)
+{
+	char err[1024];
+	char *text = NULL;
+	size_t len = 0;
+	int rc = 0;
+
+	if (strcmp(path, "-")) {
+		rc = session_read_file(s, path, err, sizeof(err));
+	} else {
+		FILE *m = open_memstream(&text, &len);
+		char buf[65536];
+		size_t n;
+
+		if (!m)
+			return 1;
+		while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+			fwrite(buf, 1, n, m);
+		fclose(m);
+		rc = session_read_string(s, text, err, sizeof(err));
+		free(text);
+	}
+	if (rc)
+		fprintf(stderr, "%s: %s%s\n", prog, strcmp(path, "-") ? "" : "stdin: ", err);
+	return rc ? 2 : 0;
+}
+
+static int report_write(struct session *s, const char *format, const struct report_opts *ro,
+			FILE *out)
+{
+	if (!strcmp(format, "json"))
+		return session_write_json(s, out) ? 1 : 0;
+	if (!strcmp(format, "folded"))
+		return report_folded(s, out) ? 1 : 0;
+	if (!strcmp(format, "svg"))
+		return report_svg(s, out) ? 1 : 0;
+	if (!strcmp(format, "perfetto"))
+		return report_perfetto(s, out) ? 1 : 0;
+	if (!strcmp(format, "speedscope"))
+		return report_speedscope(s, out) ? 1 : 0;
+	report_text(s, ro, out);
+	return ferror(out) ? 1 : 0;
+}
 
 static int cmd_report(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "output", required_argument, NULL, 'o' },
+		{ "op", required_argument, NULL, OPT_OP },
+		{ "sort", required_argument, NULL, OPT_SORT },
+		{ "by", required_argument, NULL, OPT_BY },
 		{ "histogram", no_argument, NULL, OPT_HIST },
 		{ "no-color", no_argument, NULL, OPT_NOCOLOR },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	const char *format = "text";
-	bool hist = false, nocolor = false;
+	static const char *const formats[] = { "text", "json", "folded", "svg", "perfetto",
+					       "speedscope" };
+	const char *format = "text", *outp = NULL, *opname = NULL;
+	struct report_opts ro = {};
+	bool nocolor = false, known = false;
 	struct session s;
+	FILE *out = stdout;
 	char err[1024];
 	int opt, rc = 0;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
 		switch (opt) {
 		case OPT_FORMAT: format = optarg; break;
-		case OPT_HIST: hist = true; break;
+		case 'o': outp = optarg; break;
+		case OPT_OP: opname = optarg; break;
+		case OPT_SORT: ro.sort = optarg; break;
+		case OPT_BY: ro.by = optarg; break;
+		case OPT_HIST: ro.histogram = true; break;
 		case OPT_NOCOLOR: nocolor = true; break;
 		case 'h': fputs(report_help, stdout); return 0;
 		default: return usage_error("report: bad option");
 		}
 	}
-	if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "folded"))
-		return usage_error("report: unknown format '%s' (text, json, folded)", format);
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		known |= !strcmp(format, formats[i]);
+	if (!known)
+		return usage_error("report: unknown format '%s' (text, json, folded, svg, perfetto, "
+				   "speedscope)", format);
+	if (ro.sort && !report_sort_valid(ro.sort))
+		return usage_error("report: unknown sort key '%s' (%s)", ro.sort, report_sort_keys());
+	if (ro.by && strcmp(ro.by, "thread") && strcmp(ro.by, "process") && strcmp(ro.by, "iteration"))
+		return usage_error("report: --by takes thread, process or iteration, not '%s'", ro.by);
 	if (optind != argc - 1)
-		return usage_error("report: needs exactly one FILE.json");
+		return usage_error("report: needs exactly one FILE.json (or - for stdin)");
 	session_init(&s);
-	if (session_read_file(&s, argv[optind], err, sizeof(err))) {
-		fprintf(stderr, "%s: %s\n", prog, err);
-		session_free(&s);
-		return 2;
+	rc = read_session(&s, argv[optind]);
+	if (!rc && opname && report_filter_op(&s, opname, err, sizeof(err))) {
+		fprintf(stderr, "%s: report: --op: %s\n", prog, err);
+		rc = 2;
 	}
-	if (!strcmp(format, "json")) {
-		rc = session_write_json(&s, stdout) ? 1 : 0;
-	} else if (!strcmp(format, "folded")) {
-		rc = report_folded(&s, stdout) ? 1 : 0;
-	} else {
-		struct report_opts ro = { .color = want_color(nocolor, stdout), .histogram = hist };
-
-		report_text(&s, &ro, stdout);
+	if (!rc && outp && !(out = fopen(outp, "w"))) {
+		fprintf(stderr, "%s: cannot write '%s': %s\n", prog, outp, strerror(errno));
+		rc = 2;
+	}
+	if (!rc) {
+		ro.color = !outp && want_color(nocolor, stdout);
+		rc = report_write(&s, format, &ro, out);
+		if (outp && fclose(out) && !rc) {
+			fprintf(stderr, "%s: cannot write '%s': %s\n", prog, outp, strerror(errno));
+			rc = 1;
+		}
 	}
 	session_free(&s);
 	return rc;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "report.h"
 #include "session.h"
 
 #define C_BOLD   "\033[1m"
@@ -342,6 +343,76 @@ static int tree_order(const struct session *s, int *order, int *depths)
 	return n;
 }
 
+/* --sort keys: larger first, name ascending. "tree" (the default) keeps the op tree. */
+static const char *const sort_keys[] = {
+	"tree", "total", "count", "p50", "p95", "p99", "mean", "max", "cpu", "rss", "name",
+};
+
+static int sort_index(const char *key)
+{
+	if (!key)
+		return 0;
+	for (size_t i = 0; i < sizeof(sort_keys) / sizeof(sort_keys[0]); i++)
+		if (!strcmp(key, sort_keys[i]))
+			return (int)i;
+	return -1;
+}
+
+bool report_sort_valid(const char *key)
+{
+	return sort_index(key) >= 0;
+}
+
+const char *report_sort_keys(void)
+{
+	return "tree, total, count, p50, p95, p99, mean, max, cpu, rss, name";
+}
+
+/* The value a key sorts by; total and cpu mean the same for exact and sampled ops. */
+static double sort_value(const struct op_result *op, int key)
+{
+	switch (key) {
+	case 1: return (double)op->total_ns;
+	case 2: return (double)op->count;
+	case 3: return (double)op->p50_ns;
+	case 4: return (double)op->p95_ns;
+	case 5: return (double)op->p99_ns;
+	case 6: return op->mean_ns;
+	case 7: return (double)op->max_ns;
+	case 8: return (double)op->on_cpu_ns;
+	case 9: return (double)op->rss_peak;
+	}
+	return 0;
+}
+
+static int sort_key_now;
+static const struct session *sort_session;
+
+static int op_order_cmp(const void *a, const void *b)
+{
+	const struct op_result *x = &sort_session->ops[*(const int *)a];
+	const struct op_result *y = &sort_session->ops[*(const int *)b];
+	double vx = sort_value(x, sort_key_now), vy = sort_value(y, sort_key_now);
+
+	if (sort_key_now != 10 && vx != vy)
+		return vx < vy ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+/* The op tree, or with a sort key the shown ops flat (depth 0) in that order. */
+static int ops_order(const struct session *s, const char *sort, int *order, int *depths)
+{
+	int key = sort_index(sort), n = tree_order(s, order, depths);
+
+	if (key <= 0)
+		return n;
+	sort_key_now = key;
+	sort_session = s;
+	qsort(order, n, sizeof(*order), op_order_cmp);
+	memset(depths, 0, n * sizeof(*depths));
+	return n;
+}
+
 static const char *or_dash(__u64 ns, char *buf, size_t len)
 {
 	if (!ns) {
@@ -364,7 +435,7 @@ static void print_ops_table(const struct session *s, const struct report_opts *o
 	char b[32];
 	int n, k;
 
-	n = tree_order(s, order, depths);
+	n = ops_order(s, o->sort, order, depths);
 	if (!n) {
 		fprintf(out, "\nNo operation was seen.\n");
 		return;
@@ -445,25 +516,42 @@ static void print_call_notes(const struct session *s, const struct report_opts *
 	}
 }
 
+/* One line per reason, the ops that share it after it (wrapped at 80 columns): a reason
+ * repeated for fifteen ops reads once. */
 static void print_not_seen(const struct session *s, FILE *out)
 {
-	const char *sep = "\nnot seen: ";
-	bool any = false;
-	int j;
+	bool done[MAX_OPS] = {};
+	int j, k, total = 0;
 
+	for (j = 0; j < s->nops; j++)
+		total += !op_shown(&s->ops[j]);
+	if (!total)
+		return;
+	fprintf(out, "\nnot seen (%d of %d operations), by reason:\n", total, s->nops);
 	for (j = 0; j < s->nops; j++) {
-		const struct op_result *op = &s->ops[j];
+		const char *why = s->ops[j].note[0] ? s->ops[j].note : "never called";
+		size_t col;
 
-		if (op_shown(op))
+		if (op_shown(&s->ops[j]) || done[j])
 			continue;
-		fprintf(out, "%s%s", sep, op->name);
-		if (op->note[0])
-			fprintf(out, " (%s)", op->note);
-		sep = ", ";
-		any = true;
-	}
-	if (any)
+		fprintf(out, "  %s:", why);
+		col = 3 + strlen(why);
+		for (k = j; k < s->nops; k++) {
+			const char *kw = s->ops[k].note[0] ? s->ops[k].note : "never called";
+			size_t len = strlen(s->ops[k].name);
+
+			if (op_shown(&s->ops[k]) || done[k] || strcmp(kw, why))
+				continue;
+			if (col > 4 && col + len + 1 > 80) {
+				fputs("\n   ", out);
+				col = 3;
+			}
+			fprintf(out, " %s", s->ops[k].name);
+			col += len + 1;
+			done[k] = true;
+		}
 		fputc('\n', out);
+	}
 }
 
 /* --- where the time goes (sampled operations) --- */
@@ -672,6 +760,178 @@ static void print_histograms(const struct session *s, const struct report_opts *
 	}
 }
 
+/* --- calls by thread, process or iteration --- */
+
+static __u32 by_key(const struct call_rec *c, char by)
+{
+	if (by == 'i')
+		return c->iteration;
+	if (c->flags & CALL_F_SAMPLED)
+		return 0;   /* sampled spans belong to no thread */
+	return by == 'p' ? c->pid : c->tid;
+}
+
+static int by_rank[MAX_OPS];
+static const struct call_rec *by_calls;
+static char by_char;
+
+/* Op (tree order), then key, then duration: each run is one row with sorted durations. */
+static int by_cmp(const void *a, const void *b)
+{
+	const struct call_rec *x = &by_calls[*(const size_t *)a], *y = &by_calls[*(const size_t *)b];
+	__u32 kx = by_key(x, by_char), ky = by_key(y, by_char);
+
+	if (by_rank[x->op] != by_rank[y->op])
+		return by_rank[x->op] - by_rank[y->op];
+	if (kx != ky)
+		return kx < ky ? -1 : 1;
+	return (x->duration_ns > y->duration_ns) - (x->duration_ns < y->duration_ns);
+}
+
+static void by_row(struct table *t, const struct session *s, const size_t *idx, size_t n,
+		   __u64 *d, char by)
+{
+	const struct call_rec *c0 = &s->calls[idx[0]];
+	__u64 tot = 0, on = 0, peak = 0;
+	char b[32];
+	int r = table_add_row(t, c0->flags & CALL_F_SAMPLED ? C_DIM : NULL);
+
+	if (r < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct call_rec *c = &s->calls[idx[i]];
+
+		d[i] = c->duration_ns;
+		tot += c->duration_ns;
+		on += c->on_cpu_ns;
+		if (c->rss_peak > peak)
+			peak = c->rss_peak;
+	}
+	table_set(t, r, 0, "%s", s->ops[c0->op].name);
+	if (by != 'i' && (c0->flags & CALL_F_SAMPLED))
+		table_set(t, r, 1, "(sampled)");
+	else
+		table_set(t, r, 1, "%u", by_key(c0, by));
+	table_set(t, r, 2, "%s%zu", c0->flags & CALL_F_SAMPLED ? "~" : "", n);
+	table_set(t, r, 3, "%s", fmt_ns(percentile_sorted(d, n, 50), b, sizeof(b)));
+	table_set(t, r, 4, "%s", fmt_ns(percentile_sorted(d, n, 95), b, sizeof(b)));
+	table_set(t, r, 5, "%s", fmt_ns((tot + n / 2) / n, b, sizeof(b)));
+	table_set(t, r, 6, "%s", fmt_ns(tot, b, sizeof(b)));
+	if (c0->flags & CALL_F_SAMPLED)
+		table_set(t, r, 7, "-");
+	else
+		table_set(t, r, 7, "%.1f%%", tot ? 100.0 * (on > tot ? tot : on) / tot : 0.0);
+	table_set(t, r, 8, "%s", peak ? fmt_bytes((double)peak, b, sizeof(b)) : "-");
+}
+
+static void print_by_table(const struct session *s, const struct report_opts *o, FILE *out)
+{
+	static const bool left[9] = { true };
+	const char *hdr[9] = { "Operation", "Thread", "Count", "p50", "p95", "Mean", "Total",
+			       "On-CPU %", "Peak RSS" };
+	int order[MAX_OPS], depths[MAX_OPS], n, k;
+	struct table t = { .ncols = 9 };
+	char by = o->by[0];
+	size_t *idx, *d, m = 0;
+
+	hdr[1] = by == 'p' ? "Process" : by == 'i' ? "Iteration" : "Thread";
+	for (k = 0; k < MAX_OPS; k++)
+		by_rank[k] = MAX_OPS;
+	n = ops_order(s, o->sort, order, depths);
+	for (k = 0; k < n; k++)
+		by_rank[order[k]] = k;
+	idx = malloc((s->ncalls + 1) * sizeof(*idx));
+	d = malloc((s->ncalls + 1) * sizeof(__u64));
+	if (!idx || !d)
+		goto cleanup;
+	for (size_t i = 0; i < s->ncalls; i++)
+		if (!(s->calls[i].flags & CALL_F_OPEN) && s->calls[i].op < (__u32)s->nops &&
+		    by_rank[s->calls[i].op] < MAX_OPS)
+			idx[m++] = i;
+	by_calls = s->calls;
+	by_char = by;
+	qsort(idx, m, sizeof(*idx), by_cmp);
+	for (size_t a = 0, b; a < m; a = b) {
+		const struct call_rec *c = &s->calls[idx[a]];
+
+		for (b = a + 1; b < m && s->calls[idx[b]].op == c->op &&
+		     by_key(&s->calls[idx[b]], by) == by_key(c, by); b++)
+			;
+		by_row(&t, s, idx + a, b - a, (__u64 *)d, by);
+	}
+	fprintf(out, "\nCalls by %s\n", hdr[1][0] == 'T' ? "thread" : hdr[1][0] == 'P' ?
+		"process" : "iteration");
+	if (!t.nrows)
+		fprintf(out, "  (no calls recorded)\n");
+	else
+		table_print(&t, hdr, left, "", o->color, out);
+cleanup:
+	table_free(&t);
+	free(idx);
+	free(d);
+}
+
+/* --- --op NAME: that op and its subtree --- */
+
+static bool in_subtree(const char *name, const char *root)
+{
+	size_t n = strlen(root);
+
+	return !strncmp(name, root, n) && (name[n] == '\0' || name[n] == '.');
+}
+
+int report_filter_op(struct session *s, const char *name, char *err, size_t errlen)
+{
+	int map[MAX_OPS], j, n = 0;
+	size_t i, m = 0;
+
+	for (j = 0; j < s->nops; j++)
+		if (in_subtree(s->ops[j].name, name))
+			break;
+	if (j == s->nops) {
+		size_t len = snprintf(err, errlen, "no operation '%s' in the session (has:", name);
+
+		for (j = 0; j < s->nops && len < errlen; j++)
+			if (!strchr(s->ops[j].name, '.'))
+				len += snprintf(err + len, errlen - len, " %s", s->ops[j].name);
+		if (len < errlen)
+			snprintf(err + len, errlen - len, ")");
+		return -1;
+	}
+	for (j = 0; j < s->nops; j++) {
+		if (!in_subtree(s->ops[j].name, name)) {
+			free(s->ops[j].hist);
+			map[j] = -1;
+			continue;
+		}
+		map[j] = n;
+		if (n != j)
+			s->ops[n] = s->ops[j];
+		n++;
+	}
+	s->nops = n;
+	for (i = 0; i < s->ncalls; i++)
+		if (s->calls[i].op < MAX_OPS && map[s->calls[i].op] >= 0) {
+			s->calls[m] = s->calls[i];
+			s->calls[m++].op = map[s->calls[i].op];
+		}
+	s->ncalls = m;
+	/* Stacks start with their top-level op only: kept for a top-level NAME. */
+	for (i = 0, m = 0; i < s->nstacks; i++) {
+		if (s->stacks[i].stack && stack_of_op(s->stacks[i].stack, name))
+			s->stacks[m++] = s->stacks[i];
+		else
+			free(s->stacks[i].stack);
+	}
+	s->nstacks = m;
+	/* session.c rebuilds its stack index from scratch when it is gone. */
+	free(s->stack_slots);
+	s->stack_slots = NULL;
+	s->stack_slots_cap = 0;
+	s->stacks_indexed = 0;
+	return 0;
+}
+
 void report_text(const struct session *s, const struct report_opts *o, FILE *out)
 {
 	static const struct report_opts defaults;
@@ -680,7 +940,10 @@ void report_text(const struct session *s, const struct report_opts *o, FILE *out
 	if (!o)
 		o = &defaults;
 	print_header(s, o, out);
-	print_ops_table(s, o, out);
+	if (o->by)
+		print_by_table(s, o, out);
+	else
+		print_ops_table(s, o, out);
 	print_call_notes(s, o, out);
 	print_not_seen(s, out);
 	print_where_time_goes(s, o, out);
