@@ -103,7 +103,8 @@ static const char record_help[] =
 "  sudo ragd-bpfprof record -e sqlite_step=native:libsqlite3.so.0:sqlite3_step -p 1234\n";
 
 enum { OPT_NO_OFFCPU = 1000, OPT_MAXBP, OPT_HIST, OPT_NOCOLOR, OPT_FORMAT, OPT_THRESH, OPT_FAIL,
-       OPT_RAGD, OPT_PATH, OPT_QUERY, OPT_COMPARE, OPT_SORT, OPT_OP, OPT_BY };
+       OPT_RAGD, OPT_PATH, OPT_QUERY, OPT_COMPARE, OPT_SORT, OPT_OP, OPT_BY,
+       OPT_ALLSTACKS };
 
 struct common {
 	struct record_opts ro;
@@ -356,6 +357,8 @@ static const char report_help[] =
 "                       each stack starts with its top-level operation (index/search/chat)\n"
 "  --format svg         interactive flame graph of the stacks (open in a browser: hover, click\n"
 "                       to zoom, / to search); top-level ops side by side, off-CPU in blue\n"
+"  --all-stacks         svg: keep the time outside every operation ('(other)': imports,\n"
+"                       interpreter start and exit), left out by default\n"
 "  --format perfetto    timeline for ui.perfetto.dev or chrome://tracing: exact calls as nested\n"
 "                       slices per process and thread, RSS as a counter track\n"
 "  --format speedscope  speedscope.app file: stacks (sampled) and exact calls (evented)\n"
@@ -399,14 +402,14 @@ static int read_session(struct session *s, const char *path)
 }
 
 static int report_write(struct session *s, const char *format, const struct report_opts *ro,
-			FILE *out)
+			bool all_stacks, FILE *out)
 {
 	if (!strcmp(format, "json"))
 		return session_write_json(s, out) ? 1 : 0;
 	if (!strcmp(format, "folded"))
 		return report_folded(s, out) ? 1 : 0;
 	if (!strcmp(format, "svg"))
-		return report_svg(s, out) ? 1 : 0;
+		return report_svg(s, all_stacks, out) ? 1 : 0;
 	if (!strcmp(format, "perfetto"))
 		return report_perfetto(s, out) ? 1 : 0;
 	if (!strcmp(format, "speedscope"))
@@ -423,6 +426,7 @@ static int cmd_report(int argc, char **argv)
 		{ "op", required_argument, NULL, OPT_OP },
 		{ "sort", required_argument, NULL, OPT_SORT },
 		{ "by", required_argument, NULL, OPT_BY },
+		{ "all-stacks", no_argument, NULL, OPT_ALLSTACKS },
 		{ "histogram", no_argument, NULL, OPT_HIST },
 		{ "no-color", no_argument, NULL, OPT_NOCOLOR },
 		{ "help", no_argument, NULL, 'h' },
@@ -432,7 +436,7 @@ static int cmd_report(int argc, char **argv)
 					       "speedscope" };
 	const char *format = "text", *outp = NULL, *opname = NULL;
 	struct report_opts ro = {};
-	bool nocolor = false, known = false;
+	bool nocolor = false, known = false, all_stacks = false;
 	struct session s;
 	FILE *out = stdout;
 	char err[1024];
@@ -446,6 +450,7 @@ static int cmd_report(int argc, char **argv)
 		case OPT_OP: opname = optarg; break;
 		case OPT_SORT: ro.sort = optarg; break;
 		case OPT_BY: ro.by = optarg; break;
+		case OPT_ALLSTACKS: all_stacks = true; break;
 		case OPT_HIST: ro.histogram = true; break;
 		case OPT_NOCOLOR: nocolor = true; break;
 		case 'h': fputs(report_help, stdout); return 0;
@@ -475,7 +480,7 @@ static int cmd_report(int argc, char **argv)
 	}
 	if (!rc) {
 		ro.color = !outp && want_color(nocolor, stdout);
-		rc = report_write(&s, format, &ro, out);
+		rc = report_write(&s, format, &ro, all_stacks, out);
 		if (outp && fclose(out) && !rc) {
 			fprintf(stderr, "%s: cannot write '%s': %s\n", prog, outp, strerror(errno));
 			rc = 1;

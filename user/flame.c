@@ -17,6 +17,7 @@
 #define FG_BOTTOM 34
 #define FG_CHAR_PX 7.0     /* 12px monospace */
 #define FG_MIN_PX 0.1      /* narrower frames are left out (file size) */
+#define OTHER_FRAME "(other)"   /* first frame of stacks outside every op (record.c) */
 
 struct fnode {
 	const char *name;
@@ -247,8 +248,11 @@ static const char flame_js[] =
 "window.addEventListener('keydown',function(e){if(e.key=='/'||((e.ctrlKey||e.metaKey)&&e.key=='f'))"
 "{e.preventDefault();ask();}else if(e.key=='Escape'){unzoom();search(null);}});\n";
 
-static void emit_header(const struct session *s, const struct ftree *t, int height, FILE *out)
+static void emit_header(const struct session *s, const struct ftree *t, __u64 left_out,
+			int height, FILE *out)
 {
+	char b1[32], b2[32];
+
 	fprintf(out, "<?xml version=\"1.0\" standalone=\"no\"?>\n"
 		"<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
 		"xmlns=\"http://www.w3.org/2000/svg\">\n", FG_WIDTH, height, FG_WIDTH, height);
@@ -265,8 +269,12 @@ static void emit_header(const struct session *s, const struct ftree *t, int heig
 	if (s->sample_hz)
 		fprintf(out, "%llu samples at %llu Hz, ", (unsigned long long)s->samples,
 			(unsigned long long)s->sample_hz);
-	fprintf(out, "%.1f ms of stacks; warm = on-CPU, blue = off-CPU (blocked); width = time"
-		"</text>\n", (t->n[0].on + t->n[0].off) / 1e6);
+	fprintf(out, "%s of stacks; warm = on-CPU, blue = off-CPU (blocked); width = time",
+		fmt_ns(t->n[0].on + t->n[0].off, b1, sizeof(b1)));
+	if (left_out)
+		fprintf(out, "; %s outside any operation left out (--all-stacks)",
+			fmt_ns(left_out, b2, sizeof(b2)));
+	fputs("</text>\n", out);
 	fprintf(out, "<text id=\"unzoom\" class=\"ui\" x=\"%d\" y=\"20\">[reset zoom]</text>\n",
 		FG_PAD);
 	fprintf(out, "<text id=\"search\" class=\"ui\" x=\"%d\" y=\"20\" text-anchor=\"end\">"
@@ -276,23 +284,41 @@ static void emit_header(const struct session *s, const struct ftree *t, int heig
 	fprintf(out, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", FG_PAD, height - 12);
 }
 
-int report_svg(const struct session *s, FILE *out)
+static bool is_other(const char *stack)
+{
+	return !strncmp(stack, OTHER_FRAME, strlen(OTHER_FRAME)) &&
+	       (stack[strlen(OTHER_FRAME)] == ';' || !stack[strlen(OTHER_FRAME)]);
+}
+
+int report_svg(const struct session *s, bool all_stacks, FILE *out)
 {
 	struct ftree t = { .maxdepth = 0 };
-	__u64 total;
+	bool ops = false;
+	__u64 total, left_out = 0;
 	int height, err = -1;
 
 	t.bufs = calloc(s->nstacks + 1, sizeof(*t.bufs));
 	if (!t.bufs || fnode_new(&t, "all", 0) < 0)
 		goto cleanup;
+	/* Time outside every op (imports, interpreter start and exit) can dwarf the ops: left
+	 * out unless asked, or unless there is nothing else. */
 	for (size_t i = 0; i < s->nstacks; i++)
-		if (s->stacks[i].stack && s->stacks[i].stack[0] &&
-		    s->stacks[i].on_cpu_ns + s->stacks[i].off_cpu_ns &&
-		    ftree_add(&t, s, &s->stacks[i]))
+		ops |= s->stacks[i].stack && s->stacks[i].stack[0] && !is_other(s->stacks[i].stack);
+	for (size_t i = 0; i < s->nstacks; i++) {
+		const struct stack_rec *st = &s->stacks[i];
+
+		if (!st->stack || !st->stack[0] || !(st->on_cpu_ns + st->off_cpu_ns))
+			continue;
+		if (ops && !all_stacks && is_other(st->stack)) {
+			left_out += st->on_cpu_ns + st->off_cpu_ns;
+			continue;
+		}
+		if (ftree_add(&t, s, st))
 			goto cleanup;
+	}
 	total = t.n[0].on + t.n[0].off;
 	height = FG_TOP + (t.maxdepth + 1) * FG_ROW + FG_BOTTOM;
-	emit_header(s, &t, height, out);
+	emit_header(s, &t, left_out, height, out);
 	if (total)
 		emit_frames(&t, 0, FG_PAD, (double)(FG_WIDTH - 2 * FG_PAD) / total, out);
 	else

@@ -3,11 +3,13 @@
 #ifndef RAGD_BPFPROF_REPORT_H
 #define RAGD_BPFPROF_REPORT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include "session.h"
 
-/* flame.c: self-contained interactive SVG flame graph of the stacks. 0 or -1. */
-int report_svg(const struct session *s, FILE *out);
+/* flame.c: self-contained interactive SVG flame graph of the stacks; stacks outside every op
+ * ("(other);...") only with all_stacks or when there are no others. 0 or -1. */
+int report_svg(const struct session *s, bool all_stacks, FILE *out);
 /* trace.c: Chrome trace-event JSON (Perfetto) and speedscope JSON. 0 or -1. */
 int report_perfetto(const struct session *s, FILE *out);
 int report_speedscope(const struct session *s, FILE *out);
