@@ -246,7 +246,8 @@ static const char flame_js[] =
 "document.getElementById('search').addEventListener('click',ask);\n"
 "document.getElementById('unzoom').addEventListener('click',unzoom);\n"
 "window.addEventListener('keydown',function(e){if(e.key=='/'||((e.ctrlKey||e.metaKey)&&e.key=='f'))"
-"{e.preventDefault();ask();}else if(e.key=='Escape'){unzoom();search(null);}});\n";
+"{e.preventDefault();ask();}else if(e.key=='Escape'){unzoom();search(null);}});\n"
+"document.documentElement.setAttribute('data-ready',F.length);\n";
 
 static void emit_header(const struct session *s, const struct ftree *t, __u64 left_out,
 			int height, FILE *out)
