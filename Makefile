@@ -70,8 +70,8 @@ test: deps
 	@$(MAKE) --no-print-directory build unit integration-bins
 	@$(PYTHON) tests/run_tests.py $(UNIT_BINS)
 
+# demo.sh builds (into its log, so the screen keeps the story) and runs the workload.
 demo: deps
-	@$(MAKE) --no-print-directory build
 	@examples/ragd-lite/demo.sh
 
 bench: build

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include "record.h"
 #include "report.h"
@@ -46,6 +47,16 @@ static void install_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Columns of the terminal f is, or 0 when it is none. */
+static int tty_width(FILE *f)
+{
+	struct winsize ws;
+
+	if (!isatty(fileno(f)) || ioctl(fileno(f), TIOCGWINSZ, &ws) || !ws.ws_col)
+		return 0;
+	return ws.ws_col;
 }
 
 static bool want_color(bool no_color, FILE *f)
@@ -104,7 +115,7 @@ static const char record_help[] =
 
 enum { OPT_NO_OFFCPU = 1000, OPT_MAXBP, OPT_HIST, OPT_NOCOLOR, OPT_FORMAT, OPT_THRESH, OPT_FAIL,
        OPT_RAGD, OPT_PATH, OPT_QUERY, OPT_COMPARE, OPT_SORT, OPT_OP, OPT_BY,
-       OPT_ALLSTACKS };
+       OPT_ALLSTACKS, OPT_WIDTH, OPT_BRIEF };
 
 struct common {
 	struct record_opts ro;
@@ -367,6 +378,9 @@ static const char report_help[] =
 "  --sort KEY           flat table by tree (default), total, count, p50, p95, p99, mean,\n"
 "                       max, cpu, rss or name; total and cpu rank sampled ops too\n"
 "  --by WHAT            calls grouped by thread, process or iteration (profile runs)\n"
+"  --brief              text: the table, and the hottest stacks of the top-level ops only\n"
+"  --width N            text: fit tables in N columns, dropping the least needed ones\n"
+"                       (default: the terminal's width on a terminal, else no limit)\n"
 "  --histogram          latency histogram bars per operation\n"
 "  --no-color           no colours (also when NO_COLOR is set or stdout is not a terminal)\n"
 "\n"
@@ -427,6 +441,8 @@ static int cmd_report(int argc, char **argv)
 		{ "sort", required_argument, NULL, OPT_SORT },
 		{ "by", required_argument, NULL, OPT_BY },
 		{ "all-stacks", no_argument, NULL, OPT_ALLSTACKS },
+		{ "width", required_argument, NULL, OPT_WIDTH },
+		{ "brief", no_argument, NULL, OPT_BRIEF },
 		{ "histogram", no_argument, NULL, OPT_HIST },
 		{ "no-color", no_argument, NULL, OPT_NOCOLOR },
 		{ "help", no_argument, NULL, 'h' },
@@ -436,7 +452,7 @@ static int cmd_report(int argc, char **argv)
 					       "speedscope" };
 	const char *format = "text", *outp = NULL, *opname = NULL;
 	struct report_opts ro = {};
-	bool nocolor = false, known = false, all_stacks = false;
+	bool nocolor = false, known = false, all_stacks = false, width_set = false;
 	struct session s;
 	FILE *out = stdout;
 	char err[1024];
@@ -451,6 +467,12 @@ static int cmd_report(int argc, char **argv)
 		case OPT_SORT: ro.sort = optarg; break;
 		case OPT_BY: ro.by = optarg; break;
 		case OPT_ALLSTACKS: all_stacks = true; break;
+		case OPT_BRIEF: ro.brief = true; break;
+		case OPT_WIDTH:
+			if ((rc = parse_int(optarg, "width", 0, 100000, &ro.width)))
+				return rc;
+			width_set = true;
+			break;
 		case OPT_HIST: ro.histogram = true; break;
 		case OPT_NOCOLOR: nocolor = true; break;
 		case 'h': fputs(report_help, stdout); return 0;
@@ -480,6 +502,8 @@ static int cmd_report(int argc, char **argv)
 	}
 	if (!rc) {
 		ro.color = !outp && want_color(nocolor, stdout);
+		if (!width_set && !outp)
+			ro.width = tty_width(stdout);
 		rc = report_write(&s, format, &ro, all_stacks, out);
 		if (outp && fclose(out) && !rc) {
 			fprintf(stderr, "%s: cannot write '%s': %s\n", prog, outp, strerror(errno));
@@ -779,12 +803,25 @@ static int cmd_profile(int argc, char **argv)
 /* ---------------------------------------------------------------- top */
 
 static const char top_help[] =
-"Usage: ragd-bpfprof top -p PID [--sort calls|p50|p95|rss|cpu|name] [-e PROBE]... [-s SPEC] [-F HZ]\n"
+"Usage: ragd-bpfprof top -p PID [--sort busy|calls|p50|p95|rss|cpu|name] [-a] [-e PROBE]...\n"
+"                        [-s SPEC] [-F HZ] [-d SEC]\n"
 "\n"
-"A live table of PID's operations refreshed every second: calls/s, p50, p95 (over the last\n"
-"second), busy % (time inside the op per second: sampled ops), RSS, on-CPU %. Keys: q quits,\n"
-"s cycles the sort key. Plain lines when stdout is\n"
-"not a terminal. Ctrl-C quits too; the terminal is restored either way.\n"
+"A live table of PID's operations refreshed every second, over the last second: calls/s,\n"
+"busy % (time inside the op per second, exact and sampled ops alike), p50, p95, RSS, on-CPU %.\n"
+"On a terminal the table fits its size (narrow columns go first) and idle ops are hidden.\n"
+"\n"
+"  -p, --pid PID         the process to watch\n"
+"      --sort KEY        busy (default), calls, p50, p95, rss, cpu or name\n"
+"  -a, --all             show idle operations too (key i toggles)\n"
+"  -e, --probe PROBE     operations to time (as for record; default: ragd's own)\n"
+"  -s, --spec SPEC.json  operations from a file\n"
+"  -F, --frequency HZ    stack sampling frequency for sampled ops (default 99)\n"
+"  -d, --duration SEC    stop after SEC seconds\n"
+"      --max-breakpoints N  debug registers to use per CPU (default 4)\n"
+"  -v, --verbose         libbpf and attach details on stderr\n"
+"\n"
+"Keys: s cycles the sort key, i shows/hides idle ops, q quits (Ctrl-C too; the terminal is\n"
+"restored either way). Plain lines, idle ops left out, when stdout is not a terminal.\n"
 "Example: sudo ragd-bpfprof top -p $(pgrep -f 'ragd chat')\n";
 
 static int cmd_top(int argc, char **argv)
@@ -795,6 +832,7 @@ static int cmd_top(int argc, char **argv)
 		{ "spec", required_argument, NULL, 's' },
 		{ "frequency", required_argument, NULL, 'F' },
 		{ "sort", required_argument, NULL, OPT_SORT },
+		{ "all", no_argument, NULL, 'a' },
 		{ "max-breakpoints", required_argument, NULL, OPT_MAXBP },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -804,19 +842,25 @@ static int cmd_top(int argc, char **argv)
 	struct common c;
 	char err[1024];
 	int opt, rc, sort = 0;
+	bool all = false;
 
 	common_init(&c);
 	c.ro.hz = 99; /* light sampling: py: ops fall back to it when breakpoints are unavailable */
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "p:e:s:F:d:vh", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:e:s:F:d:avh", lo, NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(top_help, stdout);
 			return 0;
 		}
+		if (opt == 'a') {
+			all = true;
+			continue;
+		}
 		if (opt == OPT_SORT) {
 			sort = top_sort_key(optarg);
 			if (sort < 0)
-				return usage_error("top: unknown sort key '%s' (calls, p50, p95, rss, cpu, name)", optarg);
+				return usage_error("top: unknown sort key '%s' (busy, calls, p50, p95, rss, "
+						   "cpu, name)", optarg);
 			continue;
 		}
 		if (opt == '?' || (rc = common_opt(&c, opt, optarg)) < 0)
@@ -829,7 +873,7 @@ static int cmd_top(int argc, char **argv)
 	if ((rc = build_spec(&c)))
 		return rc;
 	install_signals();
-	rc = top_run(&c.ro, sort, err, sizeof(err));
+	rc = top_run(&c.ro, sort, all, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "%s: %s\n", prog, err);
 	return rc;

@@ -98,16 +98,6 @@ const char *fmt_bytes_delta(double bytes, char *buf, size_t len)
 
 /* --- a small column-aligned table; widths count UTF-8 characters, not bytes --- */
 
-#define TBL_COLS 12
-#define TBL_CELL 192
-
-struct table {
-	int ncols;
-	size_t nrows, cap;
-	char (*cell)[TBL_CELL];
-	const char **style;   /* per row: ANSI prefix or NULL */
-};
-
 static size_t disp_width(const char *s)
 {
 	size_t w = 0;
@@ -117,7 +107,7 @@ static size_t disp_width(const char *s)
 	return w;
 }
 
-static int table_add_row(struct table *t, const char *style)
+int table_add_row(struct table *t, const char *style)
 {
 	if (t->nrows == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 16;
@@ -143,8 +133,7 @@ static char *table_cell(struct table *t, int row, int col)
 	return t->cell[(size_t)row * t->ncols + col];
 }
 
-__attribute__((format(printf, 4, 5)))
-static void table_set(struct table *t, int row, int col, const char *fmt, ...)
+void table_set(struct table *t, int row, int col, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -164,15 +153,20 @@ static void put_padded(FILE *out, const char *s, size_t w, bool left, bool last)
 		fprintf(out, "%*s", (int)(w > n ? w - n : 0), "");
 }
 
-static void table_print(const struct table *t, const char *const *hdr, const bool *left,
-			const char *indent, bool color, FILE *out)
+/* Columns whose drop rank is highest go first until the row fits width (0: no limit; rank 0
+ * never goes). The kept columns print in their order. */
+void table_print_fit(const struct table *t, const char *const *hdr, const bool *left,
+		     const int *drop, int width, const char *indent, bool color, FILE *out)
 {
 	size_t w[TBL_COLS];
-	size_t r;
-	int c;
+	bool keep[TBL_COLS];
+	size_t r, total;
+	int c, last = 0;
 
-	for (c = 0; c < t->ncols; c++)
+	for (c = 0; c < t->ncols; c++) {
 		w[c] = disp_width(hdr[c]);
+		keep[c] = true;
+	}
 	for (r = 0; r < t->nrows; r++)
 		for (c = 0; c < t->ncols; c++) {
 			size_t n = disp_width(t->cell[r * t->ncols + c]);
@@ -180,13 +174,34 @@ static void table_print(const struct table *t, const char *const *hdr, const boo
 			if (n > w[c])
 				w[c] = n;
 		}
+	for (;;) {
+		int worst = -1;
+
+		total = disp_width(indent);
+		for (c = 0; c < t->ncols; c++)
+			if (keep[c])
+				total += w[c] + (total > disp_width(indent) ? 2 : 0);
+		if (!width || !drop || total <= (size_t)width)
+			break;
+		for (c = 0; c < t->ncols; c++)
+			if (keep[c] && drop[c] > 0 && (worst < 0 || drop[c] > drop[worst]))
+				worst = c;
+		if (worst < 0)
+			break;
+		keep[worst] = false;
+	}
+	for (c = 0; c < t->ncols; c++)
+		if (keep[c])
+			last = c;
 
 	fputs(indent, out);
 	if (color)
 		fputs(C_BOLD, out);
 	for (c = 0; c < t->ncols; c++) {
-		put_padded(out, hdr[c], w[c], left[c], c == t->ncols - 1);
-		if (c < t->ncols - 1)
+		if (!keep[c])
+			continue;
+		put_padded(out, hdr[c], w[c], left[c], c == last);
+		if (c < last)
 			fputs("  ", out);
 	}
 	if (color)
@@ -200,8 +215,10 @@ static void table_print(const struct table *t, const char *const *hdr, const boo
 		if (styled)
 			fputs(t->style[r], out);
 		for (c = 0; c < t->ncols; c++) {
-			put_padded(out, t->cell[r * t->ncols + c], w[c], left[c], c == t->ncols - 1);
-			if (c < t->ncols - 1)
+			if (!keep[c])
+				continue;
+			put_padded(out, t->cell[r * t->ncols + c], w[c], left[c], c == last);
+			if (c < last)
 				fputs("  ", out);
 		}
 		if (styled)
@@ -210,7 +227,7 @@ static void table_print(const struct table *t, const char *const *hdr, const boo
 	}
 }
 
-static void table_free(struct table *t)
+void table_free(struct table *t)
 {
 	free(t->cell);
 	free(t->style);
@@ -262,6 +279,17 @@ static void print_header(const struct session *s, const struct report_opts *o, F
 	char b1[32];
 	__u64 dur;
 
+	if (o->brief) {
+		fprintf(out, "%ssession%s%s%s", o->color ? C_BOLD : "", s->name[0] ? " " : "", s->name,
+			o->color ? C_RESET : "");
+		if (session_duration(s, &dur))
+			fprintf(out, ": %s", fmt_ns(dur, b1, sizeof(b1)));
+		if (s->samples)
+			fprintf(out, ", %llu samples", (unsigned long long)s->samples);
+		fprintf(out, ", %llu events, %llu dropped\n", (unsigned long long)s->events,
+			(unsigned long long)s->dropped_events);
+		return;
+	}
 	fprintf(out, "%sragd-bpfprof session%s%s%s\n", o->color ? C_BOLD : "",
 		s->name[0] ? ": " : "", s->name, o->color ? C_RESET : "");
 	if (s->command[0] || s->pid) {
@@ -429,6 +457,8 @@ static void print_ops_table(const struct session *s, const struct report_opts *o
 		"On-CPU %", "RSS delta (mean)", "Peak RSS",
 	};
 	static const bool left[12] = { true, true };
+	/* what goes first when the terminal is narrow: p99, Max, Prec, Mean, p95, RSS delta, ... */
+	static const int drop[12] = { 0, 7, 0, 0, 5, 9, 6, 8, 0, 3, 4, 2 };
 	struct table t = { .ncols = 12 };
 	int order[MAX_OPS], depths[MAX_OPS];
 	bool any_hist = false;
@@ -487,7 +517,7 @@ static void print_ops_table(const struct session *s, const struct report_opts *o
 		}
 	}
 	fputc('\n', out);
-	table_print(&t, hdr, left, "", o->color, out);
+	table_print_fit(&t, hdr, left, drop, o->width, "", o->color, out);
 	table_free(&t);
 	if (any_hist)
 		fprintf(out, "  * percentiles from the BPF histogram (buckets <= 1.6%% wide): "
@@ -577,11 +607,14 @@ static bool stack_of_op(const char *stack, const char *op)
 	return !strncmp(stack, op, n) && (stack[n] == ';' || stack[n] == '\0');
 }
 
-/* The innermost three frames say the most; the op prefix is dropped, elision is marked. */
-static void print_tail_frames(const char *stack, const char *op, FILE *out)
+/* The innermost three frames say the most; the op prefix is dropped, elision is marked.
+ * brief: names only (no " (file)"), cut to width columns (0: no limit). */
+static void print_tail_frames(const char *stack, const char *op, bool brief, int width, FILE *out)
 {
 	const char *frames = stack + strlen(op);
 	const char *p;
+	char line[1024];
+	size_t n = 0;
 	int seps = 0;
 
 	if (*frames == ';')
@@ -593,11 +626,36 @@ static void print_tail_frames(const char *stack, const char *op, FILE *out)
 	for (p = frames + strlen(frames); p > frames; p--)
 		if (p[-1] == ';' && ++seps == 3)
 			break;
+	if (!brief) {
+		if (p > frames)
+			fputs("...;", out);
+		fputs(p, out);
+		return;
+	}
 	if (p > frames)
-		fputs("...;", out);
-	fputs(p, out);
+		n = snprintf(line, sizeof(line), "...;");
+	while (*p && n < sizeof(line) - 1) {
+		size_t len = strcspn(p, ";");
+		const char *paren = memmem(p, len, " (", 2);
+		size_t keep = paren && p[len - 1] == ')' ? (size_t)(paren - p) : len;
+
+		n += snprintf(line + n, sizeof(line) - n, "%.*s%s", (int)keep, p, p[len] ? ";" : "");
+		p += len + (p[len] == ';');
+	}
+	if (width > 3 && disp_width(line) > (size_t)width) {
+		/* cut by characters, not bytes */
+		size_t w = 0, i;
+
+		for (i = 0; line[i] && w < (size_t)width - 3; i++)
+			w += ((unsigned char)line[i] & 0xc0) != 0x80;
+		while (((unsigned char)line[i] & 0xc0) == 0x80)
+			i++;
+		snprintf(line + i, sizeof(line) - i, "...");
+	}
+	fputs(line, out);
 }
 
+/* brief: top-level ops only (exact ones too), names without files, lines within o->width. */
 static void print_where_time_goes(const struct session *s, const struct report_opts *o, FILE *out)
 {
 	struct hot *hot = NULL;
@@ -616,22 +674,33 @@ static void print_where_time_goes(const struct session *s, const struct report_o
 		__u64 sum = 0, den;
 		size_t i, nh = 0;
 
-		if (op->precision != PREC_SAMPLED || !op_shown(op))
+		if (!op_shown(op))
+			continue;
+		if (o->brief ? strchr(op->name, '.') != NULL : op->precision != PREC_SAMPLED)
 			continue;
 		if (!title) {
-			fprintf(out, "\n%sWhere the time goes%s (sampled", o->color ? C_BOLD : "",
+			fprintf(out, "\n%sWhere the time goes%s (", o->color ? C_BOLD : "",
 				o->color ? C_RESET : "");
+			fprintf(out, o->brief ? "stack samples" : "sampled");
 			if (s->sample_hz)
 				fprintf(out, " at %llu Hz", (unsigned long long)s->sample_hz);
-			fprintf(out, "; times are estimates)\n");
+			fprintf(out, o->brief ? ")\n" : "; times are estimates)\n");
 			title = true;
 		}
-		fprintf(out, "  %s: wall %s, self %s, on-CPU %s (%.0f%%), off-CPU %s (%.0f%%)\n",
-			op->name, fmt_ns(wall, b1, sizeof(b1)), fmt_ns(op->self_ns, b2, sizeof(b2)),
-			fmt_ns(op->on_cpu_ns, b3, sizeof(b3)),
-			wall ? 100.0 * op->on_cpu_ns / wall : 0.0,
-			fmt_ns(op->off_cpu_ns, b4, sizeof(b4)),
-			wall ? 100.0 * op->off_cpu_ns / wall : 0.0);
+		if (o->brief)
+			fprintf(out, "  %s: %s%s, on-CPU %.0f%%, off-CPU %.0f%%\n", op->name,
+				op->precision == PREC_SAMPLED ? "wall ~" : "wall ",
+				fmt_ns(wall, b1, sizeof(b1)),
+				wall ? 100.0 * op->on_cpu_ns / wall : 0.0,
+				wall ? 100.0 * op->off_cpu_ns / wall : 0.0);
+		else
+			fprintf(out, "  %s: wall %s, self %s, on-CPU %s (%.0f%%), off-CPU %s (%.0f%%)\n",
+				op->name, fmt_ns(wall, b1, sizeof(b1)),
+				fmt_ns(op->self_ns, b2, sizeof(b2)),
+				fmt_ns(op->on_cpu_ns, b3, sizeof(b3)),
+				wall ? 100.0 * op->on_cpu_ns / wall : 0.0,
+				fmt_ns(op->off_cpu_ns, b4, sizeof(b4)),
+				wall ? 100.0 * op->off_cpu_ns / wall : 0.0);
 
 		for (i = 0; i < s->nstacks; i++) {
 			const struct stack_rec *st = &s->stacks[i];
@@ -649,10 +718,17 @@ static void print_where_time_goes(const struct session *s, const struct report_o
 		qsort(hot, nh, sizeof(*hot), hot_cmp);
 		/* Share of the op's wall time, so the lines read against the numbers above. */
 		den = wall > sum ? wall : sum;
-		for (i = 0; i < nh && i < 3; i++) {
+		for (i = 0; i < nh && i < (o->brief ? 2 : 3); i++) {
+			bool off = hot[i].st->off_cpu_ns > 0;
+
+			/* brief: a stack under 2% of the op says little */
+			if (o->brief && hot[i].w * 50 < den)
+				break;
+			int room = o->width ? o->width - 12 - (off ? 17 : 0) : 0;
+
 			fprintf(out, "    %5.1f%%  ", 100.0 * hot[i].w / den);
-			print_tail_frames(hot[i].st->stack, op->name, out);
-			if (hot[i].st->off_cpu_ns)
+			print_tail_frames(hot[i].st->stack, op->name, o->brief, room, out);
+			if (off)
 				fprintf(out, "  (off-CPU %.0f%%)",
 					100.0 * hot[i].st->off_cpu_ns / hot[i].w);
 			fputc('\n', out);
@@ -827,6 +903,7 @@ static void by_row(struct table *t, const struct session *s, const size_t *idx, 
 static void print_by_table(const struct session *s, const struct report_opts *o, FILE *out)
 {
 	static const bool left[9] = { true };
+	static const int drop[9] = { 0, 0, 0, 0, 4, 3, 0, 2, 1 };
 	const char *hdr[9] = { "Operation", "Thread", "Count", "p50", "p95", "Mean", "Total",
 			       "On-CPU %", "Peak RSS" };
 	int order[MAX_OPS], depths[MAX_OPS], n, k;
@@ -864,7 +941,7 @@ static void print_by_table(const struct session *s, const struct report_opts *o,
 	if (!t.nrows)
 		fprintf(out, "  (no calls recorded)\n");
 	else
-		table_print(&t, hdr, left, "", o->color, out);
+		table_print_fit(&t, hdr, left, drop, o->width, "", o->color, out);
 cleanup:
 	table_free(&t);
 	free(idx);
@@ -951,6 +1028,14 @@ void report_text(const struct session *s, const struct report_opts *o, FILE *out
 		print_histograms(s, o, out);
 	if (s->nwarnings)
 		fputc('\n', out);
+	if (o->brief && s->nwarnings) {
+		int room = o->width > 80 ? o->width - 36 : 44;
+
+		fprintf(out, "%s%zu warning%s (full report): %.*s%s%s\n", o->color ? C_YELLOW : "",
+			s->nwarnings, s->nwarnings > 1 ? "s" : "", room, s->warnings[0],
+			strlen(s->warnings[0]) > (size_t)room ? "..." : "", o->color ? C_RESET : "");
+		return;
+	}
 	for (i = 0; i < s->nwarnings; i++)
 		fprintf(out, "%swarning: %s%s\n", o->color ? C_YELLOW : "", s->warnings[i],
 			o->color ? C_RESET : "");

@@ -126,6 +126,11 @@ def probes_lists_ops():
         raise AssertionError(r.stdout)
 
 
+def _pane(sess):
+    # -J joins wrapped lines: a row that wrapped comes back longer than the pane is wide
+    return subprocess.run(["tmux", "capture-pane", "-p", "-J", "-t", sess], capture_output=True, text=True).stdout
+
+
 @test
 def top_live_under_tmux():
     if not shutil.which("tmux"):
@@ -135,19 +140,33 @@ def top_live_under_tmux():
     sess = f"rbp{os.getpid()}"
     try:
         time.sleep(1.0)
-        subprocess.run(["tmux", "new-session", "-d", "-s", sess, "-x", "120", "-y", "40"], check=True)
+        subprocess.run(["tmux", "new-session", "-d", "-s", sess, "-x", "80", "-y", "24"], check=True)
         subprocess.run(["tmux", "send-keys", "-t", sess, f"{BIN} top -p {p.pid}; echo TOP-EXIT=$?", "Enter"], check=True)
         time.sleep(5.0)   # BPF load, interpreter lookup, first 1 s window
-        a = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True, text=True).stdout
+        a = _pane(sess)
         time.sleep(2.0)
-        b = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True, text=True).stdout
-        if "OPERATION" not in a or "search" not in a:
-            raise AssertionError(f"top screen:\n{a}")
+        b = _pane(sess)
+        lines = a.rstrip("\n").split("\n")
+        if not lines[0].startswith("ragd-bpfprof top") or not lines[1].startswith("OPERATION") or "search" not in a:
+            raise AssertionError(f"top screen (header must stay on top):\n{a}")
+        wide = [l for l in a.split("\n") + b.split("\n") if len(l) > 80]
+        if wide:
+            raise AssertionError(f"rows wider than 80 columns (wrapped):\n" + "\n".join(wide))
+        if "keys: s sort" not in a or "idle hidden" not in a:
+            raise AssertionError(f"no key help line:\n{a}")
         if a == b:
             raise AssertionError("top did not refresh in 2 s")
+        # idle ops appear with i, sampled rows rank by busy %, not by a call rate of 0
+        subprocess.run(["tmux", "send-keys", "-t", sess, "i"], check=True)
+        time.sleep(1.6)
+        c = _pane(sess)
+        if "idle shown" not in c or len(c.strip().split("\n")) <= len(a.strip().split("\n")):
+            raise AssertionError(f"i did not show the idle ops:\n{c}")
+        if any(len(l) > 80 for l in c.split("\n")) or not c.startswith("ragd-bpfprof top"):
+            raise AssertionError(f"with idle ops the screen overflowed:\n{c}")
         subprocess.run(["tmux", "send-keys", "-t", sess, "q"], check=True)
         time.sleep(1.5)
-        c = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True, text=True).stdout
+        c = _pane(sess)
         if "TOP-EXIT=0" not in c or "OPERATION" in c:
             raise AssertionError(f"terminal not restored after q:\n{c}")
     finally:

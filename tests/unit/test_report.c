@@ -403,6 +403,29 @@ static void test_report_sort(void **state)
 	assert_false(report_sort_valid("calls/s"));
 }
 
+/* --width: the least needed columns go until every line fits; brief keeps to the top level. */
+static void test_report_width_brief(void **state)
+{
+	struct report_opts o = { .width = 80, .brief = true };
+	char *out = text_of(*state, &o), *line, *save = NULL;
+
+	assert_non_null(strstr(out, "Operation"));
+	assert_null(strstr(out, "p99"));
+	assert_null(strstr(out, "Prec"));
+	assert_non_null(strstr(out, "Peak RSS"));
+	assert_non_null(strstr(out, "session nightly: 2.50s, 250 samples"));
+	assert_non_null(strstr(out, "  query: wall ~900ms, on-CPU 67%, off-CPU 33%\n"));
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		assert_true(strlen(line) <= 80);
+	free(out);
+	o.width = 40;
+	o.brief = false;
+	out = text_of(*state, &o);
+	assert_null(strstr(out, "RSS delta"));
+	assert_non_null(strstr(out, "Total"));   /* never dropped */
+	free(out);
+}
+
 /* --by thread: one row per op and thread, from the call records. */
 static void test_report_by(void **state)
 {
@@ -522,6 +545,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_report_folded, session_setup, session_teardown),
 		cmocka_unit_test_setup_teardown(test_report_sort, session_setup, session_teardown),
 		cmocka_unit_test_setup_teardown(test_report_by, session_setup, session_teardown),
+		cmocka_unit_test_setup_teardown(test_report_width_brief, session_setup, session_teardown),
 		cmocka_unit_test_setup_teardown(test_report_filter_op, session_setup, session_teardown),
 		cmocka_unit_test_setup_teardown(test_report_svg, session_setup, session_teardown),
 		cmocka_unit_test(test_report_perfetto),
