@@ -886,7 +886,15 @@ static const char probes_help[] =
 "\n"
 "What can be profiled there: the interpreter, its version and whether it is supported, each\n"
 "operation of the spec found or not (code address or symbol), the USDT probes of the\n"
-"interpreter, how many operations get exact boundaries and which fall back to sampling, and why.\n"
+"interpreter, the hardware breakpoint self-test's result, how many operations get exact\n"
+"boundaries and which fall back to sampling, and why.\n"
+"\n"
+"  -p, --pid PID         a running process\n"
+"  -- COMMAND ARG...     a command (not started: py: functions are looked up at run time)\n"
+"  -e, --probe PROBE     operations (as for record; default: ragd's own)\n"
+"  -s, --spec SPEC.json  operations from a file\n"
+"  -v, --verbose         libbpf and attach details on stderr\n"
+"\n"
 "Example: sudo ragd-bpfprof probes -p $(pgrep -f 'ragd serve')\n";
 
 static int cmd_probes(int argc, char **argv)

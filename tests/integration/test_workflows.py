@@ -451,3 +451,44 @@ def malformed_probe_specs_say_what_is_wrong():
         r = run(["record", "-e", spec, "--", "true"], check=2)
         if want not in r.stderr or "NAME=py:FILE:QUALNAME" not in r.stderr or len(r.stderr.splitlines()) != 1:
             raise AssertionError(f"{spec}: {r.stderr}")
+
+
+def _cli_md_sections():
+    import re
+    with open(os.path.join(ROOT, "docs", "cli.md")) as f:
+        doc = f.read()
+    return {s.split("\n", 1)[0].strip(): s for s in re.split(r"^## ", doc, flags=re.M)[1:]}
+
+
+@test
+def help_matches_docs_cli_md():
+    """Every option a command's --help lists is documented in that command's section of
+    docs/cli.md, and every option of the section's synopsis is in --help: they cannot drift."""
+    import re
+    secs = _cli_md_sections()
+    opt = r"(?<![\w-])(--[a-z][a-z-]*[a-z]|-[a-zA-Z])(?![\w-])"
+    problems = []
+    for cmd in ("record", "report", "compare", "profile", "top", "probes"):
+        h = run([cmd, "--help"], check=0).stdout
+        sec = secs.get(cmd)
+        if sec is None:
+            problems.append(f"docs/cli.md has no '## {cmd}' section")
+            continue
+        # options are what starts a line of the option list, or appears in the usage lines
+        usage = h.split("\n\n", 1)[0]
+        listed = set(re.findall(opt, usage))
+        for line in h.splitlines():
+            if re.match(r"^\s+-", line):   # "  -o, --output FILE     what it does"
+                listed |= set(re.findall(opt, re.split(r"\s{2,}", line.strip())[0]))
+        for o in sorted(listed):
+            if o in ("-h", "--help"):
+                continue
+            if not re.search(r"(?<![\w-])" + re.escape(o) + r"(?![\w-])", sec):
+                problems.append(f"{cmd}: '{o}' is in --help but not in docs/cli.md '## {cmd}'")
+        blocks = sec.split("```")
+        synopsis = blocks[1] if len(blocks) > 2 and blocks[1].strip().startswith("ragd-bpfprof ") else ""
+        for o in sorted(set(re.findall(opt, synopsis))):
+            if not re.search(r"(?<![\w-])" + re.escape(o) + r"(?![\w-])", h):
+                problems.append(f"{cmd}: '{o}' is in the docs/cli.md synopsis but not in --help")
+    if problems:
+        raise AssertionError("\n".join(problems))
