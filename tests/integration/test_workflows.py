@@ -492,3 +492,26 @@ def help_matches_docs_cli_md():
                 problems.append(f"{cmd}: '{o}' is in the docs/cli.md synopsis but not in --help")
     if problems:
         raise AssertionError("\n".join(problems))
+
+
+@test
+def make_demo_fits_one_screen():
+    out = os.path.dirname(tmp("demo"))
+    r = subprocess.run([os.path.join(RAGD_LITE, "demo.sh")], capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "DEMO_OUT": out, "DEMO_RUNS": "1"})
+    eq(r.returncode, 0, f"demo.sh: {r.stderr[-2000:]}")
+    lines = r.stdout.rstrip("\n").split("\n")
+    if len(lines) > 50 or any(len(l) > 80 for l in lines):
+        raise AssertionError(f"demo output is {len(lines)} lines, widest {max(map(len, lines))}:\n{r.stdout}")
+    for f in ("flame.svg", "trace.json"):
+        if os.path.join(out, f) not in r.stdout or not os.path.getsize(os.path.join(out, f)):
+            raise AssertionError(f"{f} not written and named:\n{r.stdout}")
+    for want in ("index", "search", "chat", "Where the time goes", "DEMO_COMPARE=1"):
+        if want not in r.stdout:
+            raise AssertionError(f"{want!r} missing from the story:\n{r.stdout}")
+    # the workload's own output and the build lines went to the log
+    for noise in ("According to [", "indexed 33 documents", "cc ", "clang"):
+        if noise in r.stdout:
+            raise AssertionError(f"{noise!r} on the screen:\n{r.stdout}")
+    if "According to [" not in open(os.path.join(out, "demo.log")).read():
+        raise AssertionError("the workload's output is not in demo.log")
