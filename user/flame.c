@@ -60,37 +60,37 @@ static int top_rank(const struct session *s, const char *name)
 	return MAX_OPS;
 }
 
+static int sibling_cmp(const struct ftree *t, const struct session *s, int p, int c,
+		       const char *name)
+{
+	if (p == 0)
+		return top_rank(s, t->n[c].name) - top_rank(s, name);
+	return strcmp(t->n[c].name, name);
+}
+
 /* Child of p named name, created in place: top-level frames in op order, deeper ones by name
- * (as flamegraph.pl does, so equal stacks line up). */
+ * (as flamegraph.pl does, so equal stacks line up). Siblings stay sorted, so a scan stops at
+ * the first one past name. */
 static int fnode_child(struct ftree *t, const struct session *s, int p, const char *name)
 {
-	int *link = &t->n[p].first, c;
+	int prev = -1, c;
 
-	for (c = *link; c >= 0; c = t->n[c].next) {
-		int cmp;
-
+	for (c = t->n[p].first; c >= 0; prev = c, c = t->n[c].next) {
 		if (!strcmp(t->n[c].name, name))
 			return c;
-		cmp = p == 0 ? top_rank(s, t->n[c].name) - top_rank(s, name) : strcmp(t->n[c].name, name);
-		if (cmp > 0)
+		if (sibling_cmp(t, s, p, c, name) > 0)
 			break;
-		link = &t->n[c].next;
 	}
-	c = fnode_new(t, name, t->n[p].depth + 1);
+	c = fnode_new(t, name, t->n[p].depth + 1);   /* may move t->n: indices only below */
 	if (c < 0)
 		return -1;
-	/* fnode_new may have moved the array: find the link again. */
-	link = &t->n[p].first;
-	while (*link >= 0) {
-		int cmp = p == 0 ? top_rank(s, t->n[*link].name) - top_rank(s, name)
-				 : strcmp(t->n[*link].name, name);
-
-		if (cmp > 0)
-			break;
-		link = &t->n[*link].next;
+	if (prev < 0) {
+		t->n[c].next = t->n[p].first;
+		t->n[p].first = c;
+	} else {
+		t->n[c].next = t->n[prev].next;
+		t->n[prev].next = c;
 	}
-	t->n[c].next = *link;
-	*link = c;
 	return c;
 }
 

@@ -413,16 +413,19 @@ static double sort_value(const struct op_result *op, int key)
 	return 0;
 }
 
-static int sort_key_now;
-static const struct session *sort_session;
+struct op_sort {
+	const struct session *s;
+	int key;
+};
 
-static int op_order_cmp(const void *a, const void *b)
+static int op_order_cmp(const void *a, const void *b, void *arg)
 {
-	const struct op_result *x = &sort_session->ops[*(const int *)a];
-	const struct op_result *y = &sort_session->ops[*(const int *)b];
-	double vx = sort_value(x, sort_key_now), vy = sort_value(y, sort_key_now);
+	const struct op_sort *o = arg;
+	const struct op_result *x = &o->s->ops[*(const int *)a];
+	const struct op_result *y = &o->s->ops[*(const int *)b];
+	double vx = sort_value(x, o->key), vy = sort_value(y, o->key);
 
-	if (sort_key_now != 10 && vx != vy)
+	if (o->key != 10 && vx != vy)
 		return vx < vy ? 1 : -1;
 	return strcmp(x->name, y->name);
 }
@@ -434,9 +437,7 @@ static int ops_order(const struct session *s, const char *sort, int *order, int 
 
 	if (key <= 0)
 		return n;
-	sort_key_now = key;
-	sort_session = s;
-	qsort(order, n, sizeof(*order), op_order_cmp);
+	qsort_r(order, n, sizeof(*order), op_order_cmp, &(struct op_sort){ s, key });
 	memset(depths, 0, n * sizeof(*depths));
 	return n;
 }
@@ -847,18 +848,21 @@ static __u32 by_key(const struct call_rec *c, char by)
 	return by == 'p' ? c->pid : c->tid;
 }
 
-static int by_rank[MAX_OPS];
-static const struct call_rec *by_calls;
-static char by_char;
+struct by_sort {
+	const struct call_rec *calls;
+	const int *rank;   /* per op: place in the table, MAX_OPS if not shown */
+	char by;
+};
 
 /* Op (tree order), then key, then duration: each run is one row with sorted durations. */
-static int by_cmp(const void *a, const void *b)
+static int by_cmp(const void *a, const void *b, void *arg)
 {
-	const struct call_rec *x = &by_calls[*(const size_t *)a], *y = &by_calls[*(const size_t *)b];
-	__u32 kx = by_key(x, by_char), ky = by_key(y, by_char);
+	const struct by_sort *o = arg;
+	const struct call_rec *x = &o->calls[*(const size_t *)a], *y = &o->calls[*(const size_t *)b];
+	__u32 kx = by_key(x, o->by), ky = by_key(y, o->by);
 
-	if (by_rank[x->op] != by_rank[y->op])
-		return by_rank[x->op] - by_rank[y->op];
+	if (o->rank[x->op] != o->rank[y->op])
+		return o->rank[x->op] - o->rank[y->op];
 	if (kx != ky)
 		return kx < ky ? -1 : 1;
 	return (x->duration_ns > y->duration_ns) - (x->duration_ns < y->duration_ns);
@@ -906,7 +910,7 @@ static void print_by_table(const struct session *s, const struct report_opts *o,
 	static const int drop[9] = { 0, 0, 0, 0, 4, 3, 0, 2, 1 };
 	const char *hdr[9] = { "Operation", "Thread", "Count", "p50", "p95", "Mean", "Total",
 			       "On-CPU %", "Peak RSS" };
-	int order[MAX_OPS], depths[MAX_OPS], n, k;
+	int order[MAX_OPS], depths[MAX_OPS], by_rank[MAX_OPS], n, k;
 	struct table t = { .ncols = 9 };
 	char by = o->by[0];
 	size_t *idx, *d, m = 0;
@@ -925,9 +929,7 @@ static void print_by_table(const struct session *s, const struct report_opts *o,
 		if (!(s->calls[i].flags & CALL_F_OPEN) && s->calls[i].op < (__u32)s->nops &&
 		    by_rank[s->calls[i].op] < MAX_OPS)
 			idx[m++] = i;
-	by_calls = s->calls;
-	by_char = by;
-	qsort(idx, m, sizeof(*idx), by_cmp);
+	qsort_r(idx, m, sizeof(*idx), by_cmp, &(struct by_sort){ s->calls, by_rank, by });
 	for (size_t a = 0, b; a < m; a = b) {
 		const struct call_rec *c = &s->calls[idx[a]];
 

@@ -41,12 +41,11 @@ struct top_row {
 	__u64 total;
 };
 
-static int sort_key;
-static int top_cmp(const void *a, const void *b)
+static int top_cmp(const void *a, const void *b, void *arg)
 {
 	const struct top_row *x = a, *y = b;
 
-	switch (sort_key) {
+	switch (*(const int *)arg) {
 	case 1:
 		if (x->rate != y->rate)
 			return (y->rate > x->rate) - (y->rate < x->rate);
@@ -217,8 +216,7 @@ static bool top_tick(struct session *s, void *arg)
 		fill_row(t, s, i, d, &rows[i]);
 	free(d);
 	t->seen_calls = s->ncalls;
-	sort_key = t->sort;
-	qsort(rows, s->nops, sizeof(rows[0]), top_cmp);
+	qsort_r(rows, s->nops, sizeof(rows[0]), top_cmp, &t->sort);
 	draw(t, s, rows);
 	fflush(stdout);
 	/* Keep memory flat over long sessions: top needs only the last second. */
