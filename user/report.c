@@ -988,6 +988,8 @@ int report_filter_op(struct session *s, const char *name, char *err, size_t errl
 			s->ops[n] = s->ops[j];
 		n++;
 	}
+	for (j = n; j < s->nops; j++)
+		s->ops[j].hist = NULL;   /* moved or freed above */
 	s->nops = n;
 	for (i = 0; i < s->ncalls; i++)
 		if (s->calls[i].op < MAX_OPS && map[s->calls[i].op] >= 0) {

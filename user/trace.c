@@ -123,8 +123,12 @@ static void trace_names(const struct session *s, const size_t *idx, size_t n, co
 		const struct call_rec *c = &s->calls[idx[k]];
 
 		if (!k || c->pid != pid) {
-			snprintf(name, sizeof(name), "%s (pid %u)",
-				 c->pid == (__u32)s->pid && s->name[0] ? s->name : "process", c->pid);
+			/* profile runs each iteration in its own process: say which */
+			if (c->pid == (__u32)s->pid && s->name[0])
+				snprintf(name, sizeof(name), "%s (pid %u)", s->name, c->pid);
+			else
+				snprintf(name, sizeof(name), "iteration %u (pid %u)", c->iteration,
+					 c->pid);
 			trace_meta(out, "process_name", c->pid, c->pid, name, sep);
 		}
 		if (!k || c->pid != pid || c->tid != tid) {
