@@ -114,8 +114,8 @@ fuzz: fuzz-bins
 		grep -E '^stat::number_of_executed_units|^Done' $(FUZZ_OUT)/$$n.log | tr '\n' ' '; echo; \
 	done; exit $$rc
 
+# demo.sh builds (into its log, so the screen keeps the story) and runs the workload.
 demo: deps
-	@$(MAKE) --no-print-directory build
 	@examples/ragd-lite/demo.sh
 
 bench: build

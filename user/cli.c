@@ -3,21 +3,22 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include "output.h"
 #include "record.h"
+#include "report.h"
 #include "session.h"
 #include "spec.h"
 #include "util.h"
+#include "top.h"
 
 #define VERSION "0.1.0"
 
@@ -69,6 +70,16 @@ static void install_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Columns of the terminal f is, or 0 when it is none. */
+static int tty_width(FILE *f)
+{
+	struct winsize ws;
+
+	if (!isatty(fileno(f)) || ioctl(fileno(f), TIOCGWINSZ, &ws) || !ws.ws_col)
+		return 0;
+	return ws.ws_col;
 }
 
 static bool want_color(bool no_color, FILE *f)
@@ -128,7 +139,8 @@ static const char record_help[] =
 "  sudo ragd-bpfprof record -e sqlite_step=native:libsqlite3.so.0:sqlite3_step -p 1234\n";
 
 enum { OPT_NO_OFFCPU = 1000, OPT_MAXBP, OPT_ROTATE, OPT_HIST, OPT_NOCOLOR, OPT_FORMAT, OPT_THRESH, OPT_FAIL,
-       OPT_RAGD, OPT_PATH, OPT_QUERY, OPT_COMPARE, OPT_SORT, OPT_NAME };
+       OPT_RAGD, OPT_PATH, OPT_QUERY, OPT_COMPARE, OPT_SORT, OPT_NAME, OPT_OP, OPT_BY,
+       OPT_ALLSTACKS, OPT_WIDTH, OPT_BRIEF };
 
 struct common {
 	struct record_opts ro;
@@ -387,61 +399,156 @@ static int cmd_record(int argc, char **argv)
 /* ---------------------------------------------------------------- report / compare */
 
 static const char report_help[] =
-"Usage: ragd-bpfprof report FILE.json [--format text|json|folded] [--histogram] [--no-color]\n"
+"Usage: ragd-bpfprof report FILE.json|- [--format FMT] [-o OUT] [--op NAME] [--sort KEY]\n"
+"                           [--by thread|process|iteration] [--histogram] [--no-color]\n"
 "\n"
-"  --format text    table of operations as a tree, with precision, percentiles, RSS (default)\n"
-"  --format json    the session JSON, normalised\n"
-"  --format folded  collapsed stacks 'a;b;c N' (microseconds) for flamegraph.pl / speedscope;\n"
-"                   each stack starts with its top-level operation (index/search/chat)\n"
-"  --histogram      latency histogram bars per operation\n"
-"  --no-color       no colours (also when NO_COLOR is set or stdout is not a terminal)\n"
+"  --format text        table of operations as a tree, with precision, percentiles, RSS (default)\n"
+"  --format json        the session JSON, normalised\n"
+"  --format folded      collapsed stacks 'a;b;c N' (microseconds) for flamegraph.pl / speedscope;\n"
+"                       each stack starts with its top-level operation (index/search/chat)\n"
+"  --format svg         interactive flame graph of the stacks (open in a browser: hover, click\n"
+"                       to zoom, / to search); top-level ops side by side, off-CPU in blue\n"
+"  --all-stacks         svg: keep the time outside every operation ('(other)': imports,\n"
+"                       interpreter start and exit), left out by default\n"
+"  --format perfetto    timeline for ui.perfetto.dev or chrome://tracing: exact calls as nested\n"
+"                       slices per process and thread, RSS as a counter track\n"
+"  --format speedscope  speedscope.app file: stacks (sampled) and exact calls (evented)\n"
+"  -o, --output OUT     write to OUT instead of stdout\n"
+"  --op NAME            only operation NAME and its sub-operations (NAME.*)\n"
+"  --sort KEY           flat table by tree (default), total, count, p50, p95, p99, mean,\n"
+"                       max, cpu, rss or name; total and cpu rank sampled ops too\n"
+"  --by WHAT            calls grouped by thread, process or iteration (profile runs)\n"
+"  --brief              text: the table, and the hottest stacks of the top-level ops only\n"
+"  --width N            text: fit tables in N columns, dropping the least needed ones\n"
+"                       (default: the terminal's width on a terminal, else no limit)\n"
+"  --histogram          latency histogram bars per operation\n"
+"  --no-color           no colours (also when NO_COLOR is set or stdout is not a terminal)\n"
 "\n"
-"FILE may also be ragd's own profile JSON (ProfileSession.export_json).\n"
-"Example: ragd-bpfprof report search.json --histogram\n";
+"FILE may also be ragd's own profile JSON (ProfileSession.export_json); '-' reads stdin.\n"
+"Example: ragd-bpfprof report search.json --format svg -o search.svg\n";
+
+/* FILE or '-' (stdin) into s; 0 or 2 with the message printed. */
+static int read_session(struct session *s, const char *path)
+{
+	char err[1024];
+	char *text = NULL;
+	size_t len = 0;
+	int rc = 0;
+
+	if (strcmp(path, "-")) {
+		rc = session_read_file(s, path, err, sizeof(err));
+	} else {
+		FILE *m = open_memstream(&text, &len);
+		char buf[65536];
+		size_t n;
+
+		if (!m)
+			return 1;
+		while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+			fwrite(buf, 1, n, m);
+		fclose(m);
+		rc = session_read_string(s, text, err, sizeof(err));
+		free(text);
+	}
+	if (rc)
+		fprintf(stderr, "%s: %s%s\n", prog, strcmp(path, "-") ? "" : "stdin: ", term_safe(err));
+	return rc ? 2 : 0;
+}
+
+static int report_write(struct session *s, const char *format, const struct report_opts *ro,
+			bool all_stacks, FILE *out)
+{
+	if (!strcmp(format, "json"))
+		return session_write_json(s, out) ? 1 : 0;
+	if (!strcmp(format, "folded"))
+		return report_folded(s, out) ? 1 : 0;
+	if (!strcmp(format, "svg"))
+		return report_svg(s, all_stacks, out) ? 1 : 0;
+	if (!strcmp(format, "perfetto"))
+		return report_perfetto(s, out) ? 1 : 0;
+	if (!strcmp(format, "speedscope"))
+		return report_speedscope(s, out) ? 1 : 0;
+	report_text(s, ro, out);
+	return ferror(out) ? 1 : 0;
+}
 
 static int cmd_report(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "output", required_argument, NULL, 'o' },
+		{ "op", required_argument, NULL, OPT_OP },
+		{ "sort", required_argument, NULL, OPT_SORT },
+		{ "by", required_argument, NULL, OPT_BY },
+		{ "all-stacks", no_argument, NULL, OPT_ALLSTACKS },
+		{ "width", required_argument, NULL, OPT_WIDTH },
+		{ "brief", no_argument, NULL, OPT_BRIEF },
 		{ "histogram", no_argument, NULL, OPT_HIST },
 		{ "no-color", no_argument, NULL, OPT_NOCOLOR },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	const char *format = "text";
-	bool hist = false, nocolor = false;
+	static const char *const formats[] = { "text", "json", "folded", "svg", "perfetto",
+					       "speedscope" };
+	const char *format = "text", *outp = NULL, *opname = NULL;
+	struct report_opts ro = {};
+	bool nocolor = false, known = false, all_stacks = false, width_set = false;
 	struct session s;
+	FILE *out = stdout;
 	char err[1024];
 	int opt, rc = 0;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
 		switch (opt) {
 		case OPT_FORMAT: format = optarg; break;
-		case OPT_HIST: hist = true; break;
+		case 'o': outp = optarg; break;
+		case OPT_OP: opname = optarg; break;
+		case OPT_SORT: ro.sort = optarg; break;
+		case OPT_BY: ro.by = optarg; break;
+		case OPT_ALLSTACKS: all_stacks = true; break;
+		case OPT_BRIEF: ro.brief = true; break;
+		case OPT_WIDTH:
+			if ((rc = parse_int(optarg, "width", 0, 100000, &ro.width)))
+				return rc;
+			width_set = true;
+			break;
+		case OPT_HIST: ro.histogram = true; break;
 		case OPT_NOCOLOR: nocolor = true; break;
 		case 'h': fputs(report_help, stdout); return 0;
 		default: return usage_error("report: bad option");
 		}
 	}
-	if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "folded"))
-		return usage_error("report: unknown format '%s' (text, json, folded)", format);
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		known |= !strcmp(format, formats[i]);
+	if (!known)
+		return usage_error("report: unknown format '%s' (text, json, folded, svg, perfetto, "
+				   "speedscope)", format);
+	if (ro.sort && !report_sort_valid(ro.sort))
+		return usage_error("report: unknown sort key '%s' (%s)", ro.sort, report_sort_keys());
+	if (ro.by && strcmp(ro.by, "thread") && strcmp(ro.by, "process") && strcmp(ro.by, "iteration"))
+		return usage_error("report: --by takes thread, process or iteration, not '%s'", ro.by);
 	if (optind != argc - 1)
-		return usage_error("report: needs exactly one FILE.json");
+		return usage_error("report: needs exactly one FILE.json (or - for stdin)");
 	session_init(&s);
-	if (session_read_file(&s, argv[optind], err, sizeof(err))) {
-		print_safe_error(prog, err);
-		session_free(&s);
-		return 2;
+	rc = read_session(&s, argv[optind]);
+	if (!rc && opname && report_filter_op(&s, opname, err, sizeof(err))) {
+		fprintf(stderr, "%s: report: --op: %s\n", prog, term_safe(err));
+		rc = 2;
 	}
-	if (!strcmp(format, "json")) {
-		rc = session_write_json(&s, stdout) ? 1 : 0;
-	} else if (!strcmp(format, "folded")) {
-		rc = report_folded(&s, stdout) ? 1 : 0;
-	} else {
-		struct report_opts ro = { .color = want_color(nocolor, stdout), .histogram = hist };
-
-		report_text(&s, &ro, stdout);
+	if (!rc && outp && !(out = fopen(outp, "w"))) {
+		fprintf(stderr, "%s: cannot write '%s': %s\n", prog, outp, strerror(errno));
+		rc = 2;
+	}
+	if (!rc) {
+		ro.color = !outp && want_color(nocolor, stdout);
+		if (!width_set && !outp)
+			ro.width = tty_width(stdout);
+		rc = report_write(&s, format, &ro, all_stacks, out);
+		if (outp && fclose(out) && !rc) {
+			fprintf(stderr, "%s: cannot write '%s': %s\n", prog, outp, strerror(errno));
+			rc = 1;
+		}
 	}
 	session_free(&s);
 	return rc;
@@ -742,141 +849,26 @@ static int cmd_profile(int argc, char **argv)
 /* ---------------------------------------------------------------- top */
 
 static const char top_help[] =
-"Usage: ragd-bpfprof top -p PID [--sort calls|p50|p95|rss|cpu|name] [-e PROBE]... [-s SPEC] [-F HZ]\n"
+"Usage: ragd-bpfprof top -p PID [--sort busy|calls|p50|p95|rss|cpu|name] [-a] [-e PROBE]...\n"
+"                        [-s SPEC] [-F HZ] [-d SEC]\n"
 "\n"
-"A live table of PID's operations refreshed every second: calls/s, p50, p95 (over the last\n"
-"second), busy % (time inside the op per second: sampled ops), RSS, on-CPU %. Keys: q quits,\n"
-"s cycles the sort key. Plain lines when stdout is\n"
-"not a terminal. Ctrl-C quits too; the terminal is restored either way.\n"
+"A live table of PID's operations refreshed every second, over the last second: calls/s,\n"
+"busy % (time inside the op per second, exact and sampled ops alike), p50, p95, RSS, on-CPU %.\n"
+"On a terminal the table fits its size (narrow columns go first) and idle ops are hidden.\n"
+"\n"
+"  -p, --pid PID         the process to watch\n"
+"      --sort KEY        busy (default), calls, p50, p95, rss, cpu or name\n"
+"  -a, --all             show idle operations too (key i toggles)\n"
+"  -e, --probe PROBE     operations to time (as for record; default: ragd's own)\n"
+"  -s, --spec SPEC.json  operations from a file\n"
+"  -F, --frequency HZ    stack sampling frequency for sampled ops (default 99)\n"
+"  -d, --duration SEC    stop after SEC seconds\n"
+"      --max-breakpoints N  debug registers to use per CPU (default 4)\n"
+"  -v, --verbose         libbpf and attach details on stderr\n"
+"\n"
+"Keys: s cycles the sort key, i shows/hides idle ops, q quits (Ctrl-C too; the terminal is\n"
+"restored either way). Plain lines, idle ops left out, when stdout is not a terminal.\n"
 "Example: sudo ragd-bpfprof top -p $(pgrep -f 'ragd chat')\n";
-
-struct top_state {
-	size_t seen_calls;
-	__u64 prev_total[MAX_OPS], prev_on[MAX_OPS];
-	int sort;             /* 0 calls,1 p50,2 p95,3 rss,4 cpu,5 name */
-	bool tty;
-	struct termios saved;
-	bool raw;
-	time_t start;
-};
-
-static const char *sort_names[] = { "calls", "p50", "p95", "rss", "cpu", "name" };
-
-struct top_row {
-	const char *name;
-	const char *prec;
-	double rate;
-	__u64 p50, p95, rss;
-	double cpu;
-	__u64 total;
-};
-
-static int top_sort_key;
-static int top_cmp(const void *a, const void *b)
-{
-	const struct top_row *x = a, *y = b;
-
-	switch (top_sort_key) {
-	case 1: return (y->p50 > x->p50) - (y->p50 < x->p50);
-	case 2: return (y->p95 > x->p95) - (y->p95 < x->p95);
-	case 3: return (y->rss > x->rss) - (y->rss < x->rss);
-	case 4: return (y->cpu > x->cpu) - (y->cpu < x->cpu);
-	case 5: return strcmp(x->name, y->name);
-	}
-	return (y->rate > x->rate) - (y->rate < x->rate);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return (x > y) - (x < y);
-}
-
-static bool top_tick(struct session *s, void *arg)
-{
-	struct top_state *t = arg;
-	struct top_row rows[MAX_OPS];
-	__u64 *d = malloc((s->ncalls - t->seen_calls + 1) * sizeof(__u64));
-	char a[32], b[32], cc[32];
-	bool quit = false;
-
-	if (t->raw) {
-		struct pollfd p = { .fd = 0, .events = POLLIN };
-		char ch;
-
-		while (poll(&p, 1, 0) > 0 && read(0, &ch, 1) == 1) {
-			if (ch == 'q' || ch == 'Q')
-				quit = true;
-			else if (ch == 's')
-				t->sort = (t->sort + 1) % 6;
-		}
-	}
-	for (int i = 0; i < s->nops; i++) {
-		size_t n = 0;
-		__u64 on = 0, tot = 0, rss = 0;
-
-		for (size_t j = t->seen_calls; j < s->ncalls; j++) {
-			const struct call_rec *cr = &s->calls[j];
-
-			if (cr->op != (unsigned)i || (cr->flags & CALL_F_OPEN))
-				continue;
-			if (d)
-				d[n] = cr->duration_ns;
-			n++;
-			on += cr->on_cpu_ns;
-			tot += cr->duration_ns;
-			rss = cr->rss_end;
-		}
-		if (d)
-			qsort(d, n, sizeof(*d), cmp_u64);
-		if (s->ops[i].precision == PREC_SAMPLED) {
-			/* Sampled ops: time attributed in the last second, no per-call latency. */
-			tot = s->ops[i].total_ns - t->prev_total[i];
-			on = s->ops[i].on_cpu_ns - t->prev_on[i];
-			t->prev_total[i] = s->ops[i].total_ns;
-			t->prev_on[i] = s->ops[i].on_cpu_ns;
-		}
-		rows[i] = (struct top_row){
-			.name = s->ops[i].name,
-			.prec = s->ops[i].precision == PREC_EXACT ? "exact" : "sampled",
-			.rate = n,
-			.p50 = n && d ? percentile_sorted(d, n, 50) : 0,
-			.p95 = n && d ? percentile_sorted(d, n, 95) : 0,
-			.rss = rss,
-			.cpu = tot ? 100.0 * on / tot : 0,
-			.total = tot,
-		};
-		if (s->ops[i].precision == PREC_SAMPLED)
-			rows[i].rate = 0;
-	}
-	free(d);
-	t->seen_calls = s->ncalls;
-	top_sort_key = t->sort;
-	qsort(rows, s->nops, sizeof(rows[0]), top_cmp);
-	if (t->tty)
-		printf("\033[H\033[2J");
-	printf("ragd-bpfprof top - pid %d - %lds - sort: %s%s\n", s->pid, (long)(time(NULL) - t->start),
-	       sort_names[t->sort], t->tty ? " (s: sort, q: quit)" : "");
-	printf("%-28s %-8s %9s %7s %10s %10s %10s %7s\n", "OPERATION", "PREC", "CALLS/s", "BUSY%", "P50",
-	       "P95", "RSS", "ONCPU%");
-	for (int i = 0; i < s->nops; i++) {
-		if (!t->tty && rows[i].rate == 0 && rows[i].total == 0)
-			continue;
-		printf("%-28s %-8s %9.0f %6.1f%% %10s %10s %10s %6.1f%%\n", rows[i].name, rows[i].prec,
-		       rows[i].rate, rows[i].total / 1e7,
-		       rows[i].rate ? fmt_ns(rows[i].p50, a, sizeof(a)) : "-",
-		       rows[i].rate ? fmt_ns(rows[i].p95, b, sizeof(b)) : "-",
-		       rows[i].rss ? fmt_bytes(rows[i].rss, cc, sizeof(cc)) : "-", rows[i].cpu);
-	}
-	if (!t->tty)
-		printf("\n");
-	fflush(stdout);
-	/* Keep memory flat over long sessions: top needs only the last second. */
-	s->ncalls = 0;
-	t->seen_calls = 0;
-	return quit;
-}
 
 static int cmd_top(int argc, char **argv)
 {
@@ -886,6 +878,7 @@ static int cmd_top(int argc, char **argv)
 		{ "spec", required_argument, NULL, 's' },
 		{ "frequency", required_argument, NULL, 'F' },
 		{ "sort", required_argument, NULL, OPT_SORT },
+		{ "all", no_argument, NULL, 'a' },
 		{ "max-breakpoints", required_argument, NULL, OPT_MAXBP },
 		{ "rotate", required_argument, NULL, OPT_ROTATE },
 		{ "duration", required_argument, NULL, 'd' },
@@ -893,29 +886,28 @@ static int cmd_top(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct top_state t = { .start = time(NULL) };
 	struct common c;
-	struct session s;
 	char err[1024];
-	int opt, rc;
+	int opt, rc, sort = 0;
+	bool all = false;
 
 	common_init(&c);
 	c.ro.hz = 99; /* light sampling: py: ops fall back to it when breakpoints are unavailable */
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "p:e:s:F:d:vh", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:e:s:F:d:avh", lo, NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(top_help, stdout);
 			return 0;
 		}
+		if (opt == 'a') {
+			all = true;
+			continue;
+		}
 		if (opt == OPT_SORT) {
-			int k = -1;
-
-			for (int i = 0; i < 6; i++)
-				if (!strcmp(optarg, sort_names[i]))
-					k = i;
-			if (k < 0)
-				return usage_error("top: unknown sort key '%s' (calls, p50, p95, rss, cpu, name)", optarg);
-			t.sort = k;
+			sort = top_sort_key(optarg);
+			if (sort < 0)
+				return usage_error("top: unknown sort key '%s' (busy, calls, p50, p95, rss, "
+						   "cpu, name)", optarg);
 			continue;
 		}
 		if (opt == '?' || (rc = common_opt(&c, opt, optarg)) < 0)
@@ -928,30 +920,9 @@ static int cmd_top(int argc, char **argv)
 	if ((rc = build_spec(&c)))
 		return rc;
 	install_signals();
-	t.tty = isatty(1);
-	if (t.tty && isatty(0) && !tcgetattr(0, &t.saved)) {
-		struct termios raw = t.saved;
-
-		raw.c_lflag &= ~(ICANON | ECHO);
-		raw.c_cc[VMIN] = 0;
-		raw.c_cc[VTIME] = 0;
-		t.raw = !tcsetattr(0, TCSANOW, &raw);
-	}
-	if (t.tty)
-		printf("\033[?1049h\033[?25l"); /* alternate screen, hide cursor */
-	c.ro.tick = top_tick;
-	c.ro.tick_arg = &t;
-	c.ro.quiet = true;
-	session_init(&s);
-	rc = record_run(&c.ro, &s, err, sizeof(err));
-	if (t.tty)
-		printf("\033[?25h\033[?1049l");
-	fflush(stdout);
-	if (t.raw)
-		tcsetattr(0, TCSANOW, &t.saved);
+	rc = top_run(&c.ro, sort, all, err, sizeof(err));
 	if (rc)
 		print_safe_error(prog, err);
-	session_free(&s);
 	return rc;
 }
 
@@ -962,7 +933,15 @@ static const char probes_help[] =
 "\n"
 "What can be profiled there: the interpreter, its version and whether it is supported, each\n"
 "operation of the spec found or not (code address or symbol), the USDT probes of the\n"
-"interpreter, how many operations get exact boundaries and which fall back to sampling, and why.\n"
+"interpreter, the hardware breakpoint self-test's result, how many operations get exact\n"
+"boundaries and which fall back to sampling, and why.\n"
+"\n"
+"  -p, --pid PID         a running process\n"
+"  -- COMMAND ARG...     a command (not started: py: functions are looked up at run time)\n"
+"  -e, --probe PROBE     operations (as for record; default: ragd's own)\n"
+"  -s, --spec SPEC.json  operations from a file\n"
+"  -v, --verbose         libbpf and attach details on stderr\n"
+"\n"
 "Example: sudo ragd-bpfprof probes -p $(pgrep -f 'ragd serve')\n";
 
 static int cmd_probes(int argc, char **argv)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "report.h"
 #include "session.h"
 #include "util.h"
 
@@ -98,16 +99,6 @@ const char *fmt_bytes_delta(double bytes, char *buf, size_t len)
 
 /* --- a small column-aligned table; widths count UTF-8 characters, not bytes --- */
 
-#define TBL_COLS 12
-#define TBL_CELL 192
-
-struct table {
-	int ncols;
-	size_t nrows, cap;
-	char (*cell)[TBL_CELL];
-	const char **style;   /* per row: ANSI prefix or NULL */
-};
-
 static size_t disp_width(const char *s)
 {
 	size_t w = 0;
@@ -117,7 +108,7 @@ static size_t disp_width(const char *s)
 	return w;
 }
 
-static int table_add_row(struct table *t, const char *style)
+int table_add_row(struct table *t, const char *style)
 {
 	if (t->nrows == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 16;
@@ -143,8 +134,7 @@ static char *table_cell(struct table *t, int row, int col)
 	return t->cell[(size_t)row * t->ncols + col];
 }
 
-__attribute__((format(printf, 4, 5)))
-static void table_set(struct table *t, int row, int col, const char *fmt, ...)
+void table_set(struct table *t, int row, int col, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -164,15 +154,20 @@ static void put_padded(FILE *out, const char *s, size_t w, bool left, bool last)
 		fprintf(out, "%*s", (int)(w > n ? w - n : 0), "");
 }
 
-static void table_print(const struct table *t, const char *const *hdr, const bool *left,
-			const char *indent, bool color, FILE *out)
+/* Columns whose drop rank is highest go first until the row fits width (0: no limit; rank 0
+ * never goes). The kept columns print in their order. */
+void table_print_fit(const struct table *t, const char *const *hdr, const bool *left,
+		     const int *drop, int width, const char *indent, bool color, FILE *out)
 {
 	size_t w[TBL_COLS];
-	size_t r;
-	int c;
+	bool keep[TBL_COLS];
+	size_t r, total;
+	int c, last = 0;
 
-	for (c = 0; c < t->ncols; c++)
+	for (c = 0; c < t->ncols; c++) {
 		w[c] = disp_width(hdr[c]);
+		keep[c] = true;
+	}
 	for (r = 0; r < t->nrows; r++)
 		for (c = 0; c < t->ncols; c++) {
 			size_t n = disp_width(t->cell[r * t->ncols + c]);
@@ -180,13 +175,34 @@ static void table_print(const struct table *t, const char *const *hdr, const boo
 			if (n > w[c])
 				w[c] = n;
 		}
+	for (;;) {
+		int worst = -1;
+
+		total = disp_width(indent);
+		for (c = 0; c < t->ncols; c++)
+			if (keep[c])
+				total += w[c] + (total > disp_width(indent) ? 2 : 0);
+		if (!width || !drop || total <= (size_t)width)
+			break;
+		for (c = 0; c < t->ncols; c++)
+			if (keep[c] && drop[c] > 0 && (worst < 0 || drop[c] > drop[worst]))
+				worst = c;
+		if (worst < 0)
+			break;
+		keep[worst] = false;
+	}
+	for (c = 0; c < t->ncols; c++)
+		if (keep[c])
+			last = c;
 
 	fputs(indent, out);
 	if (color)
 		fputs(C_BOLD, out);
 	for (c = 0; c < t->ncols; c++) {
-		put_padded(out, hdr[c], w[c], left[c], c == t->ncols - 1);
-		if (c < t->ncols - 1)
+		if (!keep[c])
+			continue;
+		put_padded(out, hdr[c], w[c], left[c], c == last);
+		if (c < last)
 			fputs("  ", out);
 	}
 	if (color)
@@ -200,8 +216,10 @@ static void table_print(const struct table *t, const char *const *hdr, const boo
 		if (styled)
 			fputs(t->style[r], out);
 		for (c = 0; c < t->ncols; c++) {
-			put_padded(out, t->cell[r * t->ncols + c], w[c], left[c], c == t->ncols - 1);
-			if (c < t->ncols - 1)
+			if (!keep[c])
+				continue;
+			put_padded(out, t->cell[r * t->ncols + c], w[c], left[c], c == last);
+			if (c < last)
 				fputs("  ", out);
 		}
 		if (styled)
@@ -210,7 +228,7 @@ static void table_print(const struct table *t, const char *const *hdr, const boo
 	}
 }
 
-static void table_free(struct table *t)
+void table_free(struct table *t)
 {
 	free(t->cell);
 	free(t->style);
@@ -245,6 +263,17 @@ static void print_header(const struct session *s, const struct report_opts *o, F
 	char b1[32];
 	__u64 dur;
 
+	if (o->brief) {
+		fprintf(out, "%ssession%s%s%s", o->color ? C_BOLD : "", s->name[0] ? " " : "", s->name,
+			o->color ? C_RESET : "");
+		if (session_duration(s, &dur))
+			fprintf(out, ": %s", fmt_ns(dur, b1, sizeof(b1)));
+		if (s->samples)
+			fprintf(out, ", %llu samples", (unsigned long long)s->samples);
+		fprintf(out, ", %llu events, %llu dropped\n", (unsigned long long)s->events,
+			(unsigned long long)s->dropped_events);
+		return;
+	}
 	fprintf(out, "%sragd-bpfprof session%s%s%s\n", o->color ? C_BOLD : "",
 		s->name[0] ? ": " : "", s->name, o->color ? C_RESET : "");
 	if (s->command[0] || s->pid) {
@@ -326,6 +355,77 @@ static int tree_order(const struct session *s, int *order, int *depths)
 	return n;
 }
 
+/* --sort keys: larger first, name ascending. "tree" (the default) keeps the op tree. */
+static const char *const sort_keys[] = {
+	"tree", "total", "count", "p50", "p95", "p99", "mean", "max", "cpu", "rss", "name",
+};
+
+static int sort_index(const char *key)
+{
+	if (!key)
+		return 0;
+	for (size_t i = 0; i < sizeof(sort_keys) / sizeof(sort_keys[0]); i++)
+		if (!strcmp(key, sort_keys[i]))
+			return (int)i;
+	return -1;
+}
+
+bool report_sort_valid(const char *key)
+{
+	return sort_index(key) >= 0;
+}
+
+const char *report_sort_keys(void)
+{
+	return "tree, total, count, p50, p95, p99, mean, max, cpu, rss, name";
+}
+
+/* The value a key sorts by; total and cpu mean the same for exact and sampled ops. */
+static double sort_value(const struct op_result *op, int key)
+{
+	switch (key) {
+	case 1: return (double)op->total_ns;
+	case 2: return (double)op->count;
+	case 3: return (double)op->p50_ns;
+	case 4: return (double)op->p95_ns;
+	case 5: return (double)op->p99_ns;
+	case 6: return op->mean_ns;
+	case 7: return (double)op->max_ns;
+	case 8: return (double)op->on_cpu_ns;
+	case 9: return (double)op->rss_peak;
+	}
+	return 0;
+}
+
+struct op_sort {
+	const struct session *s;
+	int key;
+};
+
+static int op_order_cmp(const void *a, const void *b, void *arg)
+{
+	const struct op_sort *o = arg;
+	const struct op_result *x = &o->s->ops[*(const int *)a];
+	const struct op_result *y = &o->s->ops[*(const int *)b];
+	double vx = sort_value(x, o->key), vy = sort_value(y, o->key);
+
+	if (o->key != 10 && vx != vy)
+		return vx < vy ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+/* The op tree, or with a sort key the shown ops flat (depth 0) in that order. */
+static int ops_order(const struct session *s, const char *sort, int *order, int *depths)
+{
+	int key = sort_index(sort), n = tree_order(s, order, depths);
+
+	if (key <= 0)
+		return n;
+	qsort_r(order, n, sizeof(*order), op_order_cmp, &(struct op_sort){ s, key });
+	memset(depths, 0, n * sizeof(*depths));
+	return n;
+}
+
 static const char *or_dash(__u64 ns, char *buf, size_t len)
 {
 	if (!ns) {
@@ -342,13 +442,15 @@ static void print_ops_table(const struct session *s, const struct report_opts *o
 		"On-CPU %", "RSS delta (mean)", "Peak RSS",
 	};
 	static const bool left[12] = { true, true };
+	/* what goes first when the terminal is narrow: p99, Max, Prec, Mean, p95, RSS delta, ... */
+	static const int drop[12] = { 0, 7, 0, 0, 5, 9, 6, 8, 0, 3, 4, 2 };
 	struct table t = { .ncols = 12 };
 	int order[MAX_OPS], depths[MAX_OPS];
 	bool any_hist = false;
 	char b[32];
 	int n, k;
 
-	n = tree_order(s, order, depths);
+	n = ops_order(s, o->sort, order, depths);
 	if (!n) {
 		fprintf(out, "\nNo operation was seen.\n");
 		return;
@@ -400,7 +502,7 @@ static void print_ops_table(const struct session *s, const struct report_opts *o
 		}
 	}
 	fputc('\n', out);
-	table_print(&t, hdr, left, "", o->color, out);
+	table_print_fit(&t, hdr, left, drop, o->width, "", o->color, out);
 	table_free(&t);
 	if (any_hist)
 		fprintf(out, "  * percentiles from the BPF histogram (buckets <= 1.6%% wide): "
@@ -429,25 +531,42 @@ static void print_call_notes(const struct session *s, const struct report_opts *
 	}
 }
 
+/* One line per reason, the ops that share it after it (wrapped at 80 columns): a reason
+ * repeated for fifteen ops reads once. */
 static void print_not_seen(const struct session *s, FILE *out)
 {
-	const char *sep = "\nnot seen: ";
-	bool any = false;
-	int j;
+	bool done[MAX_OPS] = {};
+	int j, k, total = 0;
 
+	for (j = 0; j < s->nops; j++)
+		total += !op_shown(&s->ops[j]);
+	if (!total)
+		return;
+	fprintf(out, "\nnot seen (%d of %d operations), by reason:\n", total, s->nops);
 	for (j = 0; j < s->nops; j++) {
-		const struct op_result *op = &s->ops[j];
+		const char *why = s->ops[j].note[0] ? s->ops[j].note : "never called";
+		size_t col;
 
-		if (op_shown(op))
+		if (op_shown(&s->ops[j]) || done[j])
 			continue;
-		fprintf(out, "%s%s", sep, op->name);
-		if (op->note[0])
-			fprintf(out, " (%s)", op->note);
-		sep = ", ";
-		any = true;
-	}
-	if (any)
+		fprintf(out, "  %s:", why);
+		col = 3 + strlen(why);
+		for (k = j; k < s->nops; k++) {
+			const char *kw = s->ops[k].note[0] ? s->ops[k].note : "never called";
+			size_t len = strlen(s->ops[k].name);
+
+			if (op_shown(&s->ops[k]) || done[k] || strcmp(kw, why))
+				continue;
+			if (col > 4 && col + len + 1 > 80) {
+				fputs("\n   ", out);
+				col = 3;
+			}
+			fprintf(out, " %s", s->ops[k].name);
+			col += len + 1;
+			done[k] = true;
+		}
 		fputc('\n', out);
+	}
 }
 
 /* --- where the time goes (sampled operations) --- */
@@ -473,11 +592,14 @@ static bool stack_of_op(const char *stack, const char *op)
 	return !strncmp(stack, op, n) && (stack[n] == ';' || stack[n] == '\0');
 }
 
-/* The innermost three frames say the most; the op prefix is dropped, elision is marked. */
-static void print_tail_frames(const char *stack, const char *op, FILE *out)
+/* The innermost three frames say the most; the op prefix is dropped, elision is marked.
+ * brief: names only (no " (file)"), cut to width columns (0: no limit). */
+static void print_tail_frames(const char *stack, const char *op, bool brief, int width, FILE *out)
 {
 	const char *frames = stack + strlen(op);
 	const char *p;
+	char line[1024];
+	size_t n = 0;
 	int seps = 0;
 
 	if (*frames == ';')
@@ -489,11 +611,36 @@ static void print_tail_frames(const char *stack, const char *op, FILE *out)
 	for (p = frames + strlen(frames); p > frames; p--)
 		if (p[-1] == ';' && ++seps == 3)
 			break;
+	if (!brief) {
+		if (p > frames)
+			fputs("...;", out);
+		fputs(p, out);
+		return;
+	}
 	if (p > frames)
-		fputs("...;", out);
-	fputs(p, out);
+		n = snprintf(line, sizeof(line), "...;");
+	while (*p && n < sizeof(line) - 1) {
+		size_t len = strcspn(p, ";");
+		const char *paren = memmem(p, len, " (", 2);
+		size_t keep = paren && p[len - 1] == ')' ? (size_t)(paren - p) : len;
+
+		n += snprintf(line + n, sizeof(line) - n, "%.*s%s", (int)keep, p, p[len] ? ";" : "");
+		p += len + (p[len] == ';');
+	}
+	if (width > 3 && disp_width(line) > (size_t)width) {
+		/* cut by characters, not bytes */
+		size_t w = 0, i;
+
+		for (i = 0; line[i] && w < (size_t)width - 3; i++)
+			w += ((unsigned char)line[i] & 0xc0) != 0x80;
+		while (((unsigned char)line[i] & 0xc0) == 0x80)
+			i++;
+		snprintf(line + i, sizeof(line) - i, "...");
+	}
+	fputs(line, out);
 }
 
+/* brief: top-level ops only (exact ones too), names without files, lines within o->width. */
 static void print_where_time_goes(const struct session *s, const struct report_opts *o, FILE *out)
 {
 	struct hot *hot = NULL;
@@ -512,22 +659,33 @@ static void print_where_time_goes(const struct session *s, const struct report_o
 		__u64 sum = 0, den;
 		size_t i, nh = 0;
 
-		if (op->precision != PREC_SAMPLED || !op_shown(op))
+		if (!op_shown(op))
+			continue;
+		if (o->brief ? strchr(op->name, '.') != NULL : op->precision != PREC_SAMPLED)
 			continue;
 		if (!title) {
-			fprintf(out, "\n%sWhere the time goes%s (sampled", o->color ? C_BOLD : "",
+			fprintf(out, "\n%sWhere the time goes%s (", o->color ? C_BOLD : "",
 				o->color ? C_RESET : "");
+			fprintf(out, o->brief ? "stack samples" : "sampled");
 			if (s->sample_hz)
 				fprintf(out, " at %llu Hz", (unsigned long long)s->sample_hz);
-			fprintf(out, "; times are estimates)\n");
+			fprintf(out, o->brief ? ")\n" : "; times are estimates)\n");
 			title = true;
 		}
-		fprintf(out, "  %s: wall %s, self %s, on-CPU %s (%.0f%%), off-CPU %s (%.0f%%)\n",
-			op->name, fmt_ns(wall, b1, sizeof(b1)), fmt_ns(op->self_ns, b2, sizeof(b2)),
-			fmt_ns(op->on_cpu_ns, b3, sizeof(b3)),
-			wall ? 100.0 * op->on_cpu_ns / wall : 0.0,
-			fmt_ns(op->off_cpu_ns, b4, sizeof(b4)),
-			wall ? 100.0 * op->off_cpu_ns / wall : 0.0);
+		if (o->brief)
+			fprintf(out, "  %s: %s%s, on-CPU %.0f%%, off-CPU %.0f%%\n", op->name,
+				op->precision == PREC_SAMPLED ? "wall ~" : "wall ",
+				fmt_ns(wall, b1, sizeof(b1)),
+				wall ? 100.0 * op->on_cpu_ns / wall : 0.0,
+				wall ? 100.0 * op->off_cpu_ns / wall : 0.0);
+		else
+			fprintf(out, "  %s: wall %s, self %s, on-CPU %s (%.0f%%), off-CPU %s (%.0f%%)\n",
+				op->name, fmt_ns(wall, b1, sizeof(b1)),
+				fmt_ns(op->self_ns, b2, sizeof(b2)),
+				fmt_ns(op->on_cpu_ns, b3, sizeof(b3)),
+				wall ? 100.0 * op->on_cpu_ns / wall : 0.0,
+				fmt_ns(op->off_cpu_ns, b4, sizeof(b4)),
+				wall ? 100.0 * op->off_cpu_ns / wall : 0.0);
 
 		for (i = 0; i < s->nstacks; i++) {
 			const struct stack_rec *st = &s->stacks[i];
@@ -545,10 +703,17 @@ static void print_where_time_goes(const struct session *s, const struct report_o
 		qsort(hot, nh, sizeof(*hot), hot_cmp);
 		/* Share of the op's wall time, so the lines read against the numbers above. */
 		den = wall > sum ? wall : sum;
-		for (i = 0; i < nh && i < 3; i++) {
+		for (i = 0; i < nh && i < (o->brief ? 2 : 3); i++) {
+			bool off = hot[i].st->off_cpu_ns > 0;
+
+			/* brief: a stack under 2% of the op says little */
+			if (o->brief && hot[i].w * 50 < den)
+				break;
+			int room = o->width ? o->width - 12 - (off ? 17 : 0) : 0;
+
 			fprintf(out, "    %5.1f%%  ", 100.0 * hot[i].w / den);
-			print_tail_frames(hot[i].st->stack, op->name, out);
-			if (hot[i].st->off_cpu_ns)
+			print_tail_frames(hot[i].st->stack, op->name, o->brief, room, out);
+			if (off)
 				fprintf(out, "  (off-CPU %.0f%%)",
 					100.0 * hot[i].st->off_cpu_ns / hot[i].w);
 			fputc('\n', out);
@@ -656,6 +821,182 @@ static void print_histograms(const struct session *s, const struct report_opts *
 	}
 }
 
+/* --- calls by thread, process or iteration --- */
+
+static __u32 by_key(const struct call_rec *c, char by)
+{
+	if (by == 'i')
+		return c->iteration;
+	if (c->flags & CALL_F_SAMPLED)
+		return 0;   /* sampled spans belong to no thread */
+	return by == 'p' ? c->pid : c->tid;
+}
+
+struct by_sort {
+	const struct call_rec *calls;
+	const int *rank;   /* per op: place in the table, MAX_OPS if not shown */
+	char by;
+};
+
+/* Op (tree order), then key, then duration: each run is one row with sorted durations. */
+static int by_cmp(const void *a, const void *b, void *arg)
+{
+	const struct by_sort *o = arg;
+	const struct call_rec *x = &o->calls[*(const size_t *)a], *y = &o->calls[*(const size_t *)b];
+	__u32 kx = by_key(x, o->by), ky = by_key(y, o->by);
+
+	if (o->rank[x->op] != o->rank[y->op])
+		return o->rank[x->op] - o->rank[y->op];
+	if (kx != ky)
+		return kx < ky ? -1 : 1;
+	return (x->duration_ns > y->duration_ns) - (x->duration_ns < y->duration_ns);
+}
+
+static void by_row(struct table *t, const struct session *s, const size_t *idx, size_t n,
+		   __u64 *d, char by)
+{
+	const struct call_rec *c0 = &s->calls[idx[0]];
+	__u64 tot = 0, on = 0, peak = 0;
+	char b[32];
+	int r = table_add_row(t, c0->flags & CALL_F_SAMPLED ? C_DIM : NULL);
+
+	if (r < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct call_rec *c = &s->calls[idx[i]];
+
+		d[i] = c->duration_ns;
+		tot += c->duration_ns;
+		on += c->on_cpu_ns;
+		if (c->rss_peak > peak)
+			peak = c->rss_peak;
+	}
+	table_set(t, r, 0, "%s", s->ops[c0->op].name);
+	if (by != 'i' && (c0->flags & CALL_F_SAMPLED))
+		table_set(t, r, 1, "(sampled)");
+	else
+		table_set(t, r, 1, "%u", by_key(c0, by));
+	table_set(t, r, 2, "%s%zu", c0->flags & CALL_F_SAMPLED ? "~" : "", n);
+	table_set(t, r, 3, "%s", fmt_ns(percentile_sorted(d, n, 50), b, sizeof(b)));
+	table_set(t, r, 4, "%s", fmt_ns(percentile_sorted(d, n, 95), b, sizeof(b)));
+	table_set(t, r, 5, "%s", fmt_ns((tot + n / 2) / n, b, sizeof(b)));
+	table_set(t, r, 6, "%s", fmt_ns(tot, b, sizeof(b)));
+	if (c0->flags & CALL_F_SAMPLED)
+		table_set(t, r, 7, "-");
+	else
+		table_set(t, r, 7, "%.1f%%", tot ? 100.0 * (on > tot ? tot : on) / tot : 0.0);
+	table_set(t, r, 8, "%s", peak ? fmt_bytes((double)peak, b, sizeof(b)) : "-");
+}
+
+static void print_by_table(const struct session *s, const struct report_opts *o, FILE *out)
+{
+	static const bool left[9] = { true };
+	static const int drop[9] = { 0, 0, 0, 0, 4, 3, 0, 2, 1 };
+	const char *hdr[9] = { "Operation", "Thread", "Count", "p50", "p95", "Mean", "Total",
+			       "On-CPU %", "Peak RSS" };
+	int order[MAX_OPS], depths[MAX_OPS], by_rank[MAX_OPS], n, k;
+	struct table t = { .ncols = 9 };
+	char by = o->by[0];
+	size_t *idx, *d, m = 0;
+
+	hdr[1] = by == 'p' ? "Process" : by == 'i' ? "Iteration" : "Thread";
+	for (k = 0; k < MAX_OPS; k++)
+		by_rank[k] = MAX_OPS;
+	n = ops_order(s, o->sort, order, depths);
+	for (k = 0; k < n; k++)
+		by_rank[order[k]] = k;
+	idx = malloc((s->ncalls + 1) * sizeof(*idx));
+	d = malloc((s->ncalls + 1) * sizeof(__u64));
+	if (!idx || !d)
+		goto cleanup;
+	for (size_t i = 0; i < s->ncalls; i++)
+		if (!(s->calls[i].flags & CALL_F_OPEN) && s->calls[i].op < (__u32)s->nops &&
+		    by_rank[s->calls[i].op] < MAX_OPS)
+			idx[m++] = i;
+	qsort_r(idx, m, sizeof(*idx), by_cmp, &(struct by_sort){ s->calls, by_rank, by });
+	for (size_t a = 0, b; a < m; a = b) {
+		const struct call_rec *c = &s->calls[idx[a]];
+
+		for (b = a + 1; b < m && s->calls[idx[b]].op == c->op &&
+		     by_key(&s->calls[idx[b]], by) == by_key(c, by); b++)
+			;
+		by_row(&t, s, idx + a, b - a, (__u64 *)d, by);
+	}
+	fprintf(out, "\nCalls by %s\n", hdr[1][0] == 'T' ? "thread" : hdr[1][0] == 'P' ?
+		"process" : "iteration");
+	if (!t.nrows)
+		fprintf(out, "  (no calls recorded)\n");
+	else
+		table_print_fit(&t, hdr, left, drop, o->width, "", o->color, out);
+cleanup:
+	table_free(&t);
+	free(idx);
+	free(d);
+}
+
+/* --- --op NAME: that op and its subtree --- */
+
+static bool in_subtree(const char *name, const char *root)
+{
+	size_t n = strlen(root);
+
+	return !strncmp(name, root, n) && (name[n] == '\0' || name[n] == '.');
+}
+
+int report_filter_op(struct session *s, const char *name, char *err, size_t errlen)
+{
+	int map[MAX_OPS], j, n = 0;
+	size_t i, m = 0;
+
+	for (j = 0; j < s->nops; j++)
+		if (in_subtree(s->ops[j].name, name))
+			break;
+	if (j == s->nops) {
+		size_t len = snprintf(err, errlen, "no operation '%s' in the session (has:", name);
+
+		for (j = 0; j < s->nops && len < errlen; j++)
+			if (!strchr(s->ops[j].name, '.'))
+				len += snprintf(err + len, errlen - len, " %s", s->ops[j].name);
+		if (len < errlen)
+			snprintf(err + len, errlen - len, ")");
+		return -1;
+	}
+	for (j = 0; j < s->nops; j++) {
+		if (!in_subtree(s->ops[j].name, name)) {
+			free(s->ops[j].hist);
+			map[j] = -1;
+			continue;
+		}
+		map[j] = n;
+		if (n != j)
+			s->ops[n] = s->ops[j];
+		n++;
+	}
+	for (j = n; j < s->nops; j++)
+		s->ops[j].hist = NULL;   /* moved or freed above */
+	s->nops = n;
+	for (i = 0; i < s->ncalls; i++)
+		if (s->calls[i].op < MAX_OPS && map[s->calls[i].op] >= 0) {
+			s->calls[m] = s->calls[i];
+			s->calls[m++].op = map[s->calls[i].op];
+		}
+	s->ncalls = m;
+	/* Stacks start with their top-level op only: kept for a top-level NAME. */
+	for (i = 0, m = 0; i < s->nstacks; i++) {
+		if (s->stacks[i].stack && stack_of_op(s->stacks[i].stack, name))
+			s->stacks[m++] = s->stacks[i];
+		else
+			free(s->stacks[i].stack);
+	}
+	s->nstacks = m;
+	/* session.c rebuilds its stack index from scratch when it is gone. */
+	free(s->stack_slots);
+	s->stack_slots = NULL;
+	s->stack_slots_cap = 0;
+	s->stacks_indexed = 0;
+	return 0;
+}
+
 void report_text(const struct session *s, const struct report_opts *o, FILE *out)
 {
 	static const struct report_opts defaults;
@@ -664,7 +1005,10 @@ void report_text(const struct session *s, const struct report_opts *o, FILE *out
 	if (!o)
 		o = &defaults;
 	print_header(s, o, out);
-	print_ops_table(s, o, out);
+	if (o->by)
+		print_by_table(s, o, out);
+	else
+		print_ops_table(s, o, out);
 	print_call_notes(s, o, out);
 	print_not_seen(s, out);
 	print_where_time_goes(s, o, out);
@@ -672,6 +1016,14 @@ void report_text(const struct session *s, const struct report_opts *o, FILE *out
 		print_histograms(s, o, out);
 	if (s->nwarnings)
 		fputc('\n', out);
+	if (o->brief && s->nwarnings) {
+		int room = o->width > 80 ? o->width - 36 : 44;
+
+		fprintf(out, "%s%zu warning%s (full report): %.*s%s%s\n", o->color ? C_YELLOW : "",
+			s->nwarnings, s->nwarnings > 1 ? "s" : "", room, s->warnings[0],
+			strlen(s->warnings[0]) > (size_t)room ? "..." : "", o->color ? C_RESET : "");
+		return;
+	}
 	for (i = 0; i < s->nwarnings; i++)
 		fprintf(out, "%swarning: %s%s\n", o->color ? C_YELLOW : "", s->warnings[i],
 			o->color ? C_RESET : "");

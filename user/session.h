@@ -148,6 +148,10 @@ int session_read_string(struct session *s, const char *text, char *err, size_t e
 struct report_opts {
 	bool color;
 	bool histogram;
+	const char *sort;   /* NULL or "tree": op tree; else a flat table by that key (report.h) */
+	const char *by;     /* NULL, "thread", "process" or "iteration": calls grouped so */
+	int width;          /* fit tables in this many columns (0: no limit) */
+	bool brief;         /* top-level ops' stacks only, file names left out */
 };
 void report_text(const struct session *s, const struct report_opts *o, FILE *out);
 int report_folded(const struct session *s, FILE *out);

@@ -104,7 +104,9 @@ static int fill(struct op_spec *out, const char *ctx, const char *name, size_t n
 	char defname[NAME_MAX_LEN * 2];
 
 	if (!path_len || !sym_len) {
-		seterr(err, errlen, "%s: %s", ctx, SYNTAX);
+		seterr(err, errlen, "%s: empty %s; %s", ctx,
+		       !path_len ? (kind == OP_NATIVE ? "PATH" : "FILE")
+				 : (kind == OP_NATIVE ? "SYMBOL" : "QUALNAME"), SYNTAX);
 		return -1;
 	}
 	if (path_len >= sizeof(out->path)) {
@@ -220,8 +222,25 @@ int spec_parse(const char *text, struct op_spec *out, char *err, size_t errlen)
 	}
 	k = kind_prefix(s, &kind);
 	if (name && !k) {
-		seterr(err, errlen, "%s: %s", ctx, SYNTAX);
+		size_t kl = strcspn(s, ":");
+
+		if (s + kl < end)
+			seterr(err, errlen, "%s: after '%.*s=' comes native: or py:, not '%.*s:'; %s",
+			       ctx, (int)name_len, name, (int)kl, s, SYNTAX);
+		else
+			seterr(err, errlen, "%s: %s", ctx, SYNTAX);
 		return -1;
+	}
+	if (!name && !k) {
+		/* NAME:py:... (':' typed for '='): a name, then a kind, no '/' before it */
+		for (n = 0; s + n < end && name_char(s[n]) && s[n] != ':'; n++)
+			;
+		if (n && s[n] == ':' && kind_prefix(s + n + 1, &dummy)) {
+			seterr(err, errlen, "%s: '%.*s:' before the kind: write '%.*s=%.*s'; %s", ctx,
+			       (int)n, s, (int)n, s, (int)(end - s - n - 1 > 60 ? 60 : end - s - n - 1),
+			       s + n + 1, SYNTAX);
+			return -1;
+		}
 	}
 	s += k;
 	/* the symbol never holds ':', the path may */
@@ -230,7 +249,12 @@ int spec_parse(const char *text, struct op_spec *out, char *err, size_t errlen)
 		if (*p == ':')
 			colon = p;
 	if (!colon) {
-		seterr(err, errlen, "%s: %s", ctx, SYNTAX);
+		if (k)
+			seterr(err, errlen, "%s: no ':%s' after the %s; %s", ctx,
+			       kind == OP_NATIVE ? "SYMBOL" : "QUALNAME",
+			       kind == OP_NATIVE ? "PATH" : "FILE", SYNTAX);
+		else
+			seterr(err, errlen, "%s: %s", ctx, SYNTAX);
 		return -1;
 	}
 	return fill(out, ctx, name, name_len, kind, s, colon - s, colon + 1, end - colon - 1,

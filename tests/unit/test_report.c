@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "report.h"
 #include "session.h"
 
 static void test_fmt_ns(void **state)
@@ -215,7 +216,8 @@ static void test_report_text(void **state)
 	assert_true(strstr(r_query, "70.0ms") < strchr(r_query, '\n'));
 
 	/* unseen op with its reason; not a table row */
-	assert_non_null(strstr(out, "not seen: rerank (code object not found)"));
+	assert_non_null(strstr(out, "not seen (1 of 6 operations), by reason:\n"
+				    "  code object not found: rerank\n"));
 	assert_null(row(out, "rerank"));
 
 	/* sampled breakdown: the op's line and its hottest stacks, innermost 3 frames */
@@ -357,6 +359,181 @@ static void test_report_hist_source(void **state)
 	session_free(&s);
 }
 
+typedef int (*writer_fn)(const struct session *s, FILE *f);
+
+static int svg_writer(const struct session *s, FILE *f)
+{
+	return report_svg(s, false, f);
+}
+
+__attribute__((noinline)) static char *written(const struct session *s, writer_fn fn)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	assert_int_equal(fn(s, f), 0);
+	fclose(f);
+	return buf;
+}
+
+/* --sort: a flat table with full names in the key's order; total ranks the sampled op too. */
+static void test_report_sort(void **state)
+{
+	struct report_opts o = { .sort = "total" };
+	char *out = text_of(*state, &o);
+	const char *idx = row(out, "index"), *q = row(out, "query"), *doc = row(out, "index.document");
+	const char *chunk = row(out, "index.chunk");
+
+	assert_non_null(idx);
+	assert_non_null(q);
+	assert_non_null(doc);
+	assert_non_null(chunk);
+	/* totals: index 1.2s+, query 900ms, chunk 387ms, document 387ms */
+	assert_true(idx < q && q < chunk && q < doc);
+	assert_null(row(out, "  chunk"));
+	free(out);
+	o.sort = "name";
+	out = text_of(*state, &o);
+	assert_true(row(out, "index") < row(out, "index.chunk") &&
+		    row(out, "index.document") < row(out, "query"));
+	free(out);
+	assert_true(report_sort_valid("p95") && report_sort_valid("tree"));
+	assert_false(report_sort_valid("calls/s"));
+}
+
+/* --width: the least needed columns go until every line fits; brief keeps to the top level. */
+static void test_report_width_brief(void **state)
+{
+	struct report_opts o = { .width = 80, .brief = true };
+	char *out = text_of(*state, &o), *line, *save = NULL;
+
+	assert_non_null(strstr(out, "Operation"));
+	assert_null(strstr(out, "p99"));
+	assert_null(strstr(out, "Prec"));
+	assert_non_null(strstr(out, "Peak RSS"));
+	assert_non_null(strstr(out, "session nightly: 2.50s, 250 samples"));
+	assert_non_null(strstr(out, "  query: wall ~900ms, on-CPU 67%, off-CPU 33%\n"));
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		assert_true(strlen(line) <= 80);
+	free(out);
+	o.width = 40;
+	o.brief = false;
+	out = text_of(*state, &o);
+	assert_null(strstr(out, "RSS delta"));
+	assert_non_null(strstr(out, "Total"));   /* never dropped */
+	free(out);
+}
+
+/* --by thread: one row per op and thread, from the call records. */
+static void test_report_by(void **state)
+{
+	struct session *s = *state;
+	struct report_opts o = { .by = "thread" };
+	struct call_rec c = { .op = session_find_op(s, "index.chunk"), .pid = 42, .tid = 43,
+			      .duration_ns = 5000000, .on_cpu_ns = 5000000 };
+	const char *r;
+	char *out;
+
+	assert_int_equal(session_add_call(s, &c), 0);
+	out = text_of(s, &o);
+	assert_non_null(strstr(out, "Calls by thread\nOperation "));
+	assert_non_null(strstr(out, "Thread"));
+	r = row(out, "index.chunk");
+	assert_non_null(r);
+	assert_non_null(strstr(r, "42"));
+	assert_true(strstr(r, "300") < strchr(r, '\n'));
+	r = strchr(r, '\n') + 1;
+	assert_true(!strncmp(r, "index.chunk ", 12) && strstr(r, "43") < strchr(r, '\n'));
+	free(out);
+	o.by = "iteration";
+	out = text_of(s, &o);
+	assert_non_null(strstr(out, "Iteration"));
+	free(out);
+}
+
+/* --op index: index and its sub-ops, their calls remapped, only index's stacks. */
+static void test_report_filter_op(void **state)
+{
+	struct session *s = *state;
+	char err[256] = "";
+	size_t i;
+
+	assert_int_equal(report_filter_op(s, "nope", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no operation 'nope'"));
+	assert_non_null(strstr(err, "index query rerank"));
+	assert_int_equal(report_filter_op(s, "index", err, sizeof(err)), 0);
+	assert_int_equal(s->nops, 3);
+	assert_string_equal(s->ops[0].name, "index");
+	assert_string_equal(s->ops[1].name, "index.chunk");
+	assert_string_equal(s->ops[2].name, "index.document");
+	assert_int_equal(s->ncalls, 3 + 300 + 30);
+	for (i = 0; i < s->ncalls; i++)
+		assert_true(s->calls[i].op < 3);
+	assert_int_equal(s->nstacks, 2);
+	for (i = 0; i < s->nstacks; i++)
+		assert_int_equal(strncmp(s->stacks[i].stack, "index;", 6), 0);
+	/* the stack index is rebuilt: adding an existing stack merges */
+	assert_true(session_add_stack(s, s->stacks[0].stack, 1, 0) >= 0);
+	assert_int_equal(s->nstacks, 2);
+}
+
+/* The flame graph: one frame per tree node with its label, top-level ops in session order,
+ * off-CPU frames blue, the script inline. */
+static void test_report_svg(void **state)
+{
+	char *out = written(*state, svg_writer);
+	const char *a, *b;
+
+	assert_non_null(strstr(out, "<svg "));
+	assert_non_null(strstr(out, "</svg>\n"));
+	a = strstr(out, "data-n=\"index\"");
+	b = strstr(out, "data-n=\"query\"");
+	assert_true(a && b && a < b);   /* index is declared first */
+	assert_non_null(strstr(out, ">numpy:dot</text>"));
+	assert_non_null(strstr(out, "data-n=\"net.py:fetch\" data-on=\"0\" data-off=\"300000000\""));
+	assert_non_null(strstr(out, "<script type=\"text/ecmascript\"><![CDATA["));
+	assert_null(strstr(out, "href="));   /* self-contained */
+	free(out);
+}
+
+/* Exact calls nested on one thread come out as X slices in ts order with a counter track. */
+static void test_report_perfetto(void **state)
+{
+	struct session s;
+	struct call_rec outer = { .pid = 7, .tid = 8, .start_ns = 1000, .duration_ns = 9000,
+				  .rss_start = 1 << 20, .rss_end = 2 << 20 };
+	struct call_rec inner = { .pid = 7, .tid = 8, .start_ns = 2000, .duration_ns = 3000,
+				  .depth = 1 };
+	char *out, *sp;
+	const char *x1, *x2;
+
+	session_init(&s);
+	outer.op = session_add_op(&s, "search", OP_PY, PREC_EXACT);
+	inner.op = session_add_op(&s, "search.embed", OP_PY, PREC_EXACT);
+	assert_int_equal(session_add_call(&s, &inner), 0);
+	assert_int_equal(session_add_call(&s, &outer), 0);
+	out = written(&s, report_perfetto);
+	x1 = strstr(out, "{\"ph\":\"X\",\"name\":\"search\",\"cat\":\"exact\",\"ts\":1.000,"
+		     "\"dur\":9.000,\"pid\":7,\"tid\":8");
+	x2 = strstr(out, "{\"ph\":\"X\",\"name\":\"search.embed\",\"cat\":\"exact\",\"ts\":2.000,"
+		     "\"dur\":3.000,\"pid\":7,\"tid\":8");
+	assert_true(x1 && x2 && x1 < x2);
+	assert_non_null(strstr(out, "{\"ph\":\"C\",\"name\":\"RSS\",\"pid\":7,\"tid\":7,\"ts\":10.000,"
+				    "\"args\":{\"MiB\":2.000}}"));
+	assert_non_null(strstr(out, "\"name\":\"thread_name\",\"pid\":7,\"tid\":8"));
+	sp = written(&s, report_speedscope);
+	assert_non_null(strstr(sp, "\"events\":[{\"type\":\"O\",\"frame\":0,\"at\":1000},"
+				   "{\"type\":\"O\",\"frame\":1,\"at\":2000},"
+				   "{\"type\":\"C\",\"frame\":1,\"at\":5000},"
+				   "{\"type\":\"C\",\"frame\":0,\"at\":10000}]"));
+	assert_non_null(strstr(sp, "\"frames\":[{\"name\":\"search\"},{\"name\":\"search.embed\"}]"));
+	free(out);
+	free(sp);
+	session_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -366,6 +543,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_report_color, session_setup, session_teardown),
 		cmocka_unit_test_setup_teardown(test_report_histogram, session_setup, session_teardown),
 		cmocka_unit_test_setup_teardown(test_report_folded, session_setup, session_teardown),
+		cmocka_unit_test_setup_teardown(test_report_sort, session_setup, session_teardown),
+		cmocka_unit_test_setup_teardown(test_report_by, session_setup, session_teardown),
+		cmocka_unit_test_setup_teardown(test_report_width_brief, session_setup, session_teardown),
+		cmocka_unit_test_setup_teardown(test_report_filter_op, session_setup, session_teardown),
+		cmocka_unit_test_setup_teardown(test_report_svg, session_setup, session_teardown),
+		cmocka_unit_test(test_report_perfetto),
 		cmocka_unit_test(test_report_empty),
 		cmocka_unit_test(test_report_hist_source),
 	};

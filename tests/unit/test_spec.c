@@ -13,8 +13,7 @@
 #include <cmocka.h>
 #include "spec.h"
 
-static const char SYNTAX_MSG[] =
-	"expected NAME=native:PATH:SYMBOL, NAME=py:FILE:QUALNAME or PATH:SYMBOL";
+#define SYNTAX_MSG "expected NAME=native:PATH:SYMBOL, NAME=py:FILE:QUALNAME or PATH:SYMBOL"
 
 static void parse_ok(const char *text, const char *name, enum op_kind kind, const char *path,
 		     const char *sym)
@@ -90,14 +89,22 @@ static void test_parse_errors(void **state)
 	parse_bad("", SYNTAX_MSG);
 	parse_bad("foo", SYNTAX_MSG);
 	parse_bad("x=", SYNTAX_MSG);
-	parse_bad("x=libc.so.6:malloc", SYNTAX_MSG);      /* NAME= needs a kind */
-	parse_bad("x=pyy:a.py:f", SYNTAX_MSG);
-	parse_bad("x=py:a.py:", SYNTAX_MSG);
-	parse_bad("x=py::f", SYNTAX_MSG);
-	parse_bad("x=native:f", SYNTAX_MSG);
-	parse_bad("native:", SYNTAX_MSG);
-	parse_bad(":f", SYNTAX_MSG);
-	parse_bad("lib.so:", SYNTAX_MSG);
+	/* NAME= needs a kind; the message names the part that is wrong, then the syntax */
+	parse_bad("x=libc.so.6:malloc", "after 'x=' comes native: or py:, not 'libc.so.6:'; " SYNTAX_MSG);
+	parse_bad("x=pyy:a.py:f", "after 'x=' comes native: or py:, not 'pyy:'; " SYNTAX_MSG);
+	parse_bad("x=py:a.py:", "empty QUALNAME; " SYNTAX_MSG);
+	parse_bad("x=py::f", "empty FILE; " SYNTAX_MSG);
+	parse_bad("x=py:a.py", "no ':QUALNAME' after the FILE; " SYNTAX_MSG);
+	parse_bad("x=native:f", "no ':SYMBOL' after the PATH; " SYNTAX_MSG);
+	parse_bad("native:", "no ':SYMBOL' after the PATH; " SYNTAX_MSG);
+	parse_bad(":f", "empty PATH; " SYNTAX_MSG);
+	parse_bad("lib.so:", "empty SYMBOL; " SYNTAX_MSG);
+	/* ':' typed for '=' */
+	parse_bad("search:py:ragd/search/hybrid.py:HybridSearcher.search",
+		  "'search:' before the kind: write 'search=py:ragd/search/hybrid.py:"
+		  "HybridSearcher.search'; " SYNTAX_MSG);
+	parse_bad("sq:native:libsqlite3.so.0:sqlite3_step",
+		  "'sq:' before the kind: write 'sq=native:libsqlite3.so.0:sqlite3_step'; " SYNTAX_MSG);
 	parse_bad("=py:a.py:f", "empty name");
 	parse_bad("my op=py:a.py:f", "invalid name 'my op' (use letters, digits, _ . : -)");
 	parse_bad("a/b=native:lib.so:f", "invalid name 'a/b' (use letters, digits, _ . : -)");
@@ -206,8 +213,8 @@ static void test_load_string_errors(void **state)
 		 "\"symbol\": \"f\"}]}", MAX_OPS,
 		 "S.json: probes[0]: invalid name 'a b' (use letters, digits, _ . : -)");
 	load_bad("{\"probes\": [{\"name\": \"a\", \"kind\": \"py\", \"path\": \"\", "
-		 "\"symbol\": \"f\"}]}", MAX_OPS, "S.json: probes[0]: expected NAME=native:PATH:SYMBOL, "
-		 "NAME=py:FILE:QUALNAME or PATH:SYMBOL");
+		 "\"symbol\": \"f\"}]}", MAX_OPS, "S.json: probes[0]: empty FILE; "
+		 "expected NAME=native:PATH:SYMBOL, NAME=py:FILE:QUALNAME or PATH:SYMBOL");
 }
 
 static void test_load_file(void **state)
