@@ -26,7 +26,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 TARGET_SRCS := $(wildcard tests/targets/*.c)
 TARGET_BINS := $(patsubst tests/targets/%.c,$(OUT)/targets/%,$(TARGET_SRCS))
 
-.PHONY: all deps build test unit integration demo install clean bench
+.PHONY: all deps build test unit integration vmtest demo install clean bench
 
 all: deps build
 
@@ -69,6 +69,11 @@ integration-bins: ragd-bpfprof $(TARGET_BINS)
 test: deps
 	@$(MAKE) --no-print-directory build unit integration-bins
 	@$(PYTHON) tests/run_tests.py $(UNIT_BINS)
+
+# The integration tests inside QEMU guests on Debian 13 and 12 (tests/vm, docs/testing.md; root).
+vmtest: deps
+	@$(MAKE) --no-print-directory build integration-bins
+	@$(PYTHON) tests/vm/vmtest.py $(GUESTS)
 
 demo: deps
 	@$(MAKE) --no-print-directory build
