@@ -27,6 +27,10 @@ if [ "$VM_MODE" = probe ]; then
 	else
 		echo "RBP-VM: probe ok"
 	fi
+elif [ "$VM_MODE" = cmd ]; then
+	echo "RBP-VM: cmd start"
+	timeout -k 10 "$VM_TEST_TIMEOUT" sh -c "$VM_CMD" </dev/null 2>&1
+	echo "RBP-VM: cmd done rc=$?"
 else
 	echo "RBP-VM: tests start TESTS=$TESTS RBP_SCALE=$RBP_SCALE"
 	export TESTS RBP_VM=1 RBP_SCALE PYTHONDONTWRITEBYTECODE=1

@@ -12,10 +12,13 @@ skipped, not failed. Usage: tests/vm/vmtest.py [GUEST...]; knobs (environment):
   VMTEST_ACCEL     auto (KVM if it boots the guest and breakpoints fire there, else TCG), kvm, tcg
   VMTEST_TIMEOUT   seconds per guest, boot to poweroff (default 1500)
   VMTEST_OUT       where console logs and run disks go (default .output/vmtest)
+  VMTEST_CMD       instead of the tests, run this shell command in each guest and show its output
 """
 import os
 import re
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -124,7 +127,7 @@ def run_disk(d, env):
     copy_tree(os.path.join(ROOT, "examples", "ragd-lite"), os.path.join(stage, "examples", "ragd-lite"))
     with open(os.path.join(stage, "vm.env"), "w") as f:
         for k, v in env.items():
-            f.write(f"{k}='{v}'\n")
+            f.write(f"{k}={shlex.quote(v)}\n")
     img = os.path.join(d, "run.img")
     mb = int(subprocess.run(["du", "-sm", stage], capture_output=True, text=True).stdout.split()[0])
     subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "rbprun", "-d", stage, img, f"{mb + 256}M"], check=True,
@@ -138,7 +141,9 @@ def boot(image, d, accel, env, timeout):
     img = run_disk(d, env)
     console = os.path.join(d, "console.log")
     open(console, "w").close()
-    cpu = ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else ["-accel", "tcg", "-cpu", "max"]
+    # One TCG thread for both vCPUs: with multi-threaded TCG the guest kernel's live code patching
+    # (static keys flipped when BPF/perf events come and go) hit stale int3s and oopsed [M].
+    cpu = ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else ["-accel", "tcg,thread=single", "-cpu", "max"]
     argv = (["qemu-system-x86_64"] + cpu +
             ["-m", "2048", "-smp", "2", "-display", "none", "-monitor", "none", "-no-reboot",
              "-serial", f"file:{console}", "-kernel", os.path.join(image, "vmlinuz"),
@@ -150,15 +155,19 @@ def boot(image, d, accel, env, timeout):
         q = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=qlog, stderr=subprocess.STDOUT,
                              start_new_session=True)
     t0, why = time.time(), None
-    while q.poll() is None:
-        time.sleep(1)
-        text = open(console, errors="replace").read()
-        el = time.time() - t0
-        if "RBP-VM: booted" not in text and el > min(BOOT_TIMEOUT, timeout):
-            why = f"did not boot in {min(BOOT_TIMEOUT, timeout)} s"
-        elif el > timeout:
-            why = f"did not finish in {timeout} s"
-        if why:
+    try:
+        while q.poll() is None:
+            time.sleep(1)
+            text = open(console, errors="replace").read()
+            el = time.time() - t0
+            if "RBP-VM: booted" not in text and el > min(BOOT_TIMEOUT, timeout):
+                why = f"did not boot in {min(BOOT_TIMEOUT, timeout)} s"
+            elif el > timeout:
+                why = f"did not finish in {timeout} s"
+            if why:
+                break
+    finally:   # also when this run is interrupted: never leave a guest behind
+        if q.poll() is None:
             os.killpg(q.pid, 9)
             q.wait()
     text = open(console, errors="replace").read()
@@ -256,7 +265,17 @@ def run_guest(name, image, accel, known, scale, tests, timeout):
     return npass, nfail, nskip
 
 
+def shell(name, image, accel, cmd, timeout):
+    """VMTEST_CMD: runs one shell command in the guest (cwd: the run disk) and shows its output."""
+    d = os.path.join(OUT, name)
+    text, _, why = boot(image, d, accel, {"VM_MODE": "cmd", "VM_CMD": cmd, "VM_TEST_TIMEOUT": str(timeout - 60)},
+                        timeout)
+    out = text.split("RBP-VM: cmd start\n", 1)[-1].split("RBP-VM: cmd done", 1)[0]
+    say(f"== {name}: {cmd}\n{out.rstrip()}\n== {why or 'done'}; console log: {os.path.join(d, 'console.log')}")
+
+
 def main():
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if os.geteuid() != 0:
         say("SKIP vmtest: needs root (debootstrap, QEMU images)")
         say("0 passed, 0 failed, 1 skipped")
@@ -299,6 +318,10 @@ def main():
     scale = os.environ.get("VMTEST_SCALE", "0.1")
     tests = os.environ.get("TESTS") or DEFAULT_TESTS
     timeout = int(os.environ.get("VMTEST_TIMEOUT", "1500"))
+    if os.environ.get("VMTEST_CMD"):
+        for name, image in ready:
+            shell(name, image, accel, os.environ["VMTEST_CMD"], timeout)
+        return 0
     for name, image in ready:
         p, f, s = run_guest(name, image, accel, known, scale, tests, timeout)
         tp, tf, ts = tp + p, tf + f, ts + s
