@@ -228,6 +228,12 @@ static __always_inline void push(struct thread_state *ts, __u32 op_id, __u64 key
 		return;
 	}
 	f = &ts->f[d & (MAX_DEPTH - 1)];
+	if (op_id != OP_NONE) {
+		struct op_agg *agg = bpf_map_lookup_elem(&aggs, &op_id);
+
+		if (agg)
+			__sync_fetch_and_add(&agg->open, 1);
+	}
 	f->op_id = op_id;
 	f->key = key;
 	f->pad = OP_NONE;
@@ -276,6 +282,7 @@ static __noinline void pop_emit(struct thread_state *ts, __u32 tid, __u64 now, _
 	if (agg) {
 		__u32 idx = hist_index(dur);
 
+		__sync_fetch_and_add(&agg->open, -1);
 		__sync_fetch_and_add(&agg->count, 1);
 		__sync_fetch_and_add(&agg->total_ns, dur);
 		__sync_fetch_and_add(&agg->on_cpu_ns, oncpu);
@@ -695,7 +702,9 @@ int on_bp(struct bpf_perf_event_data *ctx)
 	want = bpf_map_lookup_elem(&py_op_code, &op);
 	/* Bytecode read by something other than this function's own frame (dis, quickening of
 	 * another frame): not a call boundary. */
-	if (!want || *want != code)
+	if (!want || (*want & ~PY_CODE_CLOSING) != code)
+		return 0;
+	if (!is_ret && (*want & PY_CODE_CLOSING))
 		return 0;
 	ts = thread_get(tid, now);
 	if (!ts)

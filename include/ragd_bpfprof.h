@@ -94,6 +94,7 @@ struct op_agg {
 	__u64 on_cpu_ns;
 	__u64 unwound;
 	__u64 hist[HIST_BUCKETS];
+	__u64 open;     /* calls entered and not yet closed (the planner keeps their registers) */
 };
 
 /* Counters kept by BPF (global .bss); "dropped" ones are reported, never silent. */
@@ -156,6 +157,10 @@ struct mod_op {
 	__u32 pad;
 	char suffix[MOD_SUFFIX_MAX];
 };
+
+/* py_op_code value: the code object address, | PY_CODE_CLOSING while user space takes the op's
+ * breakpoints away (new entries ignored, open calls still close). */
+#define PY_CODE_CLOSING 1ull
 
 /* bpf_cookie of a hardware breakpoint link */
 #define BP_COOKIE(op, is_ret) (((__u64)(is_ret) << 32) | (op))

@@ -122,7 +122,9 @@ static void write_op(const struct session *s, int k, FILE *f)
 		ULL(op->on_cpu_ns), ULL(op->off_cpu_ns), ULL(op->self_ns), ULL(op->unwound),
 		source_str(op->source));
 	put_str(f, op->function);
-	fprintf(f, ",\n      \"resolved\": %s,\n      \"note\": ", op->resolved ? "true" : "false");
+	fprintf(f, ",\n      \"resolved\": %s,\n      \"coverage\": %s,\n      \"note\": ",
+		op->resolved ? "true" : "false",
+		op->coverage >= 0 ? fmt_double(d3, sizeof(d3), op->coverage) : "null");
 	put_str(f, op->note);
 	fputs(",\n      \"histogram\": {\"buckets\": [", f);
 	for (b = 0; h && b < HIST_BUCKETS; b++) {
@@ -599,6 +601,14 @@ static int read_op(struct rd *r, struct session *s, const cJSON *jop, int i)
 	    opt_bool(r, jop, path, "resolved", &op->resolved) < 0 ||
 	    opt_str(r, jop, path, "note", op->note, sizeof(op->note)) < 0)
 		return -1;
+	op->coverage = -1;
+	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(jop, "coverage"))) {
+		double cv = cJSON_GetObjectItemCaseSensitive(jop, "coverage")->valuedouble;
+
+		if (!(cv >= 0 && cv <= 1))
+			return fail(r, "%s.coverage is %g, expected 0 to 1", path, cv);
+		op->coverage = cv;
+	}
 	if (!strcmp(src, "calls"))
 		op->source = SRC_CALLS;
 	else if (!strcmp(src, "histogram"))

@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include "attach.h"
+#include "planner.h"
 #include "python.h"
 #include "record.h"
 #include "spec.h"
@@ -30,7 +31,9 @@ static __u64 session_mono0;
 /* Sampled call instances: a new one starts when the op's frame address changes on a thread. */
 #define MAX_INST 65536
 
-enum op_state { OPS_PENDING, OPS_EXACT, OPS_SAMPLED, OPS_FAILED };
+/* PENDING: code not found yet; READY: found, may hold breakpoints (run->armed); EXACT: native
+ * or module op, always exact; SAMPLED: cannot be exact. */
+enum op_state { OPS_PENDING, OPS_READY, OPS_EXACT, OPS_SAMPLED };
 
 struct pyproc {
 	pid_t pid;
@@ -45,14 +48,41 @@ struct pyproc {
 struct op_run {
 	enum op_state state;
 	__u64 code;              /* py: code object in the primary Python process */
-	int first_link, nlinks;  /* breakpoint links */
-	int slots;               /* debug registers used */
+	/* exact py: ops: what arming takes, and the breakpoints while armed (see plan_apply) */
+	int need;                /* debug registers; 0 while it cannot be exact */
+	__u64 bytecode;
+	__u32 nret;
+	__u32 ret_units[PY_MAX_RET];
+	struct bpf_link **links;
+	int nlinks;
+	bool armed;
+	__u64 found_at;          /* when its code was found (0: not now) */
+	/* coverage: when it was armed, and when its code existed, this run (see py_coverage) */
+	struct span { __u64 a, b; } *armed_iv, *found_iv;
+	int narmed, nfound;
 	/* sampling */
 	__u64 wall_ns, on_ns, off_ns, self_ns;
 	__u64 last_frame[64];    /* per tid slot (tid % 64): frame address of the current instance */
 	__u64 last_ts[64];
 	int last_inst[64];
 };
+
+/* Appends [a, b) (b == 0: still open) to a span list; closes the open one with b. */
+static void span_open(struct span **v, int *n, __u64 a)
+{
+	struct span *nv = realloc(*v, (*n + 1) * sizeof(**v));
+
+	if (!nv)
+		return; /* coverage undercounted, never wrong in the other direction */
+	*v = nv;
+	nv[(*n)++] = (struct span){ a, 0 };
+}
+
+static void span_close(struct span *v, int n, __u64 b)
+{
+	if (n > 0 && !v[n - 1].b)
+		v[n - 1].b = b;
+}
 
 struct inst {
 	int op;
@@ -68,8 +98,9 @@ struct rec {
 	struct pyproc py[MAX_PY_PROCS];
 	int npy;
 	int primary;             /* index in py[] of the process the breakpoints watch, -1 */
-	int slots_used;
-	int slot_budget;
+	int slot_budget;         /* debug registers we may use (lowered on ENOSPC) */
+	unsigned turn;           /* planner rotation: profile iteration + --rotate periods */
+	__u64 last_rotate;
 	const char *bp_why;      /* why no op can be exact, NULL if breakpoints work */
 	bool want_python;
 	bool launched;
@@ -260,106 +291,239 @@ static void op_sampled(struct rec *r, int i, const char *fmt, const char *why)
 	snprintf(or->note, sizeof(or->note), fmt, why);
 }
 
-/* Arms entry + return breakpoints of one op whose code object is known. */
-static void py_arm(struct rec *r, int i)
+/* Reads a found op's code object: can it be exact, and with how many debug registers? */
+static void py_classify(struct rec *r, int i)
 {
 	struct op_run *run = &r->run[i];
-	struct pyproc *p = &r->py[r->primary];
 	struct py_code_info ci;
-	int need, first, n, added = 0;
-	__u32 k = r->op_base + i;
 
-	if (py_code_read(&p->t, run->code, &ci)) {
+	if (py_code_read(&r->py[r->primary].t, run->code, &ci)) {
 		op_sampled(r, i, "%s", "code object unreadable: timed from samples");
 		return;
 	}
 	snprintf(res(r, i)->function, DESC_MAX_LEN, "%s:%s (line %d, code 0x%llx)", ci.filename,
 		 ci.qualname, ci.firstlineno, (unsigned long long)run->code);
 	res(r, i)->resolved = true;
+	run->found_at = now_ns();
+	run->state = OPS_READY;
+	run->need = 0;
 	if (ci.is_generator) {
 		op_sampled(r, i, "%s", "generator: timed from samples");
-		return;
-	}
-	need = 1 + ci.nret;
-	if (ci.ret_partial) {
+	} else if (ci.ret_partial) {
 		op_sampled(r, i, "%s", "return sites not decodable: timed from samples");
-		return;
-	}
-	if (ci.nret == 0 || ci.nret > 3) {
+	} else if (ci.nret == 0 || ci.nret > 3) {
 		char why[64];
 
 		snprintf(why, sizeof(why), "%u return sites", ci.nret);
 		op_sampled(r, i, "%s: timed from samples", why);
-		return;
-	}
-	if (r->bp_why) {
+	} else if (r->bp_why) {
 		op_sampled(r, i, "%s: timed from samples", r->bp_why);
-		return;
+	} else {
+		run->need = 1 + ci.nret;
+		run->bytecode = ci.bytecode;
+		run->nret = ci.nret;
+		memcpy(run->ret_units, ci.ret_units, sizeof(run->ret_units));
 	}
-	if (r->slots_used + need > r->slot_budget) {
-		op_sampled(r, i, "%s", "no debug register left for it: timed from samples");
-		return;
-	}
-	bpf_map__update_elem(r->a.skel->maps.py_op_code, &k, sizeof(k), &run->code, sizeof(run->code), BPF_ANY);
-	/* Return sites first, so an entry never opens a frame whose exit is not watched yet. */
-	for (int j = 0; j <= (int)ci.nret; j++) {
-		bool is_ret = j < (int)ci.nret;
-		__u64 addr = ci.bytecode + (is_ret ? 2ull * ci.ret_units[j] : 0);
+}
+
+static void op_code_map(struct rec *r, int i, __u64 v)
+{
+	__u32 k = r->op_base + i;
+
+	bpf_map__update_elem(r->a.skel->maps.py_op_code, &k, sizeof(k), &v, sizeof(v), BPF_ANY);
+}
+
+/* Moves the links attach_breakpoint appended to the attacher into the op's own list. */
+static int op_take_links(struct rec *r, struct op_run *run, int first, int n)
+{
+	struct bpf_link **l = realloc(run->links, (run->nlinks + n) * sizeof(*l));
+
+	if (!l)
+		return -ENOMEM;
+	memcpy(l + run->nlinks, &r->a.links[first], n * sizeof(*l));
+	run->links = l;
+	run->nlinks += n;
+	r->a.nlinks = first;
+	return 0;
+}
+
+static void op_disarm(struct rec *r, int i)
+{
+	struct op_run *run = &r->run[i];
+
+	for (int j = 0; j < run->nlinks; j++)
+		bpf_link__destroy(run->links[j]);
+	run->nlinks = 0;
+	if (run->armed && r->o->verbose)
+		fprintf(stderr, "plan: %s gives its debug registers up\n", res(r, i)->name);
+	span_close(run->armed_iv, run->narmed, now_ns());
+	run->armed = false;
+	op_code_map(r, i, 0);
+}
+
+/* Entry + return breakpoints; returns first, so an entry never opens a frame whose exit is not
+ * watched yet. 0 or -errno. */
+static int op_arm(struct rec *r, int i)
+{
+	struct op_run *run = &r->run[i];
+	__u32 k = r->op_base + i;
+	int first, n;
+
+	op_code_map(r, i, run->code);
+	for (int j = 0; j <= (int)run->nret; j++) {
+		bool is_ret = j < (int)run->nret;
+		__u64 addr = run->bytecode + (is_ret ? 2ull * run->ret_units[j] : 0);
 
 		n = attach_breakpoint(&r->a, addr, BP_COOKIE(k, is_ret), &first);
-		if (n < 0) {
-			attach_drop_links(&r->a, r->a.nlinks - added, added);
-			if (n == -ENOSPC) {
-				r->slot_budget = r->slots_used;
-				session_warn(r->s, "no free debug register for '%s' (ENOSPC: another tool "
-					     "uses them?): timed from samples", res(r, i)->name);
-				op_sampled(r, i, "%s", "no free debug register (ENOSPC): timed from samples");
-			} else {
-				session_warn(r->s, "cannot set hardware breakpoint for '%s': %s",
-					     res(r, i)->name, strerror(-n));
-				op_sampled(r, i, "hardware breakpoint failed (%s): timed from samples",
-					   strerror(-n));
-			}
-			return;
+		if (n >= 0 && op_take_links(r, run, first, n)) {
+			attach_drop_links(&r->a, first, n);
+			n = -ENOMEM;
 		}
-		added += n;
+		if (n < 0) {
+			op_disarm(r, i);
+			return n;
+		}
 	}
-	run->first_link = r->a.nlinks - added;
-	run->nlinks = added;
-	run->slots = need;
-	r->slots_used += need;
-	run->state = OPS_EXACT;
+	run->armed = true;
+	span_open(&run->armed_iv, &run->narmed, now_ns());
+	run->state = OPS_READY;
 	res(r, i)->precision = PREC_EXACT;
 	res(r, i)->note[0] = 0;
 	if (r->o->verbose)
-		fprintf(stderr, "exact: %s (%d debug registers, bytecode at 0x%llx)\n", res(r, i)->name, need, (unsigned long long)ci.bytecode);
+		fprintf(stderr, "exact: %s (%d debug registers, bytecode at 0x%llx)\n", res(r, i)->name,
+			run->need, (unsigned long long)run->bytecode);
+	return 0;
 }
 
-/* Looks up pending py: ops in the primary process, in priority order. */
+/* Open calls of op i right now (BPF counts entries minus exits). */
+static __u64 op_open(struct rec *r, int i)
+{
+	__u32 k = r->op_base + i;
+	struct op_agg agg;
+
+	if (bpf_map__lookup_elem(r->a.skel->maps.aggs, &k, sizeof(k), &agg, sizeof(agg), 0))
+		return 0;
+	return agg.open;
+}
+
+static bool op_called(struct rec *r, int i)
+{
+	__u32 k = r->op_base + i;
+	struct op_agg agg;
+
+	return !bpf_map__lookup_elem(r->a.skel->maps.aggs, &k, sizeof(k), &agg, sizeof(agg), 0) &&
+	       (agg.count || agg.open);
+}
+
+static int parent_of(const struct op_spec *ops, int n, int i)
+{
+	const char *dot = strchr(ops[i].name, '.');
+	char top[NAME_MAX_LEN];
+
+	if (!dot)
+		return -1;
+	snprintf(top, sizeof(top), "%.*s", (int)(dot - ops[i].name), ops[i].name);
+	return spec_find(ops, n, top);
+}
+
+/* The planner's view of the py: function ops. */
+static void plan_inputs(struct rec *r, struct plan_op *po)
+{
+	const struct op_spec *ops = r->o->ops;
+
+	for (int i = 0; i < r->o->nops; i++) {
+		struct op_run *run = &r->run[i];
+
+		po[i] = (struct plan_op){ .parent = parent_of(ops, r->o->nops, i),
+					  .top = !strchr(ops[i].name, '.') };
+		if (ops[i].kind != OP_PY || run->state != OPS_READY)
+			continue;
+		po[i].need = run->need;
+		po[i].armed = run->armed;
+		po[i].busy = run->armed && op_open(r, i);
+		po[i].running = po[i].top && op_called(r, i);
+	}
+}
+
+/* Gives the debug registers to the ops the planner picks: frees the unwanted first, then arms. */
+static void plan_apply(struct rec *r)
+{
+	struct plan_op po[MAX_OPS] = {};
+	bool want[MAX_OPS];
+	int n = r->o->nops;
+
+	if (r->primary < 0)
+		return;
+	plan_inputs(r, po);
+	plan_compute(po, n, r->slot_budget, r->turn, want);
+	for (int i = 0; i < n; i++) {
+		if (!r->run[i].armed || want[i])
+			continue;
+		/* Close the door first (BPF ignores new entries), then give up only if no call is
+		 * open: one started since plan_inputs keeps the op armed until a later plan. */
+		op_code_map(r, i, r->run[i].code | 1);
+		if (op_open(r, i))
+			op_code_map(r, i, r->run[i].code);
+		else
+			op_disarm(r, i);
+	}
+	for (int i = 0; i < n; i++) {
+		int e;
+
+		if (!want[i] || r->run[i].armed)
+			continue;
+		e = op_arm(r, i);
+		if (e == -ENOSPC) {
+			/* Someone else (another tool, a debugger) holds debug registers. */
+			int used = 0;
+
+			for (int j = 0; j < n; j++)
+				used += r->run[j].armed ? r->run[j].need : 0;
+			r->slot_budget = used;
+			session_warn(r->s, "no free debug register for '%s' (ENOSPC: another tool uses "
+				     "them?): py: ops beyond %d registers are timed from samples",
+				     res(r, i)->name, used);
+		} else if (e < 0) {
+			session_warn(r->s, "cannot set hardware breakpoint for '%s': %s", res(r, i)->name,
+				     strerror(-e));
+			op_sampled(r, i, "hardware breakpoint failed (%s): timed from samples", strerror(-e));
+		}
+	}
+}
+
+/* Looks up pending py: ops in the primary process, then re-plans the registers. */
 static void py_resolve(struct rec *r)
 {
-	int order[MAX_OPS];
+	bool found[MAX_OPS] = {};
 	struct pyproc *p;
 
 	if (r->primary < 0)
 		return;
 	p = &r->py[r->primary];
-	spec_priority(r->o->ops, r->o->nops, order);
-	for (int k = 0; k < r->o->nops; k++) {
-		int i = order[k];
+	for (int i = 0; i < r->o->nops; i++) {
 		struct op_run *run = &r->run[i];
 		__u64 code = 0;
-		int rc;
 
 		if (r->o->ops[i].kind != OP_PY)
 			continue;
 		if (run->state != OPS_PENDING && !(run->state == OPS_SAMPLED && !run->code))
 			continue;
-		rc = py_find_function(&p->t, r->o->ops[i].path, r->o->ops[i].symbol, &code);
-		if (rc != 1)
+		if (py_find_function(&p->t, r->o->ops[i].path, r->o->ops[i].symbol, &code) != 1)
 			continue;
 		run->code = code;
-		py_arm(r, i);
+		py_classify(r, i);
+		found[i] = true;
+	}
+	plan_apply(r);
+	/* Armed by the plan that found them: the window starts when watching does (a launched
+	 * target is held at the module load that brought them until now). */
+	for (int i = 0; i < r->o->nops; i++) {
+		struct op_run *run = &r->run[i];
+
+		if (!found[i])
+			continue;
+		span_open(&run->found_iv, &run->nfound, run->armed ?
+			  run->armed_iv[run->narmed - 1].a : run->found_at);
 	}
 	r->last_resolve = now_ns();
 }
@@ -381,20 +545,21 @@ static void py_set_primary(struct rec *r, struct pyproc *p)
 	py_resolve(r);
 }
 
-/* The primary Python process exited: its breakpoints watch freed memory now. */
+/* The primary Python process exited or exec'd: its breakpoints watch freed memory now. Calls
+ * recorded so far stay exact; the ops wait for the next Python process. */
 static void py_drop_primary(struct rec *r)
 {
-	for (int i = r->o->nops - 1; i >= 0; i--) {
+	__u64 t = now_ns();
+
+	for (int i = 0; i < r->o->nops; i++) {
 		struct op_run *run = &r->run[i];
 
-		if (run->state == OPS_EXACT) {
-			attach_drop_links(&r->a, run->first_link, run->nlinks);
-			for (int j = 0; j < r->o->nops; j++)
-				if (r->run[j].state == OPS_EXACT && r->run[j].first_link > run->first_link)
-					r->run[j].first_link -= run->nlinks;
-			r->slots_used -= run->slots;
-		}
-		if (r->o->ops[i].kind == OP_PY) {
+		if (r->o->ops[i].kind != OP_PY)
+			continue;
+		op_disarm(r, i);
+		span_close(run->found_iv, run->nfound, t);
+		run->found_at = 0;
+		if (run->state == OPS_READY || (run->state == OPS_SAMPLED && run->code)) {
 			run->state = OPS_PENDING;
 			run->code = 0;
 		}
@@ -548,6 +713,17 @@ static void resume_target(struct rec *r)
 static void on_proc(struct rec *r, const struct proc_rec *e)
 {
 	if (e->kind == PROC_EXEC && r->want_python) {
+		struct pyproc *p = py_get(r, e->pid);
+
+		/* A new image: the old interpreter's code objects are gone. */
+		if (p && r->primary == p - r->py)
+			py_drop_primary(r);
+		if (p && p->ok) {
+			__u32 k = p->pid;
+
+			bpf_map__delete_elem(r->a.skel->maps.py_procs, &k, sizeof(k), 0);
+			p->pid = -1; /* keep its symbols for queued samples; detect afresh */
+		}
 		py_try(r, e->pid, false);
 	} else if (e->kind == PROC_EXIT) {
 		struct pyproc *p = py_get(r, e->pid);
@@ -759,6 +935,86 @@ static void cmdline_of(pid_t pid, char *out, size_t len)
 			out[i] = ' ';
 }
 
+/* How much of [a, b) the spans cover (ours never overlap each other). */
+static __u64 span_overlap(const struct span *v, int n, __u64 a, __u64 b, __u64 now)
+{
+	__u64 sum = 0;
+
+	for (int j = 0; j < n; j++) {
+		__u64 lo = v[j].a > a ? v[j].a : a, hi = v[j].b ? v[j].b : now;
+
+		hi = hi < b ? hi : b;
+		sum += hi > lo ? hi - lo : 0;
+	}
+	return sum;
+}
+
+/* Coverage of op i in this run: of the time its parent op ran (its exact calls), or with no
+ * timed parent of the time its code existed, the share during which op i was armed. A stage
+ * armed only while nothing could call it has no coverage. Returns its exact calls. */
+static __u64 py_coverage(struct rec *r, int i, __u64 *watched, __u64 *window)
+{
+	struct op_run *run = &r->run[i];
+	int par = parent_of(r->o->ops, r->o->nops, i);
+	__u32 k = r->op_base + i, pk = par >= 0 ? (__u32)(r->op_base + par) : ~0u;
+	__u64 t = now_ns(), mine = 0, pw = 0, pwatched = 0;
+
+	for (size_t j = 0; j < r->s->ncalls; j++) {
+		const struct call_rec *c = &r->s->calls[j];
+		__u64 a = c->start_ns + r->t0;
+
+		if (c->iteration != r->o->iteration || (c->flags & (CALL_F_SAMPLED | CALL_F_OPEN)))
+			continue;
+		mine += c->op == k;
+		if (c->op == pk) {
+			pw += c->duration_ns;
+			pwatched += span_overlap(run->armed_iv, run->narmed, a, a + c->duration_ns, t);
+		}
+	}
+	*window = pw;
+	*watched = pwatched;
+	if (par >= 0 && !pw && !mine)
+		return 0; /* its parent never ran: nothing could call it */
+	if (!pw)
+		for (int j = 0; j < run->nfound; j++) {
+			__u64 b = run->found_iv[j].b ? run->found_iv[j].b : t;
+
+			*window += b - run->found_iv[j].a;
+			*watched += span_overlap(run->armed_iv, run->narmed, run->found_iv[j].a, b, t);
+		}
+	return mine;
+}
+
+/* Precision and coverage of a py: function op: exact once it was watched while it could run. */
+static void py_finish_op(struct rec *r, int i)
+{
+	struct op_result *or = res(r, i);
+	struct op_run *run = &r->run[i];
+	__u64 watched, window, mine = py_coverage(r, i, &watched, &window);
+
+	or->cov_watched_ns += watched;
+	or->cov_window_ns += window;
+	if (mine || or->cov_watched_ns) {
+		or->precision = PREC_EXACT;
+		or->coverage = or->cov_window_ns ? (double)or->cov_watched_ns / or->cov_window_ns : 1.0;
+		if (or->coverage > 1.0)
+			or->coverage = 1.0;
+		if (or->coverage < 0.995)
+			snprintf(or->note, sizeof(or->note), "exact for %.0f%% of the time it could run "
+				 "(debug registers shared): counts are of that part", 100.0 * or->coverage);
+		else
+			or->note[0] = 0;
+		return;
+	}
+	or->precision = PREC_SAMPLED;
+	or->coverage = 0;
+	if (run->state == OPS_PENDING && !or->note[0] && !run->wall_ns)
+		snprintf(or->note, sizeof(or->note), r->npy ? "function not found in the target "
+			 "(module never imported?)" : "no Python interpreter seen");
+	else if (run->state == OPS_READY && run->need)
+		snprintf(or->note, sizeof(or->note), "no debug register left for it: timed from samples");
+}
+
 /* Finishes sampled ops and open calls after the loop. */
 static void finish(struct rec *r)
 {
@@ -800,19 +1056,14 @@ static void finish(struct rec *r)
 			or->on_cpu_ns += agg.on_cpu_ns;
 		}
 		or->self_ns += run->self_ns;
+		if (r->o->ops[i].kind == OP_PY)
+			py_finish_op(r, i);
 		if (or->precision == PREC_SAMPLED) {
 			or->on_cpu_ns += run->on_ns;
 			or->off_cpu_ns += run->off_ns;
 			or->total_ns += run->wall_ns;
 		} else {
 			or->off_cpu_ns += run->off_ns;
-		}
-		if (or->precision == PREC_SAMPLED || run->state == OPS_PENDING) {
-			if (run->state == OPS_PENDING && !or->note[0] && r->o->ops[i].kind == OP_PY && !run->wall_ns)
-				snprintf(or->note, sizeof(or->note), r->npy ? "function not found in the "
-					 "target (module never imported?)" : "no Python interpreter seen");
-			if (run->state == OPS_PENDING && r->o->ops[i].kind == OP_PY)
-				or->precision = PREC_SAMPLED;
 		}
 	}
 	/* Module-body ops whose probe came only when the interpreter was exec'd, or never. */
@@ -831,6 +1082,9 @@ static void finish(struct rec *r)
 			snprintf(or->note, sizeof(or->note), "no interpreter to probe: timed from samples");
 		}
 	}
+	for (int i = 0; i < r->o->nops; i++)
+		if (r->o->ops[i].kind != OP_PY)
+			res(r, i)->coverage = res(r, i)->precision == PREC_EXACT ? 1.0 : 0.0;
 	/* Sampled call instances (spans between the first and last sample that saw the op's frame)
 	 * go into calls[] flagged "sampled": coarse, but they give sampled rows counts and spreads. */
 	for (size_t j = 0; j < r->ninst; j++) {
@@ -1271,6 +1525,9 @@ cleanup:
 	ring_buffer__free(rb);
 	if (pipefd[1] >= 0)
 		close(pipefd[1]);
+	for (int i = 0; i < o->nops; i++)
+		for (int j = 0; j < r->run[i].nlinks; j++)
+			bpf_link__destroy(r->run[i].links[j]);
 	if (r->a.skel)
 		attach_destroy(&r->a);
 	/* A launched command we could not start must not be left waiting. */
@@ -1280,6 +1537,11 @@ cleanup:
 	}
 	for (int i = 0; i < r->npy; i++)
 		py_release(&r->py[i]);
+	for (int i = 0; i < o->nops; i++) {
+		free(r->run[i].links);
+		free(r->run[i].armed_iv);
+		free(r->run[i].found_iv);
+	}
 	iso8601_now(s->ended_at, sizeof(s->ended_at));
 	free(r->inst);
 	free(r);

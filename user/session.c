@@ -44,6 +44,7 @@ int session_add_op(struct session *s, const char *name, enum op_kind kind, enum 
 	op->kind = kind;
 	op->precision = prec;
 	op->source = prec == PREC_SAMPLED ? SRC_SAMPLES : SRC_CALLS;
+	op->coverage = -1;
 	return s->nops++;
 }
 

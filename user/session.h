@@ -66,6 +66,10 @@ struct op_result {
 	__s64 rss_delta_max;
 	__u64 rss_peak;
 	__u64 *hist;         /* HIST_BUCKETS counters, or NULL */
+	/* Share of the op observed exactly: time its calls were watched / time its code existed
+	 * in a traced process (1 for native and module ops, 0 for sampled; -1: not known). */
+	double coverage;
+	__u64 cov_watched_ns, cov_window_ns;  /* record: accumulated over profile iterations */
 };
 
 /* One collapsed stack (innermost last, ';'-joined), prefixed by the innermost active op. */

@@ -213,6 +213,14 @@ static void stats_from_hist(struct op_result *op, const struct call_rec *const *
 	rss_from_calls(op, recs, n);
 }
 
+/* Open calls have no real end; sample spans never mix into an exact row. */
+static bool counted(const struct session *s, const struct call_rec *c, int nops)
+{
+	if (c->op >= (__u32)nops || (c->flags & CALL_F_OPEN))
+		return false;
+	return !(c->flags & CALL_F_SAMPLED) || s->ops[c->op].precision == PREC_SAMPLED;
+}
+
 void session_compute_stats(struct session *s)
 {
 	size_t cnt[MAX_OPS] = { 0 }, off[MAX_OPS], fill[MAX_OPS], total = 0, i;
@@ -220,11 +228,11 @@ void session_compute_stats(struct session *s)
 	__u64 *dur = NULL;
 	int k, nops = s->nops < MAX_OPS ? s->nops : MAX_OPS;
 
-	/* Group the closed calls by op in one pass; open ones have no real end. */
+	/* Group the counted calls by op in one pass. */
 	for (i = 0; i < s->ncalls; i++) {
 		const struct call_rec *c = &s->calls[i];
 
-		if (c->op < (__u32)nops && !(c->flags & CALL_F_OPEN))
+		if (counted(s, c, nops))
 			cnt[c->op]++;
 	}
 	for (k = 0; k < nops; k++) {
@@ -245,7 +253,7 @@ void session_compute_stats(struct session *s)
 			for (i = 0; i < s->ncalls; i++) {
 				const struct call_rec *c = &s->calls[i];
 
-				if (c->op < (__u32)nops && !(c->flags & CALL_F_OPEN))
+				if (counted(s, c, nops))
 					recs[fill[c->op]++] = c;
 			}
 		}

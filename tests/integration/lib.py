@@ -129,3 +129,24 @@ def spawn(argv, env=None, **kw):
     if env:
         e.update(env)
     return subprocess.Popen(argv, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def wait_launched(rec_pid, exe, timeout=30):
+    """Waits until `record` (rec_pid) has started its command: the child exec's EXE only once
+    every probe is attached. Returns the child's pid."""
+    end = time.time() + timeout * SLOW
+    real = os.path.realpath(exe)
+    while time.time() < end:
+        try:
+            with open(f"/proc/{rec_pid}/task/{rec_pid}/children") as f:
+                kids = [int(x) for x in f.read().split()]
+        except OSError:
+            kids = []
+        for k in kids:
+            try:
+                if os.path.realpath(f"/proc/{k}/exe") == real:
+                    return k
+            except OSError:
+                pass
+        time.sleep(0.02)
+    raise AssertionError(f"record did not start {exe} within {timeout} s")
