@@ -15,11 +15,11 @@ WORKLOAD = os.path.join(TARGETS, "workload")
 RAGD_LITE = os.path.join(ROOT, "examples", "ragd-lite")
 TESTS = []
 # `make vmtest` guests (QEMU TCG) run Python ~50x slower: RBP_SCALE shrinks iteration counts there
-# (never tolerances); RBP_VM=1 stretches timeouts (SLOW) and timed calls (STRETCH: a uprobe hit
-# costs ~0.15 ms there, so a 5 ms call would be off by more than its 5% tolerance).
+# (never tolerances); RBP_VM=1 stretches timeouts (SLOW) and timed native calls (STRETCH: entry
+# and return probes cost ~1 ms a call there [M], 5% of a 20 ms call).
 SCALE = float(os.environ.get("RBP_SCALE", "1"))
 SLOW = 10 if os.environ.get("RBP_VM") == "1" else 1
-STRETCH = 4 if SLOW > 1 else 1
+STRETCH = SLOW
 
 
 def ms(n):

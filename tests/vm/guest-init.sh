@@ -31,6 +31,15 @@ elif [ "$VM_MODE" = cmd ]; then
 	echo "RBP-VM: cmd start"
 	timeout -k 10 "$VM_TEST_TIMEOUT" sh -c "$VM_CMD" </dev/null 2>&1
 	echo "RBP-VM: cmd done rc=$?"
+elif ! timeout 600 ./ragd-bpfprof record -v -q -o /tmp/pre.json -e f=native:.output/targets/workload:op_busy \
+		-- .output/targets/workload busy 1 1 >$res/preflight.log 2>&1; then
+	# Every test needs the BPF object loaded; if it does not load here (a verifier of this kernel
+	# refuses it), one failure that says why beats each test failing on it after minutes.
+	why=$(grep -E "BPF program load failed|processed [0-9]+ insns|^ragd-bpfprof:" $res/preflight.log | head -n 3 |
+		tr '\n' ';')
+	{ echo "FAIL vm.bpf_loads: ${why:-record exited non-zero}"; echo "0 passed, 1 failed, 0 skipped"; } >$res/log
+	cat $res/log
+	echo 1 >$res/rc
 else
 	echo "RBP-VM: tests start TESTS=$TESTS RBP_SCALE=$RBP_SCALE"
 	export TESTS RBP_VM=1 RBP_SCALE PYTHONDONTWRITEBYTECODE=1

@@ -27,10 +27,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 OUT = os.environ.get("VMTEST_OUT") or os.path.join(ROOT, ".output", "vmtest")
-# Native tests (both CO-RE paths of RSS), the exact-Python tests and the cheap Python ones; the
-# profile/top workflows take minutes each under TCG and stay on the host.
-DEFAULT_TESTS = (r"^test_native\.|^test_python\.(exact_|startup_|not_python|unsupported_|"
-                 r"http_wait|attach_by_pid)")
+# Native tests (both CO-RE paths of RSS), the exact-Python tests, startup and the cheap Python ones.
+# Host only: ratios of emulated CPU work to real waits, which TCG changes ~50x: the profile/top
+# workflows (minutes each), compare_catches_slowdown (two identical runs must be "stable"; TCG on
+# a shared host drifts more between runs), http_wait_is_off_cpu (LLM wait vs client CPU),
+# attach_by_pid_and_late_import (its script's 4 s are over before the attach is done).
+DEFAULT_TESTS = r"^test_native\.(?!compare_catches)|^test_python\.(exact_|startup_|not_python|unsupported_)"
 BOOT_TIMEOUT = 240
 TOOLS = {"qemu-system-x86_64": "qemu-system-x86", "debootstrap": "debootstrap", "mkfs.ext4": "e2fsprogs",
          "debugfs": "e2fsprogs"}
