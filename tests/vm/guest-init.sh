@@ -37,7 +37,7 @@ elif ! timeout 600 ./ragd-bpfprof record -v -q -o /tmp/pre.json -e f=native:.out
 	# refuses it), one failure that says why beats each test failing on it after minutes.
 	why=$(grep -E "BPF program load failed|processed [0-9]+ insns|^ragd-bpfprof:" $res/preflight.log | head -n 3 |
 		tr '\n' ';')
-	{ echo "FAIL vm.bpf_loads: ${why:-record exited non-zero}"; echo "0 passed, 1 failed, 0 skipped"; } >$res/log
+	{ echo "FAIL vm.bpf_loads (preflight): ${why:-record exited non-zero}"; echo "0 passed, 1 failed, 0 skipped"; } >$res/log
 	cat $res/log
 	echo 1 >$res/rc
 else

@@ -210,7 +210,7 @@ def parse(log, name, known):
     for line in log.splitlines():
         m = RESULT.match(line)
         if m:
-            status, test = m.groups()
+            status, test = m.group(1), m.group(2).rstrip(":")
             last_fail = False
             if status == "ok  ":
                 npass += 1
