@@ -11,6 +11,7 @@ skipped, not failed. Usage: tests/vm/vmtest.py [GUEST...]; knobs (environment):
   VMTEST_SCALE     iteration-count factor in the guests (RBP_SCALE there; default 0.1)
   VMTEST_ACCEL     auto (KVM if it boots the guest and breakpoints fire there, else TCG), kvm, tcg
   VMTEST_TIMEOUT   seconds per guest, boot to poweroff (default 1500)
+  VMTEST_BUDGET    seconds for the whole run, image builds included (default 2700: CI's 60 min)
   VMTEST_OUT       where console logs and run disks go (default .output/vmtest)
   VMTEST_CMD       instead of the tests, run this shell command in each guest and show its output
 """
@@ -85,7 +86,7 @@ def ensure_tools():
     return True
 
 
-def build_images(names):
+def build_images(names, timeout):
     """Builds/reuses every guest's image in parallel: {name: (cache dir or None, log path, seconds)}."""
     res = {}
 
@@ -97,7 +98,7 @@ def build_images(names):
         t0 = time.time()
         try:
             p = subprocess.run([os.path.join(HERE, "image.sh"), suite, log], capture_output=True, text=True,
-                               timeout=2400)
+                               timeout=timeout)
             ok = p.returncode == 0
             if not ok:
                 with open(log, "a") as f:
@@ -298,7 +299,8 @@ def main():
         say("0 passed, 1 failed, 0 skipped")
         return 1
     os.makedirs(OUT, exist_ok=True)
-    images = build_images(sel)
+    deadline = t_start + int(os.environ.get("VMTEST_BUDGET", "2700"))
+    images = build_images(sel, max(60, min(2400, deadline - time.time() - 600)))
     tp = tf = ts = 0
     ready = []
     for name, _ in sel:
@@ -325,7 +327,12 @@ def main():
             shell(name, image, accel, os.environ["VMTEST_CMD"], timeout)
         return 0
     for name, image in ready:
-        p, f, s = run_guest(name, image, accel, known, scale, tests, timeout)
+        left = int(deadline - time.time())
+        if left < BOOT_TIMEOUT + 120:
+            say(f"FAIL vm {name}: not run, VMTEST_BUDGET spent ({left} s left)")
+            tf += 1
+            continue
+        p, f, s = run_guest(name, image, accel, known, scale, tests, min(timeout, left))
         tp, tf, ts = tp + p, tf + f, ts + s
     say(f"vmtest: {len(sel)} guests in {time.time() - t_start:.0f} s; logs in {OUT}")
     say(f"{tp} passed, {tf} failed, {ts} skipped")
