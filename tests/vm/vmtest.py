@@ -201,7 +201,7 @@ def pick_accel(first):
         return "kvm", "KVM boots the guest and breakpoints fire there"
     if "RBP-VM: probe nobp" in text:
         return "tcg", "KVM boots, but hardware breakpoints do not fire in the guest"
-    return "tcg", f"KVM probe failed: {why.splitlines()[0]}; log in {d}"
+    return "tcg", f"KVM probe failed: {(why or 'no probe result').splitlines()[0]}; log in {d}"
 
 
 def parse(log, name, known):
@@ -241,7 +241,11 @@ def run_guest(name, image, accel, known, scale, tests, timeout):
     d = os.path.join(OUT, name)
     env = {"VM_MODE": "test", "TESTS": tests, "RBP_SCALE": scale, "VM_TEST_TIMEOUT": str(timeout - BOOT_TIMEOUT)}
     t0 = time.time()
-    text, img, why = boot(image, d, accel, env, timeout)
+    try:
+        text, img, why = boot(image, d, accel, env, timeout)
+    except (OSError, subprocess.SubprocessError) as e:   # run disk or qemu could not be set up
+        say(f"FAIL vm {name}: {e}")
+        return 0, 1, 0
     secs = time.time() - t0
     console = os.path.join(d, "console.log")
     log = disk_file(img, "/results/log") if not why else ""
