@@ -303,6 +303,15 @@ def main():
         say("0 passed, 1 failed, 0 skipped")
         return 1
     os.makedirs(OUT, exist_ok=True)
+    # One vmtest per checkout at a time: run disks and console logs live in OUT.
+    import fcntl
+    lock = open(os.path.join(OUT, "lock"), "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        say(f"vmtest: another vmtest is running in this checkout ({OUT}/lock)")
+        say("0 passed, 1 failed, 0 skipped")
+        return 1
     deadline = t_start + int(os.environ.get("VMTEST_BUDGET", "2700"))
     images = build_images(sel, max(60, min(2400, deadline - time.time() - 600)))
     tp = tf = ts = 0
