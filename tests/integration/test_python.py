@@ -7,8 +7,8 @@ import sys
 import textwrap
 import time
 
-from lib import (BIN, RAGD_LITE, SLOW, Skip, calls, eq, load, op, python_candidates, python_versions,
-                 record, run, scaled, spawn, test, tmp, within)
+from lib import (BIN, RAGD_LITE, Skip, calls, eq, load, op, python_candidates, python_versions, record,
+                 run, scaled, spawn, test, tmp, within)
 
 _bp = None
 
@@ -67,9 +67,7 @@ def exact_search_counts_and_p50(py):
         raise Skip("hardware breakpoints do not fire on this machine (self-test): exact py: timing "
                    "runs in `make vmtest`; sampled fallback is tested instead")
     n = scaled(200)
-    # Under QEMU TCG (vmtest) each breakpoint hit costs ~ms: a 4x longer search keeps that within
-    # the 2% as on a host (the busy spin is inside search, on the workload's clock too).
-    s, t = search_session(py, n, {"RAGD_LITE_SLOW_SEARCH": "300"} if SLOW > 1 else None)
+    s, t = search_session(py, n)
     for name in ("search",):
         o = op(s, name)
         eq(o["precision"], "exact", f"{name} precision")

@@ -55,16 +55,25 @@ def guests():
 
 
 def known_failures():
-    """[(guest or None, compiled regex, reason)] from tests/vm/known-failures."""
-    res = []
+    """[(guest or None, name regex, message regex or None, reason)] from tests/vm/known-failures."""
+    res, names = [], {g for g, _ in guests()}
     for line in open(os.path.join(HERE, "known-failures")):
-        body, _, reason = line.partition("#")
+        body, _, reason = line.partition("  #")
         f = body.split()
-        if not f:
+        if not f or f[0].startswith("#"):
             continue
-        g, pat = (f[0], f[1]) if len(f) > 1 else (None, f[0])
-        res.append((g, re.compile(pat), reason.strip()))
+        g = f.pop(0) if f[0] in names and len(f) > 1 else None
+        msg = re.compile(" ".join(f[1:])) if len(f) > 1 else None
+        res.append((g, re.compile(f[0]), msg, reason.strip()))
     return res
+
+
+def known(kf, name, test, msg=None):
+    """The reason TEST (failing with MSG; None: passing) is a known failure in guest NAME, or None."""
+    for g, pat, mpat, reason in kf:
+        if g in (None, name) and pat.fullmatch(test) and (msg is None or mpat is None or mpat.search(msg)):
+            return reason
+    return None
 
 
 def ensure_tools():
@@ -204,7 +213,7 @@ def pick_accel(first):
     return "tcg", f"KVM probe failed: {(why or 'no probe result').splitlines()[0]}; log in {d}"
 
 
-def parse(log, name, known):
+def parse(log, name, kf):
     """Counts a guest's runner log: (passed, failed, skipped, lines to show, summary seen)."""
     npass = nfail = nskip = 0
     show, summary, last_fail = [], False, False
@@ -215,13 +224,12 @@ def parse(log, name, known):
             last_fail = False
             if status == "ok  ":
                 npass += 1
-                for g, pat, _ in known:
-                    if g in (None, name) and pat.fullmatch(test):
-                        show.append(f"     note: {test} passes; drop it from tests/vm/known-failures")
+                if known(kf, name, test) is not None:
+                    show.append(f"     note: {test} passes; drop it from tests/vm/known-failures")
             elif status == "SKIP":
                 nskip += 1
             else:
-                reason = next((r for g, pat, r in known if g in (None, name) and pat.fullmatch(test)), None)
+                reason = known(kf, name, test, line.partition(": ")[2])
                 if reason is not None:
                     nskip += 1
                     show.append(f"     KNOWN {line[5:]}" + (f"  [{reason}]" if reason else ""))
@@ -237,7 +245,7 @@ def parse(log, name, known):
     return npass, nfail, nskip, show, summary
 
 
-def run_guest(name, image, accel, known, scale, tests, timeout):
+def run_guest(name, image, accel, kf, scale, tests, timeout):
     d = os.path.join(OUT, name)
     env = {"VM_MODE": "test", "TESTS": tests, "RBP_SCALE": scale, "VM_TEST_TIMEOUT": str(timeout - BOOT_TIMEOUT)}
     t0 = time.time()
@@ -252,7 +260,7 @@ def run_guest(name, image, accel, known, scale, tests, timeout):
     if not log:   # killed or lost: what the guest streamed to the console
         log = "\n".join(l for l in text.splitlines() if RESULT.match(l) or l.startswith("     "))
     open(os.path.join(d, "results.log"), "w").write(log)
-    npass, nfail, nskip, show, summary = parse(log, name, known)
+    npass, nfail, nskip, show, summary = parse(log, name, kf)
     rc = disk_file(img, "/results/rc").strip() if not why else ""
     if not why and not summary:
         why = f"the test runner did not finish (rc {rc or '?'})"
@@ -325,10 +333,10 @@ def main():
         else:
             say(f"FAIL vm {name}: image build failed ({secs:.0f} s); log: {log}")
             tf += 1
-    known = known_failures()
-    if known:
+    kf = known_failures()
+    if kf:
         say("vmtest: known failures (printed, counted as skipped): " +
-            ", ".join((f"{g}:" if g else "") + p.pattern for g, p, _ in known))
+            ", ".join((f"{g}:" if g else "") + p.pattern + (f" ~ {m.pattern}" if m else "") for g, p, m, _ in kf))
     if ready:
         accel, why = pick_accel(ready[0])
         say(f"vmtest: accel {accel} ({why})")
@@ -345,7 +353,7 @@ def main():
             say(f"FAIL vm {name}: not run, VMTEST_BUDGET spent ({left} s left)")
             tf += 1
             continue
-        p, f, s = run_guest(name, image, accel, known, scale, tests, min(timeout, left))
+        p, f, s = run_guest(name, image, accel, kf, scale, tests, min(timeout, left))
         tp, tf, ts = tp + p, tf + f, ts + s
     say(f"vmtest: {len(sel)} guests in {time.time() - t_start:.0f} s; logs in {OUT}")
     say(f"{tp} passed, {tf} failed, {ts} skipped")
