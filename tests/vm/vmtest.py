@@ -225,7 +225,7 @@ def parse(log, name, kf):
             if status == "ok  ":
                 npass += 1
                 if known(kf, name, test) is not None:
-                    show.append(f"     note: {test} passes; drop it from tests/vm/known-failures")
+                    show.append(f"     note: {test} passed this time (listed in tests/vm/known-failures)")
             elif status == "SKIP":
                 nskip += 1
             else:
