@@ -13,6 +13,14 @@ CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUT)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Iinclude -Ibpf \
 	-I/usr/include/$(MULTIARCH) -Wall -Wno-unused-function
+# make test SANITIZE=1: user space built with ASan + UBSan (float casts too), the first finding
+# fatal. Objects are rebuilt whenever these flags change (see $(OUT)/.flags).
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer
+export ASAN_OPTIONS ?= abort_on_error=1:detect_leaks=1:strict_string_checks=1
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+export RAGD_BPFPROF_SANITIZED := 1
+endif
 # libbpf, libelf and zlib static (Debian ships the archives); cJSON and libc dynamic.
 LIBS := -Wl,-Bstatic -lbpf -lelf -lz -lzstd -Wl,-Bdynamic -lcjson -lm -lpthread
 
@@ -26,7 +34,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 TARGET_SRCS := $(wildcard tests/targets/*.c)
 TARGET_BINS := $(patsubst tests/targets/%.c,$(OUT)/targets/%,$(TARGET_SRCS))
 
-.PHONY: all deps build test unit integration vmtest demo install clean bench
+.PHONY: all deps build test unit integration demo install clean bench vmtest fuzz fuzz-bins FORCE
 
 all: deps build
 
@@ -36,8 +44,12 @@ deps:
 
 build: ragd-bpfprof
 
-ragd-bpfprof: $(USER_OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+ragd-bpfprof: $(USER_OBJS) $(OUT)/.flags
+	$(CC) $(CFLAGS) -o $@ $(USER_OBJS) $(LIBS)
+
+# Rewritten only when the compiler or flags change (SANITIZE=1 and back), forcing a rebuild.
+$(OUT)/.flags: FORCE | $(OUT)
+	@echo '$(CC) $(CFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS)' > $@
 
 $(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(wildcard include/*.h) | $(OUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -45,11 +57,11 @@ $(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(wildcard include/*.h) | $(OUT)
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
-$(OUT)/user/%.o: user/%.c $(wildcard user/*.h) $(wildcard include/*.h) $(SKELS) | $(OUT)
+$(OUT)/user/%.o: user/%.c $(wildcard user/*.h) $(wildcard include/*.h) $(SKELS) $(OUT)/.flags | $(OUT)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(wildcard tests/unit/*.h)
+$(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(wildcard tests/unit/*.h) $(OUT)/.flags
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LIBS) -lcmocka
 
@@ -74,6 +86,38 @@ test: deps
 vmtest: deps
 	@$(MAKE) --no-print-directory build integration-bins
 	@$(PYTHON) tests/vm/vmtest.py $(GUESTS)
+
+# libFuzzer harnesses (tests/fuzz): the session reader + report/compare, probe specs, ELF
+# readers. `make fuzz FUZZ_SECONDS=60` runs each that long from the seeds in tests/fuzz/corpus;
+# new inputs go to $(OUT)/fuzz/corpus-NAME, findings to $(OUT)/fuzz/NAME-crash-*.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= $(CLANG)
+FUZZ_OUT := $(OUT)/fuzz
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined,float-cast-overflow \
+	-fno-sanitize-recover=all -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
+FUZZ_LIB_OBJS := $(patsubst %,$(FUZZ_OUT)/%.o,session json stats report compare spec symbols util output)
+FUZZERS := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_OUT)/%.o: user/%.c $(wildcard user/*.h) $(wildcard include/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) $(LIBS)
+
+.SECONDARY: $(FUZZ_LIB_OBJS)
+
+fuzz-bins: $(FUZZERS)
+
+fuzz: fuzz-bins
+	@rc=0; for f in $(FUZZERS); do n=$${f##*/fuzz_}; mkdir -p $(FUZZ_OUT)/corpus-$$n; \
+		echo "fuzz $$n: $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/$$n- \
+			$(FUZZ_OUT)/corpus-$$n tests/fuzz/corpus/$$n >$(FUZZ_OUT)/$$n.log 2>&1 || \
+			{ rc=1; echo "fuzz $$n: FINDING (see $(FUZZ_OUT)/$$n.log)"; tail -n 40 $(FUZZ_OUT)/$$n.log; }; \
+		grep -E '^stat::number_of_executed_units|^Done' $(FUZZ_OUT)/$$n.log | tr '\n' ' '; echo; \
+	done; exit $$rc
 
 demo: deps
 	@$(MAKE) --no-print-directory build

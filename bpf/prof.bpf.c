@@ -135,6 +135,17 @@ struct {
 
 extern const void __per_cpu_offset __ksym __weak;
 
+/* Calls and samples do not wake the recorder (it drains the ring every poll period); only a
+ * ring filling up does, so no event is lost at any rate. Process and module events, which the
+ * recorder must act on at once, always wake it. */
+const volatile __u64 wakeup_bytes = 2 << 20;
+
+static __always_inline __u64 rb_wakeup(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP :
+									       BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline bool traced(__u32 tgid)
 {
 	return bpf_map_lookup_elem(&pids, &tgid) != NULL;
@@ -310,7 +321,7 @@ static __noinline void pop_emit(struct thread_state *ts, __u32 tid, __u64 now, _
 	e->rss_peak = f->rss_peak;
 	e->flags = flags;
 	e->depth = d;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_wakeup());
 }
 
 /* ---- native operations: uprobe + uretprobe, op id in the bpf_cookie ---- */
@@ -418,7 +429,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 			r->ev.type = EV_SAMPLE;
 			r->ev.ts_ns = r->start_ns;
 			r->ev.weight_ns = now - r->start_ns;
-			if (bpf_ringbuf_output(&events, &r->ev, sizeof(r->ev), 0) == 0)
+			if (bpf_ringbuf_output(&events, &r->ev, sizeof(r->ev), rb_wakeup()) == 0)
 				__sync_fetch_and_add(&stats.samples, 1);
 			else
 				__sync_fetch_and_add(&stats.samples_dropped, 1);
@@ -648,7 +659,7 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	e->kind = SAMPLE_ON_CPU;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->weight_ns = ctx->sample_period;
-	if (bpf_ringbuf_output(&events, e, sizeof(*e), 0))
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), rb_wakeup()))
 		__sync_fetch_and_add(&stats.samples_dropped, 1);
 	else
 		__sync_fetch_and_add(&stats.samples, 1);
@@ -733,6 +744,17 @@ int on_bp(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 
+	if (pp->ret_guard) {
+		__u64 prev = rd64(frame + pp->off.frame_instr);
+		__u8 opc = 0;
+
+		bpf_probe_read_user(&opc, 1, (void *)prev);
+		if (opc == pp->ret_guard_op[0] || opc == pp->ret_guard_op[1] ||
+		    opc == pp->ret_guard_op[2] || opc == pp->ret_guard_op[3]) {
+			__sync_fetch_and_add(&stats.bp_not_return, 1);
+			return 0;
+		}
+	}
 	/* Return: close our frame; anything opened above it was left without its return. */
 	{
 		__u32 d = ts->depth, pos = MAX_DEPTH;

@@ -109,6 +109,7 @@ struct bpf_stats {
 	__u64 bp_hits;          /* hardware breakpoint hits in the target */
 	__u64 py_no_tstate;     /* Python event on a thread whose PyThreadState was not found */
 	__u64 rss_events;
+	__u64 bp_not_return;    /* a RETURN site read that was no return (3.11 quickening) */
 };
 
 /* Where CPython keeps what we read, per interpreter version (user/python.c fills it). */
@@ -140,6 +141,12 @@ struct py_offsets {
 struct py_proc {
 	struct py_offsets off;
 	__u64 runtime;
+	/* 3.11 quickens a code object lazily (the 8th call or loop turn): that pass reads every
+	 * instruction, RETURN sites too. Such a read comes while the frame's last instruction is
+	 * a RESUME or a JUMP_BACKWARD: a return hit then is no return. */
+	__u32 ret_guard;        /* 1: apply the test */
+	__u32 ret_guard_op[4];  /* RESUME, RESUME_QUICK, JUMP_BACKWARD, JUMP_BACKWARD_QUICK */
+	__u32 pad[3];
 };
 
 /* A module body (PyEval_EvalCode) whose co_filename ends with suffix: time it as an op (startup =

@@ -129,12 +129,26 @@ void attach_destroy(struct attacher *a)
 	a->skel = NULL;
 }
 
+int attach_map_set(struct bpf_map *map, const void *key, size_t ksz, const void *val, size_t vsz,
+		   const char *what)
+{
+	int ret = bpf_map__update_elem(map, key, ksz, val, vsz, BPF_ANY);
+
+	/* a full map means calls go uncounted: never in silence */
+	if (ret)
+		fprintf(stderr, "ragd-bpfprof: warning: %s: BPF map %s: %s\n", what, bpf_map__name(map),
+			strerror(-ret));
+	return ret;
+}
+
 int attach_add_pid(struct attacher *a, pid_t pid)
 {
+	char what[48];
 	__u32 k = pid;
 	__u8 one = 1;
 
-	return bpf_map__update_elem(a->skel->maps.pids, &k, sizeof(k), &one, sizeof(one), BPF_ANY);
+	snprintf(what, sizeof(what), "cannot trace pid %d", pid);
+	return attach_map_set(a->skel->maps.pids, &k, sizeof(k), &one, sizeof(one), what);
 }
 
 static int uprobe(struct attacher *a, struct bpf_program *prog, bool ret, __u64 cookie, pid_t pid,

@@ -36,7 +36,13 @@ int attach_preflight(char *err, size_t errlen);
 /* open -> set tunables and map sizes -> load -> attach the scheduler tracepoints. */
 int attach_open_load(struct attacher *a, const struct attach_cfg *cfg, char *err, size_t errlen);
 void attach_destroy(struct attacher *a);
+/* Puts pid in the traced set; on failure warns on stderr and returns -errno. */
 int attach_add_pid(struct attacher *a, pid_t pid);
+struct bpf_map;
+/* bpf_map__update_elem(BPF_ANY) that warns on stderr ("WHAT: BPF map NAME: reason") when it
+ * fails, so a full or broken map never miscounts in silence. 0 or -errno. */
+int attach_map_set(struct bpf_map *map, const void *key, size_t ksz, const void *val, size_t vsz,
+		   const char *what);
 /* Entry and return uprobes on PATH at file offset, cookie = op. pid -1: every process (BPF
  * filters to the traced tree). */
 int attach_uprobe_pair(struct attacher *a, int op, pid_t pid, const char *path, __u64 off,

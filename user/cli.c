@@ -13,9 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include "output.h"
 #include "record.h"
 #include "session.h"
 #include "spec.h"
+#include "util.h"
 
 #define VERSION "0.1.0"
 
@@ -24,14 +26,35 @@ static const char *prog = "ragd-bpfprof";
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
 {
+	char *msg = NULL, *full = NULL;
 	va_list ap;
 
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
 	va_end(ap);
-	fprintf(stderr, " (see '%s --help')\n", prog);
+	/* arguments may hold terminal escapes: print_safe_error neutralises them */
+	if (msg && asprintf(&full, "%s (see '%s --help')", msg, prog) >= 0)
+		print_safe_error(prog, full);
+	free(msg);
+	free(full);
 	return 2;
+}
+
+/* "PROG: MESSAGE" on stderr, sanitized; for messages built from file names and the like. */
+static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void errorf(const char *fmt, ...)
+{
+	char *msg;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (msg)
+		print_safe_error(prog, msg);
+	free(msg);
 }
 
 static void sig_stop(int sig)
@@ -92,6 +115,8 @@ static const char record_help[] =
 "  -F, --frequency HZ    Python stack sampling frequency (default 999; 0 turns sampling off)\n"
 "      --no-offcpu       no off-CPU stacks\n"
 "      --max-breakpoints N  debug registers to use per CPU (default 4)\n"
+"      --rotate SEC      when more py: ops want exact timing than registers allow, hand the\n"
+"                        registers to the next stages every SEC seconds (default 2; 0: never)\n"
 "      --histogram       print latency histograms in the report\n"
 "      --no-color        no colours in the report\n"
 "  -q, --quiet           no report on stdout\n"
@@ -102,8 +127,8 @@ static const char record_help[] =
 "  sudo ragd-bpfprof record -o search.json -- ragd search \"vector databases\"\n"
 "  sudo ragd-bpfprof record -e sqlite_step=native:libsqlite3.so.0:sqlite3_step -p 1234\n";
 
-enum { OPT_NO_OFFCPU = 1000, OPT_MAXBP, OPT_HIST, OPT_NOCOLOR, OPT_FORMAT, OPT_THRESH, OPT_FAIL,
-       OPT_RAGD, OPT_PATH, OPT_QUERY, OPT_COMPARE, OPT_SORT };
+enum { OPT_NO_OFFCPU = 1000, OPT_MAXBP, OPT_ROTATE, OPT_HIST, OPT_NOCOLOR, OPT_FORMAT, OPT_THRESH, OPT_FAIL,
+       OPT_RAGD, OPT_PATH, OPT_QUERY, OPT_COMPARE, OPT_SORT, OPT_NAME };
 
 struct common {
 	struct record_opts ro;
@@ -124,7 +149,7 @@ static int build_spec(struct common *c)
 	c->ro.nops = 0;
 	if (c->spec_file) {
 		if (spec_load_file(c->spec_file, c->ro.ops, MAX_OPS, &n, err, sizeof(err))) {
-			fprintf(stderr, "%s: %s\n", prog, err);
+			print_safe_error(prog, err);
 			return 2;
 		}
 		c->ro.nops = n;
@@ -133,12 +158,12 @@ static int build_spec(struct common *c)
 		if (c->ro.nops >= MAX_OPS)
 			return usage_error("too many probes (max %d)", MAX_OPS);
 		if (spec_parse(c->probes[i], &c->ro.ops[c->ro.nops], err, sizeof(err))) {
-			fprintf(stderr, "%s: %s\n", prog, err);
+			print_safe_error(prog, err);
 			return 2;
 		}
 		for (int j = 0; j < c->ro.nops; j++)
 			if (!strcmp(c->ro.ops[j].name, c->ro.ops[c->ro.nops].name)) {
-				fprintf(stderr, "%s: duplicate operation name '%s'\n", prog, c->ro.ops[j].name);
+				errorf("duplicate operation name '%s'", c->ro.ops[j].name);
 				return 2;
 			}
 		c->ro.nops++;
@@ -152,7 +177,7 @@ static int build_spec(struct common *c)
 
 static int parse_pid(const char *s, pid_t *pid)
 {
-	char *end;
+	char *end, err[256];
 	long v;
 
 	errno = 0;
@@ -160,19 +185,27 @@ static int parse_pid(const char *s, pid_t *pid)
 	if (errno || *end || v <= 0 || v > INT_MAX)
 		return usage_error("invalid PID '%s'", s);
 	*pid = v;
+	/* kernel threads and zombies: nothing to trace, say so before attaching */
+	if (check_target_pid(v, err, sizeof(err))) {
+		print_safe_error(prog, err);
+		return 2;
+	}
 	return 0;
 }
 
-static int parse_double(const char *s, const char *what, double *out)
+/* A number in (0, max]: durations and thresholds (no inf, nan, '', 0 or junk). */
+static int parse_positive(const char *s, const char *what, double max, double *out)
 {
-	char *end;
+	double v;
 
-	errno = 0;
-	*out = strtod(s, &end);
-	if (errno || *end || *out < 0)
-		return usage_error("invalid %s '%s'", what, s);
+	if (parse_number(s, 0, max, &v) || v <= 0)
+		return usage_error("invalid %s '%s' (a number > 0 and at most %.0f)", what, s, max);
+	*out = v;
 	return 0;
 }
+
+#define MAX_DURATION_S 1e7     /* 115 days: far below where ns overflow */
+#define MAX_THRESHOLD_PCT 1e6
 
 static int parse_int(const char *s, const char *what, int lo, int hi, int *out)
 {
@@ -193,6 +226,7 @@ static void common_init(struct common *c)
 	c->ro.hz = 999;
 	c->ro.offcpu = true;
 	c->ro.max_breakpoints = 4;
+	c->ro.rotate = ROTATE_DEFAULT_S;
 }
 
 /* Finishes a session: stats, JSON, report. */
@@ -202,7 +236,7 @@ static int emit(struct session *s, struct common *c, bool print)
 
 	session_compute_stats(s);
 	if (c->out && session_write_file(s, c->out, err, sizeof(err))) {
-		fprintf(stderr, "%s: %s\n", prog, err);
+		print_safe_error(prog, err);
 		return 1;
 	}
 	if (print && !c->ro.quiet) {
@@ -218,13 +252,13 @@ static int run_record(struct common *c, struct session *s)
 	char err[1024] = "";
 	int rc;
 
-	if (c->out && check_output_path(c->out, err, sizeof(err))) {
-		fprintf(stderr, "%s: %s\n", prog, err);
+	if (c->out && output_check(c->out, err, sizeof(err))) {
+		print_safe_error(prog, err);
 		return 2;
 	}
 	rc = record_run(&c->ro, s, err, sizeof(err));
 	if (rc) {
-		fprintf(stderr, "%s: %s\n", prog, err);
+		print_safe_error(prog, err);
 		return rc;
 	}
 	return 0;
@@ -235,10 +269,11 @@ static int run_record(struct common *c, struct session *s)
 	{ "probe", required_argument, NULL, 'e' },                         \
 	{ "spec", required_argument, NULL, 's' },                          \
 	{ "output", required_argument, NULL, 'o' },                        \
-	{ "name", required_argument, NULL, 'n' },                          \
+	{ "name", required_argument, NULL, OPT_NAME },                     \
 	{ "frequency", required_argument, NULL, 'F' },                     \
 	{ "no-offcpu", no_argument, NULL, OPT_NO_OFFCPU },                 \
 	{ "max-breakpoints", required_argument, NULL, OPT_MAXBP },         \
+	{ "rotate", required_argument, NULL, OPT_ROTATE },                 \
 	{ "histogram", no_argument, NULL, OPT_HIST },                      \
 	{ "no-color", no_argument, NULL, OPT_NOCOLOR },                    \
 	{ "quiet", no_argument, NULL, 'q' },                               \
@@ -267,11 +302,12 @@ static int common_opt(struct common *c, int opt, const char *arg)
 		c->spec_file = arg;
 		return 0;
 	case 'd':
-		return parse_double(arg, "duration", &c->ro.duration);
+		return parse_positive(arg, "duration", MAX_DURATION_S, &c->ro.duration);
 	case 'o':
 		c->out = arg;
 		return 0;
 	case 'n':
+	case OPT_NAME:   /* profile takes -n as the iteration count, --name stays the name */
 		c->name = arg;
 		return 0;
 	case 'F':
@@ -281,6 +317,10 @@ static int common_opt(struct common *c, int opt, const char *arg)
 		return 0;
 	case OPT_MAXBP:
 		return parse_int(arg, "breakpoint count", 0, 4, &c->ro.max_breakpoints);
+	case OPT_ROTATE:
+		if (parse_number(arg, 0, 86400, &c->ro.rotate))
+			return usage_error("invalid rotation period '%s' (0 to 86400 seconds)", arg);
+		return 0;
 	case OPT_HIST:
 		c->histogram = true;
 		return 0;
@@ -390,7 +430,7 @@ static int cmd_report(int argc, char **argv)
 		return usage_error("report: needs exactly one FILE.json");
 	session_init(&s);
 	if (session_read_file(&s, argv[optind], err, sizeof(err))) {
-		fprintf(stderr, "%s: %s\n", prog, err);
+		print_safe_error(prog, err);
 		session_free(&s);
 		return 2;
 	}
@@ -439,7 +479,7 @@ static int do_compare(const char *base, const struct session *cur_s, const char 
 	session_init(&c);
 	if (session_read_file(&b, base, err, sizeof(err)) ||
 	    (!cur_s && session_read_file(&c, cur, err, sizeof(err)))) {
-		fprintf(stderr, "%s: %s\n", prog, err);
+		print_safe_error(prog, err);
 		session_free(&b);
 		session_free(&c);
 		return 2;
@@ -448,6 +488,11 @@ static int do_compare(const char *base, const struct session *cur_s, const char 
 	regs = compare_sessions(&b, cur_s ? cur_s : &c, &co, stdout);
 	session_free(&b);
 	session_free(&c);
+	if (regs < 0) {
+		/* a gate must not pass when the comparison itself failed */
+		errorf("compare: failed: %s", strerror(errno ? errno : EIO));
+		return 1;
+	}
 	return regs > 0 && a->fail ? 1 : 0;
 }
 
@@ -468,7 +513,7 @@ static int cmd_compare(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
 		case OPT_THRESH:
-			if ((rc = parse_double(optarg, "threshold", &a.threshold)))
+			if ((rc = parse_positive(optarg, "threshold", MAX_THRESHOLD_PCT, &a.threshold)))
 				return rc;
 			break;
 		case OPT_FAIL: a.fail = true; break;
@@ -566,6 +611,7 @@ static int cmd_profile(int argc, char **argv)
 	bool ran = false;
 
 	common_init(&c);
+	c.ro.rotate = 0; /* the exact set turns once per iteration (record_opts.iteration) */
 	/* The subcommand comes first: profile index|search|chat|all [OPTIONS]. */
 	if (argc > 1 && argv[1][0] != '-') {
 		what = argv[1];
@@ -585,7 +631,7 @@ static int cmd_profile(int argc, char **argv)
 			break;
 		case OPT_COMPARE: baseline = optarg; break;
 		case OPT_THRESH:
-			if ((rc = parse_double(optarg, "threshold", &ca.threshold)))
+			if ((rc = parse_positive(optarg, "threshold", MAX_THRESHOLD_PCT, &ca.threshold)))
 				return rc;
 			break;
 		case OPT_FAIL: break;
@@ -613,14 +659,14 @@ static int cmd_profile(int argc, char **argv)
 	if (path && do_index && access(path, R_OK))
 		return usage_error("profile: --path %s: %s", path, strerror(errno));
 	if (baseline && access(baseline, R_OK)) {
-		fprintf(stderr, "%s: %s: %s\n", prog, baseline, strerror(errno));
+		errorf("%s: %s", baseline, strerror(errno));
 		return 2;
 	}
 	if (c.out) {
 		char err[512];
 
-		if (check_output_path(c.out, err, sizeof(err))) {
-			fprintf(stderr, "%s: %s\n", prog, err);
+		if (output_check(c.out, err, sizeof(err))) {
+			print_safe_error(prog, err);
 			return 2;
 		}
 	}
@@ -667,12 +713,12 @@ static int cmd_profile(int argc, char **argv)
 				fprintf(stderr, "%s\n", prog_line);
 			rc = record_run(&c.ro, &s, err, sizeof(err));
 			if (rc) {
-				fprintf(stderr, "%s: %s\n", prog, err);
+				print_safe_error(prog, err);
 				break;
 			}
 			ran = true;
 			if (s.has_exit_code && s.exit_code != 0) {
-				fprintf(stderr, "%s: '%s %s' exited with %d\n", prog, ragd, steps[k].sub, s.exit_code);
+				errorf("'%s %s' exited with %d", ragd, steps[k].sub, s.exit_code);
 				session_warn(&s, "iteration %u: %s %s exited with %d", c.ro.iteration, ragd,
 					     steps[k].sub, s.exit_code);
 			}
@@ -841,6 +887,7 @@ static int cmd_top(int argc, char **argv)
 		{ "frequency", required_argument, NULL, 'F' },
 		{ "sort", required_argument, NULL, OPT_SORT },
 		{ "max-breakpoints", required_argument, NULL, OPT_MAXBP },
+		{ "rotate", required_argument, NULL, OPT_ROTATE },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -903,7 +950,7 @@ static int cmd_top(int argc, char **argv)
 	if (t.raw)
 		tcsetattr(0, TCSANOW, &t.saved);
 	if (rc)
-		fprintf(stderr, "%s: %s\n", prog, err);
+		print_safe_error(prog, err);
 	session_free(&s);
 	return rc;
 }
@@ -945,15 +992,32 @@ static int cmd_probes(int argc, char **argv)
 	install_signals();
 	rc = record_probes(&c.ro, stdout, err, sizeof(err));
 	if (rc)
-		fprintf(stderr, "%s: %s\n", prog, err);
+		print_safe_error(prog, err);
 	return rc;
 }
 
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+	int rc;
+
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	rc = dispatch(argc, argv);
+	/* a report or comparison that did not reach stdout (disk full, closed pipe) is a failure:
+	 * CI gates read it */
+	if (fflush(stdout) || ferror(stdout)) {
+		errorf("writing standard output: %s", strerror(errno ? errno : EIO));
+		if (!rc)
+			rc = 1;
+	}
+	return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
-	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	if (!cmd)
 		return usage_error("missing command");
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
+#include "output.h"
 #include "util.h"
 #include "session.h"
 
@@ -256,47 +257,15 @@ out:
 }
 
 
-/* Atomic: readers of PATH see the old file or the whole new one, never half. */
+static int write_json_cb(FILE *f, const void *arg)
+{
+	return session_write_json(arg, f);
+}
+
+/* Atomic: readers of PATH see the old file or the whole new one, never half (output.c). */
 int session_write_file(const struct session *s, const char *path, char *err, size_t errlen)
 {
-	char *tmp;
-	FILE *f;
-	int e;
-
-	if (asprintf(&tmp, "%s.tmp", path) < 0) {
-		seterr(err, errlen, "%s: out of memory", path);
-		return -1;
-	}
-	f = fopen(tmp, "w");
-	if (!f) {
-		seterr(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
-		free(tmp);
-		return -1;
-	}
-	errno = 0;
-	if (session_write_json(s, f) < 0 || fsync(fileno(f)) < 0) {
-		e = errno ? errno : EIO;
-		fclose(f);
-		goto fail;
-	}
-	if (fclose(f) != 0) {
-		e = errno;
-		goto fail;
-	}
-	if (rename(tmp, path) < 0) {
-		e = errno;
-		seterr(err, errlen, "%s: cannot rename %s into place: %s", path, tmp, strerror(e));
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	free(tmp);
-	return 0;
-fail:
-	seterr(err, errlen, "%s: write failed: %s", tmp, strerror(e));
-	unlink(tmp);
-	free(tmp);
-	return -1;
+	return output_write(path, write_json_cb, s, err, errlen);
 }
 
 /* ---------------------------------------------------------------- reading */
@@ -436,6 +405,31 @@ static int req_double(struct rd *r, const cJSON *obj, const char *path, const ch
 		return fail(r, "%s missing or not a number", key_name(name, sizeof(name), path, key));
 	*out = it->valuedouble;
 	return 0;
+}
+
+/* A mean or deviation in ns: finite, >= 0 and below 2^64, so readers may round it to __u64. */
+static int req_ns_double(struct rd *r, const cJSON *obj, const char *path, const char *key,
+			 double *out)
+{
+	char name[160];
+	double d;
+
+	if (req_double(r, obj, path, key, &d) < 0)
+		return -1;
+	if (d < 0 || d > 18446744073709549568.0)
+		return fail(r, "%s is out of range (0 .. 2^64 ns)", key_name(name, sizeof(name), path, key));
+	*out = d;
+	return 0;
+}
+
+static int opt_ns_double(struct rd *r, const cJSON *obj, const char *path, const char *key,
+			 double *out)
+{
+	const cJSON *it = get(obj, key);
+
+	if (!it || cJSON_IsNull(it))
+		return 0;
+	return req_ns_double(r, obj, path, key, out);
 }
 
 static int opt_double(struct rd *r, const cJSON *obj, const char *path, const char *key,
@@ -586,13 +580,13 @@ static int read_op(struct rd *r, struct session *s, const cJSON *jop, int i)
 	    req_u64(r, jop, path, "total_ns", &op->total_ns) < 0 ||
 	    req_u64(r, jop, path, "min_ns", &op->min_ns) < 0 ||
 	    req_u64(r, jop, path, "max_ns", &op->max_ns) < 0 ||
-	    req_double(r, jop, path, "mean_ns", &op->mean_ns) < 0 ||
+	    req_ns_double(r, jop, path, "mean_ns", &op->mean_ns) < 0 ||
 	    req_u64(r, jop, path, "p50_ns", &op->p50_ns) < 0 ||
 	    req_u64(r, jop, path, "p90_ns", &op->p90_ns) < 0 ||
 	    req_u64(r, jop, path, "p95_ns", &op->p95_ns) < 0 ||
 	    req_u64(r, jop, path, "p99_ns", &op->p99_ns) < 0 ||
 	    req_u64(r, jop, path, "on_cpu_ns", &op->on_cpu_ns) < 0 ||
-	    opt_double(r, jop, path, "stdev_ns", &op->stdev_ns) < 0 ||
+	    opt_ns_double(r, jop, path, "stdev_ns", &op->stdev_ns) < 0 ||
 	    opt_u64(r, jop, path, "off_cpu_ns", &op->off_cpu_ns) < 0 ||
 	    opt_u64(r, jop, path, "self_ns", &op->self_ns) < 0 ||
 	    opt_u64(r, jop, path, "unwound", &op->unwound) < 0 ||
@@ -772,48 +766,13 @@ static int read_bpfprof(struct rd *r, struct session *s, const cJSON *root)
 	return 0;
 }
 
-/* ISO 8601 as Python's datetime.isoformat() writes it ("2025-01-02T03:04:05.123456", maybe
- * with Z or +HH:MM) to ns since the epoch; naive times are taken as UTC, which is fine for the
- * differences we need. */
-static int parse_iso_ns(const char *str, __s64 *out)
-{
-	struct tm tm = { 0 };
-	int pos = 0, digits = 0, sign, hh, mm;
-	__s64 frac = 0;
-	time_t t;
-	const char *p;
-
-	if (sscanf(str, "%4d-%2d-%2d%*1[T ]%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &pos) != 6 || !pos)
-		return -1;
-	p = str + pos;
-	if (*p == '.' || *p == ',') {
-		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
-			if (digits < 9)
-				frac = frac * 10 + (*p - '0');
-		for (; digits < 9; digits++)
-			frac *= 10;
-	}
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	if (*p == '+' || *p == '-') {
-		sign = *p == '-' ? -1 : 1;
-		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 && sscanf(p + 1, "%2d%2d", &hh, &mm) != 2)
-			return -1;
-		t -= sign * (hh * 3600 + mm * 60);
-	}
-	*out = (__s64)t * 1000000000 + frac;
-	return 0;
-}
-
 static __u64 mb_to_bytes(double mb)
 {
-	double b = mb * MIB;
+	double b = mb * MIB + 0.5;
 
-	return b > 0 ? (__u64)llround(b) : 0;
+	if (!(b >= 1))
+		return 0;
+	return b >= 18446744073709551616.0 ? UINT64_MAX : (__u64)b;
 }
 
 /* ragd 1.0 ProfileSession.export_json: {name, start_time, end_time, metadata, results[],
@@ -825,7 +784,7 @@ static __u64 mb_to_bytes(double mb)
 static int read_ragd_profile(struct rd *r, struct session *s, const cJSON *root)
 {
 	const cJSON *results, *it, *meta, *env, *plat, *st;
-	__s64 t0 = 0, t;
+	int64_t t0 = 0, t;
 	bool have_t0 = false;
 	char path[48];
 	size_t i = 0;
@@ -835,7 +794,7 @@ static int read_ragd_profile(struct rd *r, struct session *s, const cJSON *root)
 	    opt_str(r, root, "", "start_time", s->started_at, sizeof(s->started_at)) < 0 ||
 	    opt_str(r, root, "", "end_time", s->ended_at, sizeof(s->ended_at)) < 0)
 		return -1;
-	if (*s->started_at && parse_iso_ns(s->started_at, &t0) == 0)
+	if (*s->started_at && parse_iso8601_ns(s->started_at, &t0) == 0)
 		have_t0 = true;
 
 	/* environment is informational: take what fits, never fail on it */
@@ -871,6 +830,8 @@ static int read_ragd_profile(struct rd *r, struct session *s, const cJSON *root)
 			return -1;
 		if (ms < 0)
 			return fail(r, "%s.duration_ms is negative", path);
+		if (ms >= 9.2e12)   /* 292 years: past that ns no longer fit */
+			return fail(r, "%s.duration_ms is out of range", path);
 		if (!*opname)
 			return fail(r, "%s.operation is empty", path);
 
@@ -884,7 +845,7 @@ static int read_ragd_profile(struct rd *r, struct session *s, const cJSON *root)
 				 "imported from a ragd profile (wall-clock only)");
 		}
 		c.op = (__u32)op;
-		c.duration_ns = (__u64)llround(ms * 1e6);
+		c.duration_ns = (__u64)(ms * 1e6 + 0.5);
 
 		if (!isnan(s_mb) && !isnan(e_mb)) {
 			c.rss_start = mb_to_bytes(s_mb);
@@ -903,8 +864,9 @@ static int read_ragd_profile(struct rd *r, struct session *s, const cJSON *root)
 			c.rss_peak = c.rss_start > c.rss_end ? c.rss_start : c.rss_end;
 
 		st = get(it, "start_time");
-		if (have_t0 && cJSON_IsString(st) && parse_iso_ns(st->valuestring, &t) == 0 && t > t0)
-			c.start_ns = (__u64)(t - t0);
+		/* unsigned difference: t0 may be far before the epoch */
+		if (have_t0 && cJSON_IsString(st) && parse_iso8601_ns(st->valuestring, &t) == 0 && t > t0)
+			c.start_ns = (__u64)t - (__u64)t0;
 
 		if (session_add_call(s, &c) < 0)
 			return fail(r, "out of memory");
@@ -974,10 +936,12 @@ int session_read_file(struct session *s, const char *path, char *err, size_t err
 	int ret;
 
 	session_init(s);
-	f = fopen(path, "rb");
+	f = fopen_regular(path);   /* a FIFO or device would block or never end */
 	if (!f) {
 		if (errno == ENOENT)
 			return fail(&r, "no such file");
+		if (errno == EINVAL)
+			return fail(&r, "not a regular file");
 		return fail(&r, "cannot open: %s", strerror(errno));
 	}
 	buf = malloc(cap);

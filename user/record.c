@@ -22,12 +22,15 @@
 #include "record.h"
 #include "spec.h"
 #include "symbols.h"
+#include "util.h"
 #include "prof.skel.h"
 
 volatile sig_atomic_t exiting;
 static __u64 session_mono0;
 
 #define MAX_PY_PROCS 16
+#define POLL_MS 50                  /* ring drain period: bounds event latency (top) */
+#define RESOLVE_MIN_NS 200000000ull /* pending py: ops looked up again after 0.2 s, doubling */
 /* Sampled call instances: a new one starts when the op's frame address changes on a thread. */
 #define MAX_INST 65536
 
@@ -115,7 +118,7 @@ struct rec {
 	__u64 eval_code_off;
 	bool paused_pending;     /* target stopped by BPF, waiting for SIGCONT */
 	bool eval_attached;      /* PyEval_EvalCode probes in place */
-	__u64 last_resolve;
+	__u64 last_resolve, resolve_every;
 	int nmods;
 	struct mod_op mods[MAX_MOD_OPS];
 };
@@ -225,7 +228,15 @@ static void py_register(struct rec *r, struct pyproc *p)
 	struct py_proc v = { .off = p->t.off, .runtime = p->t.runtime };
 	__u32 k = p->pid;
 
-	bpf_map__update_elem(r->a.skel->maps.py_procs, &k, sizeof(k), &v, sizeof(v), BPF_ANY);
+	if ((p->t.version_hex >> 16) == 0x030b) {
+		/* 3.11 opcode numbers: RESUME, RESUME_QUICK, JUMP_BACKWARD, JUMP_BACKWARD_QUICK */
+		static const __u32 ops311[4] = { 151, 150, 140, 38 };
+
+		v.ret_guard = 1;
+		memcpy(v.ret_guard_op, ops311, sizeof(ops311));
+	}
+
+	attach_map_set(r->a.skel->maps.py_procs, &k, sizeof(k), &v, sizeof(v), "Python process");
 }
 
 /* Detects the interpreter of pid; quiet failures are retried later (the loader may not have
@@ -266,8 +277,8 @@ static struct pyproc *py_try(struct rec *r, pid_t pid, bool report)
 		}
 	}
 	if (r->o->verbose)
-		fprintf(stderr, "python %s in pid %d (%s), _PyRuntime at 0x%llx\n", p->t.version, pid,
-			p->t.elf_path, (unsigned long long)p->t.runtime);
+		fprintf(stderr, "python %s in pid %d (%s), _PyRuntime at 0x%llx\n", term_safe(p->t.version),
+			pid, p->t.elf_path, (unsigned long long)p->t.runtime);
 	return p;
 }
 
@@ -291,11 +302,27 @@ static void op_sampled(struct rec *r, int i, const char *fmt, const char *why)
 	snprintf(or->note, sizeof(or->note), fmt, why);
 }
 
+/* Debug registers a function takes to be timed exactly (entry + each RETURN site), or 0 and
+ * why it cannot be. The one rule record and probes both use. */
+static int code_need(const struct py_code_info *ci, char *why, size_t len)
+{
+	if (ci->is_generator)
+		snprintf(why, len, "generator");
+	else if (ci->ret_partial)
+		snprintf(why, len, "return sites not decodable");
+	else if (ci->nret == 0 || ci->nret > 3)
+		snprintf(why, len, "%u return sites", ci->nret);
+	else
+		return 1 + ci->nret;
+	return 0;
+}
+
 /* Reads a found op's code object: can it be exact, and with how many debug registers? */
 static void py_classify(struct rec *r, int i)
 {
 	struct op_run *run = &r->run[i];
 	struct py_code_info ci;
+	char why[64];
 
 	if (py_code_read(&r->py[r->primary].t, run->code, &ci)) {
 		op_sampled(r, i, "%s", "code object unreadable: timed from samples");
@@ -306,20 +333,13 @@ static void py_classify(struct rec *r, int i)
 	res(r, i)->resolved = true;
 	run->found_at = now_ns();
 	run->state = OPS_READY;
-	run->need = 0;
-	if (ci.is_generator) {
-		op_sampled(r, i, "%s", "generator: timed from samples");
-	} else if (ci.ret_partial) {
-		op_sampled(r, i, "%s", "return sites not decodable: timed from samples");
-	} else if (ci.nret == 0 || ci.nret > 3) {
-		char why[64];
-
-		snprintf(why, sizeof(why), "%u return sites", ci.nret);
+	run->need = code_need(&ci, why, sizeof(why));
+	if (!run->need) {
 		op_sampled(r, i, "%s: timed from samples", why);
 	} else if (r->bp_why) {
+		run->need = 0;
 		op_sampled(r, i, "%s: timed from samples", r->bp_why);
 	} else {
-		run->need = 1 + ci.nret;
 		run->bytecode = ci.bytecode;
 		run->nret = ci.nret;
 		memcpy(run->ret_units, ci.ret_units, sizeof(run->ret_units));
@@ -330,7 +350,7 @@ static void op_code_map(struct rec *r, int i, __u64 v)
 {
 	__u32 k = r->op_base + i;
 
-	bpf_map__update_elem(r->a.skel->maps.py_op_code, &k, sizeof(k), &v, sizeof(v), BPF_ANY);
+	attach_map_set(r->a.skel->maps.py_op_code, &k, sizeof(k), &v, sizeof(v), "py: op code object");
 }
 
 /* Moves the links attach_breakpoint appended to the attacher into the op's own list. */
@@ -749,8 +769,10 @@ static void on_mod(struct rec *r, const struct py_mod_event *e)
 
 	if (p)
 		py_set_primary(r, p);
-	if (r->primary >= 0 && r->py[r->primary].pid == (pid_t)e->pid && py_pending(r))
+	if (r->primary >= 0 && r->py[r->primary].pid == (pid_t)e->pid && py_pending(r)) {
 		py_resolve(r);
+		r->resolve_every = RESOLVE_MIN_NS;
+	}
 	if (e->paused) {
 		r->paused_pending = true;
 		resume_target(r);
@@ -785,29 +807,6 @@ static int handle_event(void *ctx, void *data, size_t len)
 }
 
 /* ---------------------------------------------------------------- setup */
-
-int check_output_path(const char *out, char *err, size_t errlen)
-{
-	char dir[PATH_MAX];
-	struct stat st;
-
-	if (!out)
-		return 0;
-	snprintf(dir, sizeof(dir), "%s", out);
-	if (!stat(out, &st) && S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s: is a directory", out);
-		return -1;
-	}
-	if (access(dirname(dir), W_OK)) {
-		snprintf(err, errlen, "%s: cannot write there: %s", out, strerror(errno));
-		return -1;
-	}
-	if (!access(out, F_OK) && access(out, W_OK)) {
-		snprintf(err, errlen, "%s: not writable: %s", out, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
 
 /* The interpreter ELF a launched command will run (python binary or its libpython), from the
  * command itself or its #! line; "" if it is not Python. */
@@ -1024,12 +1023,13 @@ static void finish(struct rec *r)
 	r->s->dropped_events += st.calls_dropped + st.samples_dropped + st.proc_dropped;
 	if (r->o->verbose)
 		fprintf(stderr, "bpf: calls %llu (dropped %llu), samples %llu (dropped %llu), breakpoint hits "
-			"%llu, no tstate %llu, orphan returns %llu, depth overflow %llu, rss events %llu\n",
+			"%llu, no tstate %llu, orphan returns %llu, depth overflow %llu, rss events %llu, return "
+			"reads that were no return %llu\n",
 			(unsigned long long)st.calls, (unsigned long long)st.calls_dropped,
 			(unsigned long long)st.samples, (unsigned long long)st.samples_dropped,
 			(unsigned long long)st.bp_hits, (unsigned long long)st.py_no_tstate,
 			(unsigned long long)st.orphan_returns, (unsigned long long)st.depth_overflow,
-			(unsigned long long)st.rss_events);
+			(unsigned long long)st.rss_events, (unsigned long long)st.bp_not_return);
 	if (st.calls_dropped)
 		session_warn(r->s, "%llu call records dropped (ring buffer full): statistics come from "
 			     "the BPF histograms", (unsigned long long)st.calls_dropped);
@@ -1160,7 +1160,9 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 	r->o = o;
 	r->s = s;
 	r->primary = -1;
-	r->slot_budget = o->max_breakpoints > 0 ? o->max_breakpoints : 4;
+	r->resolve_every = RESOLVE_MIN_NS;
+	r->turn = o->iteration;
+	r->slot_budget = o->max_breakpoints;
 	r->period_ns = 1000000000ull / (o->hz > 0 ? o->hz : 999);
 	for (int i = 0; i < o->nops; i++)
 		for (int j = 0; j < 64; j++)
@@ -1327,7 +1329,8 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 	for (int m = 0; m < r->nmods; m++) {
 		__u32 k = m;
 
-		bpf_map__update_elem(r->a.skel->maps.mod_ops, &k, sizeof(k), &r->mods[m], sizeof(r->mods[m]), BPF_ANY);
+		attach_map_set(r->a.skel->maps.mod_ops, &k, sizeof(k), &r->mods[m], sizeof(r->mods[m]),
+			       "module filter");
 	}
 	r->a.skel->bss->want_mod_events = py_pending(r);
 
@@ -1358,7 +1361,10 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 		pipefd[0] = -1;
 		r->root = child;
 	}
-	attach_add_pid(&r->a, r->root);
+	if (attach_add_pid(&r->a, r->root)) {
+		snprintf(err, errlen, "cannot trace pid %d (BPF map update failed)", r->root);
+		goto cleanup_paths;
+	}
 	s->pid = r->root;
 	if (!s->command[0]) {
 		if (r->launched) {
@@ -1433,11 +1439,16 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 		fprintf(stderr, "recording %d operation(s) in pid %d%s\n", o->nops, r->root,
 			o->duration > 0 ? "" : "; Ctrl-C to stop");
 
-	last_tick = start;
+	last_tick = r->last_rotate = start;
 	while (!exiting) {
 		/* Poll fast until a launched interpreter is found: its imports start within ms. */
-		int e = ring_buffer__poll(rb, r->want_python && r->primary < 0 ? 5 : 100);
-		__u64 t = now_ns();
+		/* BPF wakes us only when the ring fills (see rb_wakeup): drain it every period. */
+		int e = ring_buffer__poll(rb, r->want_python && r->primary < 0 ? 5 : POLL_MS);
+		__u64 t;
+
+		if (e >= 0)
+			e = ring_buffer__consume(rb);
+		t = now_ns();
 
 		if (e < 0 && e != -EINTR) {
 			snprintf(err, errlen, "ring buffer: %s", strerror(-e));
@@ -1467,8 +1478,17 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 			py_set_primary(r, p);
 			r->last_resolve = t;
 		}
-		if (r->primary >= 0 && py_pending(r) && t - r->last_resolve > 100000000ull)
+		if (o->rotate > 0 && r->primary >= 0 && t - r->last_rotate >= o->rotate * 1e9) {
+			r->turn++;
+			r->last_rotate = t;
+			plan_apply(r);
+		}
+		/* Modules announce themselves (EV_PY_MOD); this catches the rest, backing off. */
+		if (r->primary >= 0 && py_pending(r) && t - r->last_resolve > r->resolve_every) {
 			py_resolve(r);
+			if (r->resolve_every < 5000000000ull)
+				r->resolve_every *= 2;
+		}
 		r->a.skel->bss->want_mod_events = py_pending(r);
 		if (t - last_tick >= 1000000000ull) {
 			progress(r, start);
@@ -1555,7 +1575,9 @@ int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
 	struct py_target t = {};
 	char bin[PATH_MAX] = "", interp[PATH_MAX] = "", perr[512] = "";
 	bool live = o->pid > 0, have_py = false;
-	int order[MAX_OPS], slots = 0, budget = o->max_breakpoints > 0 ? o->max_breakpoints : 4;
+	int order[MAX_OPS], budget = o->max_breakpoints;
+	struct plan_op po[MAX_OPS] = {};
+	bool want[MAX_OPS];
 	int nexact = 0, nsampled = 0, nmissing = 0;
 	const char *why[MAX_OPS] = {};
 	char detail[MAX_OPS][160];
@@ -1616,12 +1638,12 @@ int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
 
 		if (st <= 0) {
 			budget = 0;
-			fprintf(out, "debug registers: %s: py: functions will be sampled\n\n", st == 0 ?
+			fprintf(out, "debug registers: self-test failed: %s: py: functions will be sampled\n\n", st == 0 ?
 				"hardware breakpoints do not fire on this machine (self-test)" :
 				st == -ENOSPC ? "none free (ENOSPC)" : "unavailable");
 		} else {
-			fprintf(out, "debug registers: %d per CPU for exact Python operations (entry + each "
-				"return)\n\n", budget);
+			fprintf(out, "debug registers: self-test passed (hardware breakpoints fire here); %d per "
+				"CPU for exact Python operations\n\n", budget);
 		}
 	}
 
@@ -1633,6 +1655,8 @@ int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
 		__u64 off = 0, code = 0;
 
 		detail[i][0] = 0;
+		po[i].parent = parent_of(o->ops, o->nops, i);
+		po[i].top = !strchr(sp->name, '.');
 		if (sp->kind == OP_NATIVE) {
 			if (resolve_native_path(sp->path, o->pid, path, sizeof(path)) ||
 			    elf_sym_offset(path, sp->symbol, &off, NULL, e2, sizeof(e2))) {
@@ -1665,6 +1689,8 @@ int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
 			continue;
 		}
 		struct py_code_info ci;
+		char cwhy[64];
+
 		if (py_find_function(&t, sp->path, sp->symbol, &code) != 1 || py_code_read(&t, code, &ci)) {
 			why[i] = "not found";
 			snprintf(detail[i], sizeof(detail[i]), "no %s in a loaded module ending %s (yet)",
@@ -1672,26 +1698,30 @@ int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
 			nmissing++;
 			continue;
 		}
-		if (ci.is_generator) {
-			why[i] = "sampled";
-			snprintf(detail[i], sizeof(detail[i]), "code 0x%llx: generator", (unsigned long long)code);
-		} else if (ci.nret == 0 || ci.nret > 3) {
-			why[i] = "sampled";
-			snprintf(detail[i], sizeof(detail[i]), "code 0x%llx: %u return sites",
-				 (unsigned long long)code, ci.nret);
-		} else if (slots + 1 + (int)ci.nret > budget) {
-			why[i] = "sampled";
-			snprintf(detail[i], sizeof(detail[i]), "code 0x%llx: %s", (unsigned long long)code,
-				 budget ? "no debug register left" : "no usable debug registers");
-		} else {
-			slots += 1 + ci.nret;
-			why[i] = "exact (breakpoints)";
+		po[i].need = budget ? code_need(&ci, cwhy, sizeof(cwhy)) : 0;
+		why[i] = "sampled";
+		if (!budget)
+			snprintf(cwhy, sizeof(cwhy), "no usable debug registers");
+		snprintf(detail[i], sizeof(detail[i]), "code 0x%llx: %s", (unsigned long long)code,
+			 po[i].need ? "no debug register left" : cwhy);
+		if (po[i].need)
 			snprintf(detail[i], sizeof(detail[i]), "code 0x%llx, %u return site(s), line %d",
 				 (unsigned long long)code, ci.nret, ci.firstlineno);
-			nexact++;
+	}
+	/* The plan record would start with (it re-plans as ops run and every --rotate period). */
+	plan_compute(po, o->nops, budget, 0, want);
+	for (int i = 0; i < o->nops; i++) {
+		if (!why[i] || strcmp(why[i], "sampled"))
 			continue;
+		if (want[i]) {
+			why[i] = "exact (breakpoints)";
+			nexact++;
+		} else {
+			if (po[i].need)
+				snprintf(detail[i] + strlen(detail[i]), sizeof(detail[i]) - strlen(detail[i]),
+					 ": registers go to higher-priority ops");
+			nsampled++;
 		}
-		nsampled++;
 	}
 	fprintf(out, "%-22s %-24s %s\n", "OPERATION", "PRECISION", "WHERE / WHY");
 	for (int i = 0; i < o->nops; i++)

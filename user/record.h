@@ -10,6 +10,11 @@
 
 extern volatile sig_atomic_t exiting;
 
+/* A stage competing for debug registers gets them for this long, then the next one does: a
+ * 10 s recording covers five turns, and a hand-over (a few perf_event_open calls) costs far
+ * below 0.1% of it. profile turns once per iteration instead. */
+#define ROTATE_DEFAULT_S 2.0
+
 struct record_opts {
 	pid_t pid;               /* -p PID, or 0 */
 	char **cmd;              /* -- COMMAND ARG... (NULL-terminated), or NULL */
@@ -20,6 +25,7 @@ struct record_opts {
 	int hz;                  /* Python stack sampling frequency, 0: off */
 	bool offcpu;             /* off-CPU stacks too */
 	int max_breakpoints;     /* debug registers we may use per CPU */
+	double rotate;           /* s between hand-overs of debug registers among stages, 0: never */
 	bool verbose;
 	bool quiet;
 	__u32 iteration;         /* profile: which run this is */
@@ -32,9 +38,6 @@ struct record_opts {
 /* Runs one recording into s (ops are added on the first run; later runs must use the same
  * spec). Returns 0, 2 for a usage/input error (err says why), 1 for a runtime failure. */
 int record_run(struct record_opts *o, struct session *s, char *err, size_t errlen);
-
-/* -o PATH can be written (checked before anything is attached). 0 or -1 with err. */
-int check_output_path(const char *out, char *err, size_t errlen);
 
 /* What `probes` prints: interpreter, version, support, each op found or not and its precision. */
 int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include "session.h"
+#include "util.h"
 
 #define C_BOLD   "\033[1m"
 #define C_DIM    "\033[2m"
@@ -220,33 +221,16 @@ static void table_free(struct table *t)
 
 /* --- header --- */
 
-/* "2024-05-01T12:00:00.123456Z" (fraction optional) to seconds since the epoch. */
-static bool parse_iso8601(const char *s, double *out)
-{
-	struct tm tm = {};
-	int n = 0;
-	double frac = 0;
-
-	if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
-		return false;
-	if (s[n] == '.')
-		frac = strtod(s + n, NULL);
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	*out = (double)timegm(&tm) + frac;
-	return true;
-}
-
 /* Wall time of the session: from the timestamps, or failing that from the last call's end. */
 static bool session_duration(const struct session *s, __u64 *ns)
 {
-	double a, b;
+	int64_t a, b;
 	__u64 end = 0;
 	size_t i;
 
-	if (parse_iso8601(s->started_at, &a) && parse_iso8601(s->ended_at, &b) && b >= a) {
-		*ns = (__u64)((b - a) * 1e9 + 0.5);
+	/* the one ISO-8601 parser (util.c); the difference in __u64 cannot overflow */
+	if (!parse_iso8601_ns(s->started_at, &a) && !parse_iso8601_ns(s->ended_at, &b) && b >= a) {
+		*ns = (__u64)b - (__u64)a;
 		return true;
 	}
 	for (i = 0; i < s->ncalls; i++)

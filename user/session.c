@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* The session model: operations, call records, collapsed stacks and warnings. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ void session_free(struct session *s)
 	for (i = 0; i < s->nwarnings; i++)
 		free(s->warnings[i]);
 	free(s->warnings);
+	free(s->warn_slots);
 	/* leave it reusable (and a second free harmless) */
 	session_init(s);
 }
@@ -154,9 +156,38 @@ int session_add_stack(struct session *s, const char *stack, __u64 on_cpu_ns, __u
 	return (int)(s->nstacks - 1);
 }
 
+/* Slot of msg in the warning index (grown to load <= 1/2 first): where it is, or the empty slot
+ * where it goes; SIZE_MAX when out of memory. */
+static size_t warn_slot(struct session *s, const char *msg)
+{
+	size_t mask, i, k;
+
+	if ((s->nwarnings + 1) * 2 > s->warn_slots_cap) {
+		size_t cap = s->warn_slots_cap ? s->warn_slots_cap * 2 : 64;
+		size_t *slots = calloc(cap, sizeof(*slots));
+
+		if (!slots)
+			return SIZE_MAX;
+		free(s->warn_slots);
+		s->warn_slots = slots;
+		s->warn_slots_cap = cap;
+		for (k = 0; k < s->nwarnings; k++) {
+			for (i = str_hash(s->warnings[k]) & (cap - 1); slots[i]; i = (i + 1) & (cap - 1))
+				;
+			slots[i] = k + 1;
+		}
+	}
+	mask = s->warn_slots_cap - 1;
+	for (i = str_hash(msg) & mask; s->warn_slots[i]; i = (i + 1) & mask)
+		if (!strcmp(s->warnings[s->warn_slots[i] - 1], msg))
+			break;
+	return i;
+}
+
 void session_warn(struct session *s, const char *fmt, ...)
 {
 	char *msg, **n;
+	size_t slot;
 	va_list ap;
 	int len;
 
@@ -169,18 +200,22 @@ void session_warn(struct session *s, const char *fmt, ...)
 	while (len > 0 && msg[len - 1] == '\n')
 		msg[--len] = '\0';
 	/* profile repeats runs: say each thing once */
-	for (size_t i = 0; i < s->nwarnings; i++)
-		if (!strcmp(s->warnings[i], msg)) {
-			free(msg);
-			return;
-		}
-	n = realloc(s->warnings, (s->nwarnings + 1) * sizeof(*n));
-	if (!n) {
+	slot = warn_slot(s, msg);
+	if (slot == SIZE_MAX || s->warn_slots[slot]) {
 		free(msg);
 		return;
 	}
-	s->warnings = n;
+	/* capacity doubles at 8, 16, 32, ... */
+	if (s->nwarnings == 0 || (s->nwarnings >= 8 && !(s->nwarnings & (s->nwarnings - 1)))) {
+		n = realloc(s->warnings, (s->nwarnings ? s->nwarnings * 2 : 8) * sizeof(*n));
+		if (!n) {
+			free(msg);
+			return;
+		}
+		s->warnings = n;
+	}
 	s->warnings[s->nwarnings++] = msg;
+	s->warn_slots[slot] = s->nwarnings;
 }
 
 void iso8601_now(char *buf, size_t len)

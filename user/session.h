@@ -112,6 +112,9 @@ struct session {
 	size_t *stack_slots;
 	size_t stack_slots_cap;   /* 0 or a power of two */
 	size_t stacks_indexed;    /* stacks[0..stacks_indexed) are in stack_slots */
+	/* the same over warnings[], so session_warn says each thing once in O(1) */
+	size_t *warn_slots;
+	size_t warn_slots_cap;
 };
 
 void session_init(struct session *s);

@@ -14,8 +14,8 @@
  *                                    (py:ragd/cli.py:<module> is named ragd.cli)
  *   PATH:SYMBOL                      native, NAME is SYMBOL
  *
- * NAME is [A-Za-z0-9_.:-]+ and unique in a session; dots make a hierarchy (index.embed is
- * under index). SYMBOL/QUALNAME is what follows the last ':', so a PATH may hold ':'. Text before
+ * NAME is [A-Za-z0-9_.:-]+, not starting with "py:" or "native:" (it would read back as a
+ * kind), and unique in a session; dots make a hierarchy (index.embed is under index). SYMBOL/QUALNAME is what follows the last ':', so a PATH may hold ':'. Text before
  * the first '=' is taken as a NAME when it could be one: write a relative PATH holding '=' as
  * ./PATH.
  *
@@ -55,6 +55,12 @@ static bool name_char(char c)
 	return isalnum((unsigned char)c) || c == '_' || c == '.' || c == ':' || c == '-';
 }
 
+/* "py:..." or "native:..." as a name would read back as an unnamed probe of that kind. */
+static bool kind_named(const char *name, size_t len)
+{
+	return (len >= 3 && !strncmp(name, "py:", 3)) || (len >= 7 && !strncmp(name, "native:", 7));
+}
+
 bool spec_valid_name(const char *name)
 {
 	size_t i;
@@ -62,7 +68,7 @@ bool spec_valid_name(const char *name)
 	for (i = 0; name[i]; i++)
 		if (!name_char(name[i]))
 			return false;
-	return i > 0 && i < NAME_MAX_LEN;
+	return i > 0 && i < NAME_MAX_LEN && !kind_named(name, i);
 }
 
 static bool has_space(const char *s, size_t n)
@@ -110,6 +116,11 @@ static int fill(struct op_spec *out, const char *ctx, const char *name, size_t n
 		       sizeof(out->symbol) - 1);
 		return -1;
 	}
+	/* the text form splits at the last ':': a JSON symbol with one would not read back */
+	if (memchr(sym, ':', sym_len)) {
+		seterr(err, errlen, "%s: ':' in symbol '%.*s'", ctx, (int)sym_len, sym);
+		return -1;
+	}
 	if (has_space(sym, sym_len)) {
 		seterr(err, errlen, "%s: blank in symbol '%.*s'", ctx, (int)sym_len, sym);
 		return -1;
@@ -145,7 +156,7 @@ static int fill(struct op_spec *out, const char *ctx, const char *name, size_t n
 
 		for (i = 0; i < name_len && name_char(name[i]); i++)
 			;
-		if (!name_len || i < name_len) {
+		if (!name_len || i < name_len || kind_named(name, name_len)) {
 			seterr(err, errlen, "%s: invalid name '%.*s' (use letters, digits, _ . : -)",
 			       ctx, (int)name_len, name);
 			return -1;
@@ -376,14 +387,14 @@ out:
 
 int spec_load_file(const char *path, struct op_spec *out, int max, int *n, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
+	FILE *f = fopen_regular(path);   /* a FIFO would block */
 	char *buf;
 	size_t len;
 	int ret;
 
 	*n = 0;
 	if (!f) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		seterr(err, errlen, "%s: %s", path, errno == EINVAL ? "not a regular file" : strerror(errno));
 		return -1;
 	}
 	buf = malloc(SPEC_FILE_MAX + 1);

@@ -83,18 +83,13 @@ static int elfh_open(const char *path, struct elfh *h, char *err, size_t errlen)
 		errno = EINVAL;
 		return -1;
 	}
-	h->fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* a FIFO or device as probe target would block or never end: regular files only */
+	h->fd = open_regular(path);
 	if (h->fd < 0 || fstat(h->fd, &st)) {
 		e = errno;
-		seterr(err, errlen, "%s: %s", path, strerror(e));
+		seterr(err, errlen, "%s: %s", path, e == EINVAL ? "not a regular file" : strerror(e));
 		elfh_close(h);
 		errno = e;
-		return -1;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		seterr(err, errlen, "%s: %s", path, strerror(EISDIR));
-		elfh_close(h);
-		errno = EISDIR;
 		return -1;
 	}
 	h->e = elf_begin(h->fd, ELF_C_READ_MMAP, NULL);
@@ -699,7 +694,7 @@ int resolve_lib_in_pid(pid_t pid, const char *name, char *out, size_t outlen)
 static int elf_abi(const char *path, unsigned char abi[4])
 {
 	unsigned char h[20];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_regular(path);
 	ssize_t n;
 
 	if (fd < 0)

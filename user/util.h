@@ -3,9 +3,46 @@
 #ifndef RAGD_BPFPROF_UTIL_H
 #define RAGD_BPFPROF_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
-/* printf into err (one-line error messages); no-op when err is NULL or errlen 0. */
+/* printf into err (one-line error messages, control characters escaped as by str_sanitize);
+ * no-op when err is NULL or errlen 0. */
 void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Untrusted text (op names, commands, notes, stack frames, file names, errors) for a terminal:
+ * C0 controls (but '\t', and '\n' when keep_nl), DEL, C1 (raw bytes or UTF-8 U+0080..U+009F) and
+ * invalid UTF-8 become "\xNN"; valid UTF-8 stays. Always NUL-terminates dst (dstlen > 0);
+ * truncates on a character boundary. Returns dst. */
+char *str_sanitize(char *dst, size_t dstlen, const char *src, bool keep_nl);
+/* str_sanitize(s, keep_nl false) into one of 8 rotating static buffers (16 KiB each), for
+ * printf arguments: fprintf(out, "warning: %s\n", term_safe(w)). Single-threaded callers. */
+const char *term_safe(const char *s);
+/* True when s has nothing str_sanitize would change. */
+bool str_is_clean(const char *s, bool keep_nl);
+/* fputs(str_sanitize(s)) without a length limit. */
+int fputs_safe(const char *s, FILE *f, bool keep_nl);
+/* "PROG: MSG\n" on stderr with MSG sanitized: the one way errors reach the terminal. */
+void print_safe_error(const char *prog, const char *msg);
+
+/* The one duration / number parser for the command line: a finite decimal number in
+ * [lo, hi] (rejects "", "inf", "nan", trailing junk). 0 or -1. */
+int parse_number(const char *s, double lo, double hi, double *out);
+/* ISO 8601 ("2025-01-02T03:04:05.123456", maybe Z, +HH:MM, +HHMM; 'T' or ' ') to ns since
+ * the epoch, years 1..9999 (fits int64 ns only up to 2262: later times return -1 with
+ * errno ERANGE). Naive times are UTC. 0 or -1. */
+int parse_iso8601_ns(const char *s, int64_t *ns);
+
+/* Opens PATH read-only if it is a regular file; never blocks on a FIFO or a device.
+ * -1 with errno (EINVAL for "not a regular file", EISDIR for a directory). */
+int open_regular(const char *path);
+/* The same as a stdio stream ("rb"). */
+FILE *fopen_regular(const char *path);
+
+/* pid is a live user-space process we may trace: not a kernel thread, not a zombie.
+ * 0, or -1 with a one-line err. */
+int check_target_pid(int pid, char *err, size_t errlen);
 
 #endif

@@ -6,8 +6,8 @@ import signal
 import subprocess
 import time
 
-from lib import (BIN, wait_launched, WORKLOAD, calls, eq, load, median, ms, op, read_timings, record, run, spawn,
-                 test, tmp, within)
+from lib import (BIN, WORKLOAD, calls, eq, load, median, ms, op, read_timings, record, run, spawn, test,
+                 timing, tmp, wait_launched, within)
 
 
 def probe(name):
@@ -32,6 +32,7 @@ def sleep_counts_and_p50():
 
 
 @test
+@timing
 def busy_is_on_cpu():
     t = tmp("t.txt")
     s = record(probe("op_busy") + ["--", WORKLOAD, "busy", "30", ms(5)], env={"WORKLOAD_TIMINGS": t})
@@ -148,11 +149,13 @@ def sigint_writes_valid_json():
 
 
 @test
+@timing
 def sigterm_writes_valid_json():
     stop_mid_run(signal.SIGTERM, 1.0)
 
 
 @test
+@timing
 def compare_catches_slowdown():
     base, same, slow = tmp("base.json"), tmp("same.json"), tmp("slow.json")
     cmd = probe("op_busy") + ["--", WORKLOAD, "busy", "40", "3"]
@@ -190,6 +193,118 @@ def expect_usage_error(args, fragment, **kw):
     lines = p.stderr.strip().splitlines()
     if len(lines) != 1 or fragment not in lines[0]:
         raise AssertionError(f"{args}: expected one line with {fragment!r}, got: {p.stderr!r}")
+
+
+def expect_exit_2_fast(args, fragment, timeout=20):
+    """A hostile argument: exit 2 with one line naming it, before anything is attached (so
+    quickly, and never blocking)."""
+    t0 = time.time()
+    try:
+        expect_usage_error(args, fragment, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"{args}: blocked for {timeout}s")
+    if time.time() - t0 > 5:
+        raise AssertionError(f"{args}: took {time.time() - t0:.1f}s (attached before refusing?)")
+
+
+@test
+def output_path_is_hardened():
+    d = os.path.dirname(tmp("x"))
+    busy = probe("op_busy") + ["--", WORKLOAD, "busy", "1", "1"]
+    dev, fifo = os.path.join(d, "dev"), os.path.join(d, "fifo")
+    os.mknod(dev, 0o600 | 0o020000, os.makedev(1, 3))   # a character device (/dev/null's numbers)
+    os.mkfifo(fifo)
+    for target, frag in ((dev, "not a regular file"), (fifo, "not a regular file"), ("", "empty"),
+                         ("/proc/x.json", "pseudo filesystem"), (d, "is a directory"),
+                         ("/dev/null", "not a regular file")):
+        expect_exit_2_fast(["record", "-q", "-o", target] + busy, frag)
+    import stat
+    if not stat.S_ISCHR(os.stat(dev).st_mode) or not stat.S_ISCHR(os.stat("/dev/null").st_mode):
+        raise AssertionError("a device was replaced")
+    # A symlink planted at the old fixed temporary name, a directory at another: the write goes
+    # to the real target, the victim is untouched, nothing is left behind.
+    out, victim = os.path.join(d, "out.json"), os.path.join(d, "victim")
+    open(victim, "w").write("precious")
+    os.symlink(victim, out + ".tmp")
+    os.mkdir(os.path.join(d, ".out.json.tmp"))
+    before = set(os.listdir(d))
+    run(["record", "-q", "-o", out] + busy, check=0)
+    eq(open(victim).read(), "precious", "symlink victim")
+    eq(op(load(out), "op_busy")["count"], 1, "calls in the written file")
+    eq(sorted(set(os.listdir(d)) - before), ["out.json"], "new files")
+    eq(os.stat(out).st_mode & 0o777, 0o666 & ~current_umask(), "mode from the umask")
+
+
+def current_umask():
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
+@test
+def no_temp_file_after_signal():
+    d = os.path.dirname(tmp("x"))
+    out = os.path.join(d, "s.json")
+    p = subprocess.Popen([BIN, "record", "-q", "-o", out] + probe("op_sleep") + ["--", WORKLOAD, "sleep", "100000", "10"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=30)
+    eq(os.listdir(d), ["s.json"], "files after SIGTERM")
+    load(out)
+
+
+@test
+def hostile_numbers_and_files_exit_2():
+    d = os.path.dirname(tmp("x"))
+    fifo = os.path.join(d, "fifo")
+    os.mkfifo(fifo)
+    busy = probe("op_busy") + ["--", WORKLOAD, "busy", "1", "1"]
+    for v in ("inf", "1e19", "nan", "", "0", "-1", "5s"):
+        expect_exit_2_fast(["record", "-q", "-d", v] + busy, "invalid duration")
+    good = tmp("good.json")
+    open(good, "w").write(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz",
+                                            "corpus", "session", "bpfprof.json")).read())
+    for v in ("nan", "0", "inf", "-5", ""):
+        expect_exit_2_fast(["compare", good, good, "--threshold", v], "invalid threshold")
+    # FIFOs never block: as report input, as spec, as probe target
+    expect_exit_2_fast(["report", fifo], "not a regular file")
+    expect_exit_2_fast(["compare", good, fifo], "not a regular file")
+    expect_exit_2_fast(["record", "-q", "-s", fifo] + busy[2:], "not a regular file")
+    expect_exit_2_fast(["record", "-q", "-e", f"x=native:{fifo}:f", "--", WORKLOAD, "busy", "1", "1"],
+                       "not a regular file")
+    # pids with nothing to trace
+    expect_exit_2_fast(["record", "-q", "-p", "2"] + probe("op_busy"), "kernel thread")
+    z = subprocess.Popen(["/bin/true"])
+    for _ in range(200):
+        if open(f"/proc/{z.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
+            break
+        time.sleep(0.01)
+    try:
+        expect_exit_2_fast(["record", "-q", "-p", str(z.pid)] + probe("op_busy"), "zombie")
+    finally:
+        z.wait()
+    # file names and file contents quoted in errors never reach the terminal raw
+    bad = tmp("\x1b[2Jbad.json")
+    p = run(["report", bad])
+    eq(p.returncode, 2, "exit code")
+    if "\x1b" in p.stderr:
+        raise AssertionError(f"raw escape on stderr: {p.stderr!r}")
+
+
+@test
+def cli_fixes_profile_name_and_failing_compare():
+    # --name is the session name for profile too (it was taken as -n, the iteration count)
+    p = run(["profile", "--name", "X", "--help"])
+    eq(p.returncode, 0, f"profile --name X --help ({p.stderr})")
+    # a comparison that cannot be delivered is a failure, not a passing gate
+    good = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "corpus", "session",
+                        "bpfprof.json")
+    with open("/dev/full", "w") as full:
+        p = subprocess.run([BIN, "compare", good, good, "--fail-on-regression"], stdout=full,
+                           stderr=subprocess.PIPE, text=True)
+    if p.returncode == 0:
+        raise AssertionError("compare to a full disk exited 0")
 
 
 @test

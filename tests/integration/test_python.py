@@ -8,7 +8,7 @@ import textwrap
 import time
 
 from lib import (BIN, RAGD_LITE, Skip, calls, eq, load, op, python_candidates, python_versions, record,
-                 run, scaled, spawn, test, tmp, within)
+                 run, scaled, spawn, test, timing, tmp, within)
 
 _bp = None
 
@@ -62,6 +62,7 @@ def search_session(py, n, extra_env=None, hz="999"):
 
 
 @each_python
+@timing
 def exact_search_counts_and_p50(py):
     if not breakpoints_fire():
         raise Skip("hardware breakpoints do not fire on this machine (self-test): exact py: timing "
@@ -88,6 +89,7 @@ def exact_rss_of_50mib(py):
 
 
 @each_python
+@timing
 def sampled_attribution_matches_ground_truth(py):
     # Breakpoints or not, samples must say where search time goes: each stage's share of the
     # search time within 5 points of the workload's own clock.
@@ -215,3 +217,104 @@ def folded_stacks_have_op_prefixes():
         raise AssertionError("folded lines must end with a count")
     if not any(l.startswith("search;") for l in lines):
         raise AssertionError("no stack starts with the 'search' operation")
+
+
+def p50(xs):
+    """Nearest-rank median, the tool's definition."""
+    xs = sorted(xs)
+    return xs[(len(xs) + 1) // 2 - 1]
+
+
+def check_exact(s, t, names):
+    for name in names:
+        o = op(s, name)
+        eq(o["precision"], "exact", f"{name} precision (note: {o.get('note')})")
+        eq(o["count"], len(t[name]), f"{name} count")
+        within(o["p50_ns"], p50(t[name]), 0.02, 100000, f"{name} p50")
+        if o.get("coverage") != 1:
+            raise AssertionError(f"{name}: coverage {o.get('coverage')}, expected 1")
+
+
+def ragd_session(py, args, hz="999", db=None):
+    db = db or index_db(py)
+    tim = tmp("timings.jsonl")
+    s = record(["-F", hz, "--", py, "-m", "ragd"] + args + ["--db", db, "--timings", tim, "-q"],
+               env={"PYTHONPATH": RAGD_LITE})
+    return s, truth(tim)
+
+
+@each_python
+def default_spec_top_level_ops_exact(py):
+    """The default spec in launch mode: index, search and chat exact whatever the import order
+    (the embedder and BM25 modules load first and used to take every debug register)."""
+    if not breakpoints_fire():
+        raise Skip("hardware breakpoints do not fire on this machine: run `make vmtest`")
+    db = tmp("idx.db")
+    s, t = ragd_session(py, ["index"], db=db)
+    check_exact(s, t, ["index"])
+    s, t = ragd_session(py, ["search", "hybrid search with bm25", "--repeat", "100", "--sleep-ms", "2"],
+                        db=db)
+    check_exact(s, t, ["search"])
+    s, t = ragd_session(py, ["search", "sourdough", "--repeat", "60"], hz="0", db=db)
+    check_exact(s, t, ["search"])
+    s, t = ragd_session(py, ["ask", "how long should sourdough proof", "--repeat", "6"], db=db)
+    check_exact(s, t, ["chat"])
+    # Exact rows hold exact calls only: never a sampled span.
+    for c in s["calls"]:
+        if c["op"] == "chat" and "sampled" in c["flags"]:
+            raise AssertionError("a sampled span in the exact chat row")
+
+
+@each_python
+def attach_search_loop_exact(py):
+    """-p PID on a running search loop: search exact, each call matching one of the workload's."""
+    if not breakpoints_fire():
+        raise Skip("hardware breakpoints do not fire on this machine: run `make vmtest`")
+    db = index_db(py)
+    tim = tmp("timings.jsonl")
+    p = spawn([py, "-m", "ragd", "search", "bm25 ranking", "--db", db, "--repeat", "100000",
+               "--sleep-ms", "3", "--timings", tim, "-q"], env={"PYTHONPATH": RAGD_LITE})
+    try:
+        time.sleep(1.0)
+        out = tmp("s.json")
+        run(["record", "-q", "-p", str(p.pid), "-d", "2", "-F", "0", "-o", out], check=0)
+    finally:
+        p.kill()
+        p.wait()
+    s = load(out)
+    o = op(s, "search")
+    eq(o["precision"], "exact", f"search precision (note: {o.get('note')})")
+    if o["count"] < 40:
+        raise AssertionError(f"only {o['count']} search calls in 2 s")
+    ours = [c for c in s["calls"] if c["op"] == "search" and "open" not in c["flags"]]
+    eq(len(ours), o["count"], "call records")
+    theirs = [j for j in map(json.loads, open(tim)) if j["op"] == "search"]
+    pairs = match_calls(ours, theirs)
+    if len(pairs) != len(ours):
+        odd = [c for c in ours if all(c is not a for a, _ in pairs)]
+        raise AssertionError(f"{len(ours) - len(pairs)} of {len(ours)} calls match none of the "
+                             f"workload's: {odd[:3]}; last of ours ends "
+                             f"{max(c['start_ns'] + c['duration_ns'] for c in ours)}")
+    within(p50([c["duration_ns"] for c, _ in pairs]), p50([j["ns"] for _, j in pairs]), 0.02, 100000,
+           "search p50 (same calls)")
+
+
+def match_calls(ours, theirs, slack=2000000):
+    """Pairs our calls with the workload's by start time. Our starts count from the session's
+    start, theirs are CLOCK_MONOTONIC: the offset that pairs the most calls wins."""
+    best = []
+    ts = sorted(theirs, key=lambda j: j["start_ns"])
+    first = min(ours, key=lambda c: c["start_ns"])
+    for cand in ts:
+        d = cand["start_ns"] - first["start_ns"]
+        pairs, k = [], 0
+        for c in sorted(ours, key=lambda c: c["start_ns"]):
+            while k < len(ts) and ts[k]["start_ns"] < c["start_ns"] + d - slack:
+                k += 1
+            if k < len(ts) and abs(ts[k]["start_ns"] - c["start_ns"] - d) <= slack:
+                pairs.append((c, ts[k]))
+        if len(pairs) > len(best):
+            best = pairs
+        if len(best) == len(ours):
+            break
+    return best

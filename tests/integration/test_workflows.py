@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import time
 
-from lib import BIN, RAGD_LITE, ROOT, Skip, eq, load, op, python_versions, run, spawn, test, tmp
+from lib import BIN, RAGD_LITE, ROOT, Skip, eq, load, op, python_versions, run, spawn, test, timing, tmp
 
 PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else "python3"
 RAGD = f"{PY} -m ragd"
@@ -84,6 +84,7 @@ def _compare_once(db, slow):
 
 
 @test
+@timing
 def profile_compare_catches_planted_slowdown():
     # This VM's own run-to-run drift is large: ragd-lite search alone measured 7.2-11.2 ms mean in
     # five back-to-back runs with no profiler. A baseline taken just before each try keeps the

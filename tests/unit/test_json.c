@@ -501,7 +501,7 @@ static void test_write_file_error(void **state)
 	char err[512] = "";
 
 	assert_int_equal(session_write_file(s, "/nonexistent-dir/x.json", err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "/nonexistent-dir/x.json.tmp: cannot create"));
+	assert_non_null(strstr(err, "/nonexistent-dir/x.json: cannot write there"));
 	assert_null(strchr(err, '\n'));
 	drop_session(s);
 }
@@ -595,6 +595,10 @@ static void test_bad_content(void **state)
 		{ "{\"stack\": ", "{\"stackz\": ", "stacks[0].stack missing or not a string" },
 		{ "\"warnings\": [", "\"warnings\": [1, ", "warnings[0] is not a string" },
 		{ "\"warnings\": [", "\"warningz\": [", "warnings missing or not an array" },
+		/* report/compare round means to __u64: negative or >= 2^64 never get that far */
+		{ "\"mean_ns\": 1234567.891", "\"mean_ns\": -1", "operations[0].mean_ns is out of range" },
+		{ "\"mean_ns\": 1234567.891", "\"mean_ns\": 1e30", "operations[0].mean_ns is out of range" },
+		{ "\"mean_ns\": 1234567.891", "\"mean_ns\": 1e999", "operations[0].mean_ns missing or not a number" },
 	};
 	size_t i;
 
@@ -779,6 +783,51 @@ static void test_ragd_import_bad(void **state)
 	bad = replace(ragd_profile, "\"name\": \"indexing_benchmark\"", "\"name\": null");
 	expect_bad(bad, "name missing or not a string");
 	free(bad);
+	/* ns of 1e300 ms do not fit: an error, not a wrapped duration */
+	bad = replace(ragd_profile, "\"duration_ms\": 12.5", "\"duration_ms\": 1e300");
+	expect_bad(bad, "results[2].duration_ms is out of range");
+	free(bad);
+}
+
+/* Times past 2262 (int64 ns overflow) or before the epoch: no overflow, start times 0 or exact. */
+static void test_ragd_import_far_times(void **state)
+{
+	struct session *s = new_session();
+	char err[256] = "";
+	char *t;
+
+	t = replace(ragd_profile, "\"start_time\": \"2025-01-02T03:04:05.000000\"",
+		    "\"start_time\": \"9999-12-31T23:59:59.999999\"");
+	assert_int_equal(session_read_string(s, t, err, sizeof(err)), 0);
+	for (size_t i = 0; i < s->ncalls; i++)
+		assert_int_equal(s->calls[i].start_ns, 0);
+	session_free(s);
+	free(t);
+	/* session start far before the epoch, calls in 2025: the difference fits in __u64 */
+	t = replace(ragd_profile, "\"start_time\": \"2025-01-02T03:04:05.000000\"",
+		    "\"start_time\": \"1700-01-01T00:00:00\"");
+	assert_int_equal(session_read_string(s, t, err, sizeof(err)), 0);
+	assert_true(s->calls[0].start_ns > 9000000000000000000ULL);
+	session_free(s);
+	free(t);
+	drop_session(s);
+}
+
+/* 100k warnings, half repeated: each kept once, in order, in well under a second. */
+static void test_warnings_dedup_fast(void **state)
+{
+	struct session *s = new_session();
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (int i = 0; i < 100000; i++)
+		session_warn(s, "warning %d", i % 50000);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	assert_int_equal(s->nwarnings, 50000);
+	assert_string_equal(s->warnings[0], "warning 0");
+	assert_string_equal(s->warnings[49999], "warning 49999");
+	assert_true((b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9 < 1.0);
+	drop_session(s);
 }
 
 /* Minimal ragd profile: empty results, no times, no metadata. */
@@ -818,6 +867,8 @@ int main(void)
 		cmocka_unit_test(test_ragd_import),
 		cmocka_unit_test(test_ragd_import_bad),
 		cmocka_unit_test(test_ragd_import_minimal),
+		cmocka_unit_test(test_ragd_import_far_times),
+		cmocka_unit_test(test_warnings_dedup_fast),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);

@@ -331,6 +331,24 @@ static void test_find_add(void **state)
 	assert_false(spec_valid_name(""));
 	assert_false(spec_valid_name("a b"));
 	assert_false(spec_valid_name("<module>"));
+	/* a name like a kind would read back as an unnamed probe (found by fuzz_spec) */
+	assert_false(spec_valid_name("py:x"));
+	assert_false(spec_valid_name("native:x"));
+	assert_true(spec_valid_name("pyx:x"));
+	assert_int_equal(spec_parse("py:py:d/cli.py:<module>", &op, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "'py:d.cli' is no valid operation name"));
+	assert_int_equal(spec_load_string("{\"probes\": [{\"name\": \"native:f\", \"kind\": \"py\", "
+					  "\"path\": \"a.py\", \"symbol\": \"f\"}]}", "S", ops, 2, &n,
+					  err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "invalid name 'native:f'"));
+	/* nor a symbol with ':' from SPEC.json (the text form splits at the last ':') */
+	assert_int_equal(spec_load_string("{\"probes\": [{\"kind\": \"py\", \"path\": \"py\", "
+					  "\"symbol\": \"a:f\"}]}", "S", ops, 2, &n, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "':' in symbol 'a:f'"));
+	/* errors quoting the input stay one line and inert */
+	assert_int_equal(spec_parse("x=py:\x1b]0;t\x07:\n", &op, err, sizeof(err)), -1);
+	assert_null(strchr(err, '\x1b'));
+	assert_null(strchr(err, '\n'));
 }
 
 int main(void)
