@@ -34,7 +34,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 TARGET_SRCS := $(wildcard tests/targets/*.c)
 TARGET_BINS := $(patsubst tests/targets/%.c,$(OUT)/targets/%,$(TARGET_SRCS))
 
-.PHONY: all deps build test unit integration demo install clean bench fuzz fuzz-bins FORCE
+.PHONY: all deps build test unit integration demo install clean bench vmtest fuzz fuzz-bins FORCE
 
 all: deps build
 
@@ -81,6 +81,11 @@ integration-bins: ragd-bpfprof $(TARGET_BINS)
 test: deps
 	@$(MAKE) --no-print-directory build unit integration-bins
 	@$(PYTHON) tests/run_tests.py $(UNIT_BINS)
+
+# The integration tests inside QEMU guests on Debian 13 and 12 (tests/vm, docs/testing.md; root).
+vmtest: deps
+	@$(MAKE) --no-print-directory build integration-bins
+	@$(PYTHON) tests/vm/vmtest.py $(GUESTS)
 
 # libFuzzer harnesses (tests/fuzz): the session reader + report/compare, probe specs, ELF
 # readers. `make fuzz FUZZ_SECONDS=60` runs each that long from the seeds in tests/fuzz/corpus;

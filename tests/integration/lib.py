@@ -14,6 +14,22 @@ TARGETS = os.path.join(ROOT, ".output", "targets")
 WORKLOAD = os.path.join(TARGETS, "workload")
 RAGD_LITE = os.path.join(ROOT, "examples", "ragd-lite")
 TESTS = []
+# `make vmtest` guests (QEMU TCG) run Python ~50x slower: RBP_SCALE shrinks iteration counts there
+# (never tolerances); RBP_VM=1 stretches timeouts (SLOW) and timed native calls (STRETCH: entry
+# and return probes cost ~1 ms a call there [M], 5% of a 20 ms call).
+SCALE = float(os.environ.get("RBP_SCALE", "1"))
+SLOW = 10 if os.environ.get("RBP_VM") == "1" else 1
+STRETCH = SLOW
+
+
+def ms(n):
+    """A timed call's length in ms as a workload argument, times STRETCH."""
+    return str(n * STRETCH)
+
+
+def scaled(n, least=10):
+    """N iterations, times RBP_SCALE (at least LEAST)."""
+    return max(min(n, least), int(round(n * SCALE)))
 
 
 class Skip(Exception):
@@ -51,7 +67,7 @@ def run(args, timeout=120, env=None, check=None, **kw):
     e.pop("NO_COLOR", None)
     if env:
         e.update(env)
-    p = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=timeout, env=e, **kw)
+    p = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=timeout * SLOW, env=e, **kw)
     if check is not None and p.returncode != check:
         raise AssertionError(f"ragd-bpfprof {' '.join(args)}: exit {p.returncode}, expected {check}\n"
                              f"stderr: {p.stderr[-2000:]}\nstdout: {p.stdout[-1500:]}")
@@ -105,12 +121,22 @@ def eq(a, b, what="value"):
         raise AssertionError(f"{what}: {a!r} != {b!r}")
 
 
+def python_candidates():
+    """(label, interpreter) pairs tests run per interpreter on: Debian's 3.11 and pyenv 3.12/3.13
+    (skipped where missing), plus any other Debian python3.X here; in a vmtest guest only its own."""
+    cands = [] if SLOW > 1 else [("3.11-debian", "/usr/bin/python3.11"),
+                                 ("3.12", "/root/.pyenv/versions/3.12.1/bin/python3.12"),
+                                 ("3.13", "/root/.pyenv/versions/3.13.0/bin/python3.13")]
+    for v in range(11, 16):
+        c = (f"3.{v}-debian", f"/usr/bin/python3.{v}")
+        if os.access(c[1], os.X_OK) and c not in cands:
+            cands.append(c)
+    return cands
+
+
 def python_versions():
-    """(label, interpreter) pairs present here: Debian's 3.11 and pyenv 3.12/3.13 when installed."""
-    cands = [("3.11-debian", "/usr/bin/python3.11"),
-             ("3.12", "/root/.pyenv/versions/3.12.1/bin/python3.12"),
-             ("3.13", "/root/.pyenv/versions/3.13.0/bin/python3.13")]
-    return [(l, p) for l, p in cands if os.access(p, os.X_OK)]
+    """The candidates present here."""
+    return [(l, p) for l, p in python_candidates() if os.access(p, os.X_OK)]
 
 
 def spawn(argv, env=None, **kw):
@@ -123,7 +149,7 @@ def spawn(argv, env=None, **kw):
 def wait_launched(rec_pid, exe, timeout=30):
     """Waits until `record` (rec_pid) has started its command: the child exec's EXE only once
     every probe is attached. Returns the child's pid."""
-    end = time.time() + timeout
+    end = time.time() + timeout * SLOW
     real = os.path.realpath(exe)
     while time.time() < end:
         try:

@@ -7,8 +7,8 @@ import sys
 import textwrap
 import time
 
-from lib import (BIN, RAGD_LITE, Skip, calls, eq, load, op, python_versions, record, run, spawn,
-                 test, timing, tmp, within)
+from lib import (BIN, RAGD_LITE, Skip, calls, eq, load, op, python_candidates, python_versions, record,
+                 run, scaled, spawn, test, timing, tmp, within)
 
 _bp = None
 
@@ -40,9 +40,7 @@ def truth(path):
 
 def each_python(fn):
     """One test per interpreter present."""
-    for label, py in [("3.11-debian", "/usr/bin/python3.11"),
-                      ("3.12", "/root/.pyenv/versions/3.12.1/bin/python3.12"),
-                      ("3.13", "/root/.pyenv/versions/3.13.0/bin/python3.13")]:
+    for label, py in python_candidates():
         def t(py=py, label=label):
             if not os.access(py, os.X_OK):
                 raise Skip(f"Python {label} not installed here ({py})")
@@ -68,19 +66,20 @@ def search_session(py, n, extra_env=None, hz="999"):
 def exact_search_counts_and_p50(py):
     if not breakpoints_fire():
         raise Skip("hardware breakpoints do not fire on this machine (self-test): exact py: timing "
-                   "cannot run here; sampled fallback is tested instead")
-    s, t = search_session(py, 200)
+                   "runs in `make vmtest`; sampled fallback is tested instead")
+    n = scaled(200)
+    s, t = search_session(py, n)
     for name in ("search",):
         o = op(s, name)
         eq(o["precision"], "exact", f"{name} precision")
-        eq(o["count"], 200, f"{name} count")
+        eq(o["count"], n, f"{name} count")
         within(o["p50_ns"], sorted(t[name])[len(t[name]) // 2], 0.02, 100000, f"{name} p50")
 
 
 @each_python
 def exact_rss_of_50mib(py):
     if not breakpoints_fire():
-        raise Skip("hardware breakpoints do not fire on this machine (self-test)")
+        raise Skip("hardware breakpoints do not fire on this machine (self-test): runs in `make vmtest`")
     db = index_db(py)
     s = record(["-e", "kw=py:ragd/search/bm25.py:BM25Index.search", "-F", "0", "--", py, "-m", "ragd",
                 "search", "bm25", "--db", db, "--timings", "none", "-q"],
