@@ -477,7 +477,11 @@ static void print_ops_table(const struct session *s, const struct report_opts *o
 			bool hist = op->source == SRC_HISTOGRAM;
 
 			any_hist |= hist;
-			table_set(&t, r, 1, "exact%s", hist ? "*" : "");
+			/* Partly watched (registers shared): the share its counts cover. */
+			if (op->coverage >= 0 && op->coverage < 0.995)
+				table_set(&t, r, 1, "exact%s %.0f%%", hist ? "*" : "", 100.0 * op->coverage);
+			else
+				table_set(&t, r, 1, "exact%s", hist ? "*" : "");
 			table_set(&t, r, 2, "%llu", (unsigned long long)op->count);
 		}
 		table_set(&t, r, 3, "%s", or_dash(op->p50_ns, b, sizeof(b)));

@@ -318,3 +318,36 @@ def match_calls(ours, theirs, slack=2000000):
         if len(best) == len(ours):
             break
     return best
+
+
+@test
+def profile_rotates_exact_stages():
+    """profile -n 12, default spec: the top-level op exact in every iteration, the search stages
+    in turn, so that each has exact calls; counts per iteration and durations agree with the
+    workload's own clock, and coverage says which share was watched."""
+    if not breakpoints_fire():
+        raise Skip("hardware breakpoints do not fire on this machine: run `make vmtest`")
+    cands = python_versions()
+    if not cands:
+        raise Skip("no Python interpreter here")
+    label, py = cands[-1]
+    db = index_db(py)
+    tim, out = tmp("timings.jsonl"), tmp("prof.json")
+    run(["profile", "search", "-n", "12", "-q", "-o", out, "--ragd", f"{py} -m ragd"], timeout=600,
+        env={"PYTHONPATH": RAGD_LITE, "RAGD_LITE_DB": db, "RAGD_LITE_TIMINGS": tim}, check=0)
+    s = load(out)
+    t = [json.loads(l) for l in open(tim)]
+    for name in ("search", "search.init", "search.embed_query", "search.semantic",
+                 "search.keyword", "search.fusion"):
+        o = op(s, name)
+        eq(o["precision"], "exact", f"{name} precision ({o.get('note')})")
+        cov = o.get("coverage")
+        if not (cov and 0 < cov <= 1):
+            raise AssertionError(f"{name}: coverage {cov}")
+        ours = [c for c in s["calls"] if c["op"] == name and not c["flags"]]
+        pids = {c["pid"] for c in ours}
+        theirs = [j for j in t if j["op"] == name and j["pid"] in pids]
+        eq(len(ours), len(theirs), f"{name} calls in the iterations it was watched")
+        within(p50([c["duration_ns"] for c in ours]), p50([j["ns"] for j in theirs]), 0.02, 100000,
+               f"{name} p50")
+    eq(op(s, "search")["coverage"], 1, "search coverage")
