@@ -260,6 +260,57 @@ static void op_sampled(struct rec *r, int i, const char *fmt, const char *why)
 	snprintf(or->note, sizeof(or->note), fmt, why);
 }
 
+/* One debug register for the op: a write watch on its code object's reference count, which
+ * CPython changes when it creates and clears each frame of the function (on_rc classifies the
+ * writes). 0: armed; -1: failed, op sampled; 1: not for this interpreter (or
+ * RAGD_BPFPROF_RC=0), use the first-bytecode + return-site watches. */
+static int py_arm_rc(struct rec *r, int i, const struct py_code_info *ci)
+{
+	struct op_run *run = &r->run[i];
+	struct pyproc *p = &r->py[r->primary];
+	struct py_rc_state st = { .tgid = p->pid };
+	const char *env = getenv("RAGD_BPFPROF_RC");
+	__u32 k = r->op_base + i;
+	int first, n;
+
+	if (!p->t.off.rc_scheme || (env && !strcmp(env, "0")))
+		return 1;
+	if (r->slots_used + 1 > r->slot_budget) {
+		op_sampled(r, i, "%s", "no debug register left for it: timed from samples");
+		return -1;
+	}
+	/* Seed the direction tracking; a stale seed costs one write classified by position only. */
+	if (p->t.mem.read(p->t.mem.ctx, run->code, &st.last, sizeof(st.last)))
+		st.last = 0;
+	bpf_map__update_elem(r->a.skel->maps.py_op_code, &k, sizeof(k), &run->code, sizeof(run->code), BPF_ANY);
+	bpf_map__update_elem(r->a.skel->maps.py_rc_state, &k, sizeof(k), &st, sizeof(st), BPF_ANY);
+	n = attach_breakpoint_w(&r->a, run->code, k, &first);
+	if (n < 0) {
+		if (n == -ENOSPC) {
+			r->slot_budget = r->slots_used;
+			session_warn(r->s, "no free debug register for '%s' (ENOSPC: another tool "
+				     "uses them?): timed from samples", res(r, i)->name);
+			op_sampled(r, i, "%s", "no free debug register (ENOSPC): timed from samples");
+		} else {
+			session_warn(r->s, "cannot set hardware breakpoint for '%s': %s", res(r, i)->name,
+				     strerror(-n));
+			op_sampled(r, i, "hardware breakpoint failed (%s): timed from samples", strerror(-n));
+		}
+		return -1;
+	}
+	run->first_link = first;
+	run->nlinks = n;
+	run->slots = 1;
+	r->slots_used += 1;
+	run->state = OPS_EXACT;
+	res(r, i)->precision = PREC_EXACT;
+	res(r, i)->note[0] = 0;
+	if (r->o->verbose)
+		fprintf(stderr, "exact: %s (1 debug register: refcount of code 0x%llx, %s)\n",
+			res(r, i)->name, (unsigned long long)run->code, ci->qualname);
+	return 0;
+}
+
 /* Arms entry + return breakpoints of one op whose code object is known. */
 static void py_arm(struct rec *r, int i)
 {
@@ -280,6 +331,8 @@ static void py_arm(struct rec *r, int i)
 		op_sampled(r, i, "%s", "generator: timed from samples");
 		return;
 	}
+	if (!r->bp_why && py_arm_rc(r, i, &ci) <= 0)
+		return;
 	need = 1 + ci.nret;
 	if (ci.ret_partial) {
 		op_sampled(r, i, "%s", "return sites not decodable: timed from samples");
@@ -774,6 +827,12 @@ static void finish(struct rec *r)
 			(unsigned long long)st.bp_hits, (unsigned long long)st.py_no_tstate,
 			(unsigned long long)st.orphan_returns, (unsigned long long)st.depth_overflow,
 			(unsigned long long)st.rss_events);
+	if (r->o->verbose && st.rc_hits)
+		fprintf(stderr, "bpf: refcount watch: writes %llu, births %llu, deaths %llu, rejected %llu, "
+			"resync %llu, unmatched %llu\n", (unsigned long long)st.rc_hits,
+			(unsigned long long)st.rc_births, (unsigned long long)st.rc_deaths,
+			(unsigned long long)st.rc_rejected, (unsigned long long)st.rc_resync,
+			(unsigned long long)st.rc_unmatched);
 	if (st.calls_dropped)
 		session_warn(r->s, "%llu call records dropped (ring buffer full): statistics come from "
 			     "the BPF histograms", (unsigned long long)st.calls_dropped);
