@@ -3,7 +3,7 @@ some inputs (caught by the caller), have several return sites, recurse, or run o
 Each function times itself (perf_counter_ns around its body) and the ground truth goes to
 --timings as JSON lines {"op": QUALNAME, "ns": N}.
 
-usage: pyops.py [--ops plain,logs,raises,multi,rec,threaded] [-n N] [--work K] [--timings FILE]
+usage: pyops.py [--ops plain,logs,raises,multi,rec,threaded,cfunc,ingen,deep,keepframe] [-n N] [--work K] [--timings FILE]
                 [--go FILE] [--print]
   --go FILE   wait until FILE exists before the calls (attach mode: start recording first)
   --print     print each call's own timing on stdout
@@ -98,6 +98,55 @@ def threaded(x):
         _note("threaded", t0)
 
 
+def cfunc(x):
+    t0 = _clock()
+    try:
+        return _work(WORK)
+    finally:
+        _note("cfunc", t0)
+
+
+def ingen(x):
+    t0 = _clock()
+    try:
+        return _work(WORK)
+    finally:
+        _note("ingen", t0)
+
+
+def _gen(x):
+    yield ingen(x)
+
+
+def deep(n):
+    t0 = _clock()
+    try:
+        if n == 0:
+            return _work(WORK)
+        return deep(n - 1)
+    finally:
+        _note("deep", t0)
+
+
+def _pad(n, i):
+    if n == 0:
+        return deep(2)
+    return _pad(n - 1, i)
+
+
+_kept = []
+
+
+def keepframe(x):
+    t0 = _clock()
+    try:
+        _kept.append(sys._getframe())  # the frame object outlives the call
+        del _kept[:-2]
+        return _work(WORK)
+    finally:
+        _note("keepframe", t0)
+
+
 def call(op, i):
     if op == "raises":
         try:
@@ -106,6 +155,12 @@ def call(op, i):
             return -1
     if op == "rec":
         return rec(3)
+    if op == "cfunc":  # called from C (map): an entry frame
+        return list(map(cfunc, (i,)))
+    if op == "ingen":  # called by a generator's frame, which is not on the datastack
+        return next(_gen(i))
+    if op == "deep":  # under 100-163 other frames: some land first in a new datastack chunk
+        return _pad(100 + i % 64, i)
     return globals()[op](i)
 
 
