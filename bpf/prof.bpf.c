@@ -808,9 +808,20 @@ static __always_inline bool py_frame_slot(struct py_proc *pp, __u64 tstate, __u6
 
 	if (t) {
 		__u64 code = rd64(t + pp->off.frame_code) & pp->off.code_ptr_mask;
-		__u64 fs = py_framesize(pp, code);
+		__u64 fs = py_framesize(pp, code), s;
+		__u8 owner = 0xff;
 
-		if (fs && t + fs == F)
+		if (!fs)
+			return false;
+		s = t + fs;
+		if (s == F)
+			return true;
+		/* 3.13 Class() pushes an init-cleanup shim frame (owner 0, not linked yet) and then
+		 * __init__'s frame on top of it: one frame between the caller and F. */
+		bpf_probe_read_user(&owner, 1, (void *)(s + pp->off.frame_owner));
+		code = rd64(s + pp->off.frame_code) & pp->off.code_ptr_mask;
+		fs = owner == 0 && s < F ? py_framesize(pp, code) : 0;
+		if (fs && s + fs == F)
 			return true;
 	}
 	/* First frame of a new chunk (data[0]; data[1] in the root chunk): the frame below, if

@@ -3,7 +3,7 @@ some inputs (caught by the caller), have several return sites, recurse, or run o
 Each function times itself (perf_counter_ns around its body) and the ground truth goes to
 --timings as JSON lines {"op": QUALNAME, "ns": N}.
 
-usage: pyops.py [--ops plain,logs,raises,multi,rec,threaded,cfunc,ingen,deep,keepframe] [-n N] [--work K] [--timings FILE]
+usage: pyops.py [--ops plain,logs,raises,multi,rec,threaded,cfunc,ingen,deep,keepframe,init] [-n N] [--work K] [--timings FILE]
                 [--go FILE] [--print]
   --go FILE   wait until FILE exists before the calls (attach mode: start recording first)
   --print     print each call's own timing on stdout
@@ -134,6 +134,15 @@ def _pad(n, i):
     return _pad(n - 1, i)
 
 
+class Init:
+    def __init__(self, x):  # Class() on 3.13: a cleanup shim frame sits below __init__'s frame
+        t0 = _clock()
+        try:
+            self.x = _work(WORK)
+        finally:
+            _note("init", t0)
+
+
 _kept = []
 
 
@@ -155,6 +164,8 @@ def call(op, i):
             return -1
     if op == "rec":
         return rec(3)
+    if op == "init":  # spec target: pyops.py:Init.__init__
+        return Init(i)
     if op == "cfunc":  # called from C (map): an entry frame
         return list(map(cfunc, (i,)))
     if op == "ingen":  # called by a generator's frame, which is not on the datastack

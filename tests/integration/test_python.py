@@ -235,7 +235,7 @@ def pyops_attach(py, ops, n, extra=()):
         p.stdout.readline()
         args = [BIN, "record", "-v", "-q", "-F", "0", "-o", out, "-p", str(p.pid), "-d", "12"]
         for o in ops:
-            args += ["-e", f"{o}=py:pyops.py:{o}"]
+            args += ["-e", f"{o}=py:pyops.py:{'Init.__init__' if o == 'init' else o}"]
         with open(err, "w") as ef:
             r = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=ef)
             deadline = time.time() + 10
@@ -299,11 +299,13 @@ def rc_recursion_threads_and_c_callers(py):
 
 
 @each_python
-def rc_chunk_start_and_escaped_frames(py):
+def rc_chunk_start_escaped_frames_and_init(py):
     # deep: under 100-163 other frames, so some calls are the first frame of a datastack chunk;
-    # keepframe: its frame object outlives the call (frame object takes over the frame).
-    s, t, log = pyops_attach(py, ["deep", "keepframe"], 64)
+    # keepframe: its frame object outlives the call (frame object takes over the frame);
+    # init: Init.__init__ run by Init() (3.13 puts a cleanup shim frame below it).
+    s, t, log = pyops_attach(py, ["deep", "keepframe", "init"], 64)
     check_exact(s, t, log, "deep", 192)
+    check_exact(s, t, log, "init", 64)
     if rc_scheme(py) == 2:
         check_exact(s, t, log, "keepframe", 64)
     else:
