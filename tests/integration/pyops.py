@@ -212,9 +212,10 @@ def main():
     if "threaded" in ops:
         run_threads(a.n)
     if a.timings:
-        with open(a.timings, "w") as f:
+        with open(a.timings + ".tmp", "w") as f:
             for op, ns in _truth:
                 f.write(json.dumps({"op": op, "ns": ns}) + "\n")
+        os.rename(a.timings + ".tmp", a.timings)  # complete once it exists
     if a.print:
         for op, ns in _truth:
             print(op, ns)

@@ -2,6 +2,7 @@
 here (Debian's 3.11, pyenv 3.12/3.13; missing ones are skipped visibly)."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -233,7 +234,7 @@ def pyops_attach(py, ops, n, extra=()):
                "--linger", "60"])
     try:
         p.stdout.readline()
-        args = [BIN, "record", "-v", "-q", "-F", "0", "-o", out, "-p", str(p.pid), "-d", "12"]
+        args = [BIN, "record", "-v", "-q", "-F", "0", "-o", out, "-p", str(p.pid), "-d", "40"]
         for o in ops:
             args += ["-e", f"{o}=py:pyops.py:{'Init.__init__' if o == 'init' else o}"]
         with open(err, "w") as ef:
@@ -247,6 +248,8 @@ def pyops_attach(py, ops, n, extra=()):
             open(go, "w").close()
             while not os.path.exists(tim) and r.poll() is None:
                 time.sleep(0.05)
+            time.sleep(0.3)
+            r.send_signal(signal.SIGINT)  # the calls are done: stop recording (as Ctrl-C)
             r.wait(timeout=60)
         log = open(err).read()
         if r.returncode != 0:
