@@ -29,6 +29,8 @@ struct frame {
 	__u64 rss_start;
 	__u64 rss_peak;
 	__u64 key;   /* Python: _PyInterpreterFrame address; native: 0 */
+	__u64 rss_last;  /* RSS at the last mm counter change seen in the call */
+	__u64 rss_ret;   /* RSS when the Python frame left the chain, 0 until then (see on_rss) */
 	__u32 op_id;
 	__u32 pad;
 };
@@ -233,6 +235,8 @@ static __always_inline void push(struct thread_state *ts, __u32 op_id, __u64 key
 	f->pad = OP_NONE;
 	f->rss_start = op_id == OP_NONE ? 0 : task_rss();
 	f->rss_peak = f->rss_start;
+	f->rss_last = f->rss_start;
+	f->rss_ret = 0;
 	f->oncpu_start = oncpu_now(ts, now);
 	/* Last, so the probe's own work is not charged to the call. */
 	f->start_ns = bpf_ktime_get_ns();
@@ -261,7 +265,7 @@ static __noinline void pop_emit(struct thread_state *ts, __u32 tid, __u64 now, _
 	oncpu = oncpu_now(ts, now) - f->oncpu_start;
 	if (oncpu > dur)
 		oncpu = dur;
-	rss_end = task_rss();
+	rss_end = f->rss_ret ? f->rss_ret : task_rss();
 	if (rss_end > f->rss_peak)
 		f->rss_peak = rss_end;
 	/* The caller's peak covers its callees. */
@@ -422,6 +426,8 @@ out:
 	return 0;
 }
 
+static __noinline bool py_frame_gone(__u32 tgid, __u32 tid, __u64 frame);
+
 /* Peak RSS: every change of an mm counter by a thread inside a timed call. */
 SEC("tp_btf/rss_stat")
 int BPF_PROG(on_rss, struct mm_struct *mm, int member)
@@ -443,6 +449,12 @@ int BPF_PROG(on_rss, struct mm_struct *mm, int member)
 	f = &ts->f[(d - 1) & (MAX_DEPTH - 1)];
 	if (rss > f->rss_peak)
 		f->rss_peak = rss;
+	/* The refcount watch sees a Python call end only once its frame is cleared, after its
+	 * locals were freed: the call's RSS at return is the value before the first drop after
+	 * the frame left the chain. */
+	if (f->key && !f->rss_ret && rss < f->rss_last && py_frame_gone(task->tgid, tid, f->key))
+		f->rss_ret = f->rss_last;
+	f->rss_last = rss;
 	return 0;
 }
 
@@ -666,6 +678,26 @@ static long anc_one(__u64 i, void *arg)
 		return 1;
 	}
 	return 0;
+}
+
+/* Has frame left the current thread's chain (returned, being cleared)? False when unknown. */
+static __noinline bool py_frame_gone(__u32 tgid, __u32 tid, __u64 frame)
+{
+	struct py_proc *pp = bpf_map_lookup_elem(&py_procs, &tgid);
+	struct anc_ctx a = { .key = frame };
+	__u64 tstate;
+
+	if (!pp)
+		return false;
+	tstate = py_tstate_of(pp, tid);
+	if (!tstate)
+		return false;
+	a.pp = pp;
+	a.cur = py_current_frame(pp, tstate);
+	if (!a.cur || a.cur == frame)
+		return false;
+	bpf_loop(MAX_DEPTH, anc_one, &a, 0);
+	return !a.found;
 }
 
 /* Hardware breakpoint on a watched function's bytecode. Cookie: op id, and whether the watched
