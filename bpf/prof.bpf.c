@@ -28,6 +28,8 @@ struct frame {
 	__u64 rss_start;
 	__u64 rss_peak;
 	__u64 key;   /* Python: _PyInterpreterFrame address; native: 0 */
+	__u64 rss_last;  /* RSS at the last mm counter change seen in the call */
+	__u64 rss_ret;   /* RSS when the Python frame left the chain, 0 until then (see on_rss) */
 	__u32 op_id;
 	__u32 pad;
 };
@@ -249,6 +251,8 @@ static __always_inline void push(struct thread_state *ts, __u32 op_id, __u64 key
 	f->pad = OP_NONE;
 	f->rss_start = op_id == OP_NONE ? 0 : task_rss();
 	f->rss_peak = f->rss_start;
+	f->rss_last = f->rss_start;
+	f->rss_ret = 0;
 	f->oncpu_start = oncpu_now(ts, now);
 	/* Last, so the probe's own work is not charged to the call. */
 	f->start_ns = bpf_ktime_get_ns();
@@ -278,7 +282,7 @@ __noinline int pop_emit(struct thread_state *ts, __u32 tid, __u64 now, __u32 fla
 	oncpu = oncpu_now(ts, now) - f->oncpu_start;
 	if (oncpu > dur)
 		oncpu = dur;
-	rss_end = task_rss();
+	rss_end = f->rss_ret ? f->rss_ret : task_rss();
 	if (rss_end > f->rss_peak)
 		f->rss_peak = rss_end;
 	/* The caller's peak covers its callees. */
@@ -445,6 +449,8 @@ int BPF_PROG(on_switch_offcpu, bool preempt, struct task_struct *prev, struct ta
 	return 0;
 }
 
+static __noinline bool py_frame_gone(__u32 tgid, __u32 tid, __u64 frame);
+
 /* Peak RSS: every change of an mm counter by a thread inside a timed call. */
 SEC("tp_btf/rss_stat")
 int BPF_PROG(on_rss, struct mm_struct *mm, int member)
@@ -466,6 +472,12 @@ int BPF_PROG(on_rss, struct mm_struct *mm, int member)
 	f = &ts->f[(d - 1) & (MAX_DEPTH - 1)];
 	if (rss > f->rss_peak)
 		f->rss_peak = rss;
+	/* The refcount watch sees a Python call end only once its frame is cleared, after its
+	 * locals were freed: the call's RSS at return is the value before the first drop after
+	 * the frame left the chain. */
+	if (f->key && !f->rss_ret && rss < f->rss_last && py_frame_gone(task->tgid, tid, f->key))
+		f->rss_ret = f->rss_last;
+	f->rss_last = rss;
 	return 0;
 }
 
@@ -708,6 +720,26 @@ static long find_one(__u64 j, void *arg)
 	return 0;
 }
 
+/* Has frame left the current thread's chain (returned, being cleared)? False when unknown. */
+static __noinline bool py_frame_gone(__u32 tgid, __u32 tid, __u64 frame)
+{
+	struct py_proc *pp = bpf_map_lookup_elem(&py_procs, &tgid);
+	struct anc_ctx a = { .key = frame };
+	__u64 tstate;
+
+	if (!pp)
+		return false;
+	tstate = py_tstate_of(pp, tid);
+	if (!tstate)
+		return false;
+	a.pp = pp;
+	a.cur = py_current_frame(pp, tstate);
+	if (!a.cur || a.cur == frame)
+		return false;
+	bpf_loop(MAX_DEPTH, anc_one, &a, 0);
+	return !a.found;
+}
+
 /* Hardware breakpoint on a watched function's bytecode. Cookie: op id, and whether the watched
  * instruction is the first one (entry) or a RETURN (exit). */
 SEC("perf_event")
@@ -795,6 +827,218 @@ int on_bp(struct bpf_perf_event_data *ctx)
 		}
 		pop_emit(ts, tid, now, 0);
 	}
+	return 0;
+}
+
+/* ---- one register per op: a W watch on the code object's ob_refcnt ----
+ * CPython takes a reference to the code object when it creates a frame of the function
+ * (_PyFrame_Initialize / _PyFrame_InitializeSpecials, datastack_top already advanced past the
+ * new frame, which is not current yet) and drops it when it clears the frame (3.11+: the frame
+ * is unlinked first, current_frame is the caller, datastack_top still ends the frame). The watch
+ * traps after each write. A write is a birth or a death of frame F = datastack_top - framesize
+ * when F sits right after the innermost datastack frame of the chain (or at the start of the
+ * chunk) and is not current; the refcount's direction tells which. Anything else (logging's
+ * f.f_code, tracebacks dying, a frame object taking ownership) is another reference: rejected. */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_OPS);
+	__type(key, __u32);
+	__type(value, struct py_rc_state);
+} py_rc_state SEC(".maps");
+
+static __always_inline __s32 rd32(__u64 addr)
+{
+	__s32 v = 0;
+
+	bpf_probe_read_user(&v, sizeof(v), (void *)addr);
+	return v;
+}
+
+/* Frame size in bytes of a code object's frames on the datastack. */
+static __always_inline __u64 py_framesize(struct py_proc *pp, __u64 code)
+{
+	__s32 w;
+
+	if (pp->off.code_framesize >= 0)
+		w = rd32(code + pp->off.code_framesize);
+	else
+		w = rd32(code + pp->off.code_nlocalsplus) + rd32(code + pp->off.code_stacksize) +
+		    pp->off.frame_specials;
+	return w > 0 && w < (1 << 20) ? (__u64)w * 8 : 0;
+}
+
+/* Innermost frame of cur's chain that lives on the datastack (owner 0: not a generator's,
+ * not a frame object's, not a C-stack shim). */
+static __always_inline __u64 py_stack_frame(struct py_proc *pp, __u64 cur)
+{
+	for (int i = 0; i < 8 && cur; i++) {
+		__u8 owner = 0xff;
+
+		bpf_probe_read_user(&owner, 1, (void *)(cur + pp->off.frame_owner));
+		if (owner == 0)
+			return cur;
+		cur = rd64(cur + pp->off.frame_previous);
+	}
+	return 0;
+}
+
+/* Is F where the next frame goes (or the last one pushed ends), given current frame cur? */
+static __always_inline bool py_frame_slot(struct py_proc *pp, __u64 tstate, __u64 cur, __u64 F)
+{
+	__u64 t = py_stack_frame(pp, cur), chunk, first;
+
+	if (t) {
+		__u64 code = rd64(t + pp->off.frame_code) & pp->off.code_ptr_mask;
+		__u64 fs = py_framesize(pp, code), s;
+		__u8 owner = 0xff;
+
+		if (!fs)
+			return false;
+		s = t + fs;
+		if (s == F)
+			return true;
+		/* 3.13 Class() pushes an init-cleanup shim frame (owner 0, not linked yet) and then
+		 * __init__'s frame on top of it: one frame between the caller and F. */
+		bpf_probe_read_user(&owner, 1, (void *)(s + pp->off.frame_owner));
+		code = rd64(s + pp->off.frame_code) & pp->off.code_ptr_mask;
+		fs = owner == 0 && s < F ? py_framesize(pp, code) : 0;
+		if (fs && s + fs == F)
+			return true;
+	}
+	/* First frame of a new chunk (data[0]; data[1] in the root chunk): the frame below, if
+	 * any, is in another chunk. */
+	chunk = rd64(tstate + pp->off.tstate_datastack_chunk);
+	first = chunk + pp->off.chunk_data;
+	return chunk && (F == first || F == first + 8) && (!t || t < chunk || t > F);
+}
+
+/* Pops open Python calls of the thread that are neither cur nor one of its callers: their frames
+ * were cleared without a write we classified (3.11: an exception left them with a frame object
+ * holding the code reference). Ends are upper bounds. */
+static __always_inline void py_reap(struct py_proc *pp, struct thread_state *ts, __u32 tid,
+				    __u64 cur, __u64 now)
+{
+	for (int k = 0; k < 4; k++) {
+		__u32 d = ts->depth;
+		struct anc_ctx a = { .pp = pp, .cur = cur };
+
+		if (d == 0)
+			break;
+		a.key = ts->f[(d - 1) & (MAX_DEPTH - 1)].key;
+		if (a.key == 0 || a.key == cur)
+			break;
+		bpf_loop(MAX_DEPTH, anc_one, &a, 0);
+		if (a.found)
+			break;
+		pop_emit(ts, tid, now, CALL_F_UNWOUND);
+	}
+}
+
+/* Closes the call of frame F (op) and, as unwound, anything opened above it. */
+static __always_inline void py_close(struct thread_state *ts, __u32 tid, __u32 op, __u64 F, __u64 now)
+{
+	__u32 d = ts->depth, pos = MAX_DEPTH;
+
+	for (__u32 j = 0; j < MAX_DEPTH; j++) {
+		if (j >= d)
+			break;
+		if (ts->f[j].key == F && ts->f[j].op_id == op)
+			pos = j;
+	}
+	if (pos >= MAX_DEPTH || d - pos > 8) {
+		__sync_fetch_and_add(&stats.rc_unmatched, 1);
+		return;
+	}
+	for (int k = 0; k < 8; k++) {
+		if (ts->depth <= pos + 1)
+			break;
+		pop_emit(ts, tid, now, CALL_F_UNWOUND);
+	}
+	pop_emit(ts, tid, now, 0);
+	__sync_fetch_and_add(&stats.rc_deaths, 1);
+}
+
+/* W watch (len 8) on ob_refcnt of a watched function's code object. Cookie: op id. */
+SEC("perf_event")
+int on_rc(struct bpf_perf_event_data *ctx)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id, op = (__u32)bpf_get_attach_cookie(ctx);
+	struct py_proc *pp = bpf_map_lookup_elem(&py_procs, &tgid);
+	struct py_rc_state *st;
+	struct thread_state *ts;
+	__u64 *want, code, v, tstate, cur, top, fs, F;
+	bool top_is_f;
+	int dir = 0;
+
+	if (!pp || pp->off.rc_scheme == 0)
+		return 0;
+	want = bpf_map_lookup_elem(&py_op_code, &op);
+	st = bpf_map_lookup_elem(&py_rc_state, &op);
+	if (!want || !st || !*want)
+		return 0;
+	__sync_fetch_and_add(&stats.rc_hits, 1);
+	code = *want & ~PY_CODE_CLOSING;
+	/* Direction: every write of the target traps and the GIL orders them. */
+	v = rd64(code);
+	if (st->tgid == tgid && st->last) {
+		if (v == st->last + 1)
+			dir = 1;
+		else if (v + 1 == st->last)
+			dir = -1;
+	}
+	if (!dir)
+		__sync_fetch_and_add(&stats.rc_resync, 1);
+	st->last = v;
+	st->tgid = tgid;
+
+	tstate = py_tstate_of(pp, tid);
+	if (!tstate)
+		return 0;
+	cur = py_current_frame(pp, tstate);
+	top = rd64(tstate + pp->off.tstate_datastack_top);
+	fs = py_framesize(pp, code);
+	F = top - fs;
+	ts = thread_get(tid, now);
+	if (!ts)
+		return 0;
+	if (!fs || F == cur || !py_frame_slot(pp, tstate, cur, F)) {
+		/* 3.11: a traceback dying releases the code of a frame an exception cleared. */
+		if (pp->off.rc_scheme == 1 && dir < 0)
+			py_reap(pp, ts, tid, cur, now);
+		__sync_fetch_and_add(&stats.rc_rejected, 1);
+		return 0;
+	}
+	top_is_f = ts->depth > 0 && ts->f[(ts->depth - 1) & (MAX_DEPTH - 1)].key == F &&
+		   ts->f[(ts->depth - 1) & (MAX_DEPTH - 1)].op_id == op;
+	if (!dir) /* first write seen: an open frame there can only be dying */
+		dir = top_is_f ? -1 : 1;
+
+	if (dir < 0) {
+		/* At a clearing the frame still names its code (at a creation it may not yet). */
+		if ((rd64(F + pp->off.frame_code) & pp->off.code_ptr_mask) != code) {
+			__sync_fetch_and_add(&stats.rc_rejected, 1);
+			return 0;
+		}
+		py_close(ts, tid, op, F, now);
+		return 0;
+	}
+	if (top_is_f) {
+		/* 3.12+: a frame object taking over the dying frame takes its own reference first;
+		 * 3.11: the frame there was cleared by an exception, without a write. */
+		if (pp->off.rc_scheme >= 2) {
+			__sync_fetch_and_add(&stats.rc_rejected, 1);
+			return 0;
+		}
+		pop_emit(ts, tid, now, CALL_F_UNWOUND);
+	}
+	py_reap(pp, ts, tid, cur, now);
+	if (*want & PY_CODE_CLOSING) /* user space is taking the register away: no new calls */
+		return 0;
+	push(ts, op, F, now);
+	__sync_fetch_and_add(&stats.rc_births, 1);
 	return 0;
 }
 

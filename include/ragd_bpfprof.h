@@ -110,6 +110,13 @@ struct bpf_stats {
 	__u64 py_no_tstate;     /* Python event on a thread whose PyThreadState was not found */
 	__u64 rss_events;
 	__u64 bp_not_return;    /* a RETURN site read that was no return (3.11 quickening) */
+	/* One-register scheme (W watch on a code object's ob_refcnt, see on_rc) */
+	__u64 rc_hits;          /* refcount writes seen in a traced Python process */
+	__u64 rc_births;        /* writes classified as a frame of the op being created */
+	__u64 rc_deaths;        /* ... and as that frame being cleared */
+	__u64 rc_rejected;      /* other references (logging's f_code, tracebacks, frame objects) */
+	__u64 rc_resync;        /* the value did not move by exactly 1 since the last write seen */
+	__u64 rc_unmatched;     /* a frame cleared that we never saw created (armed mid-call) */
 };
 
 /* Where CPython keeps what we read, per interpreter version (user/python.c fills it). */
@@ -135,6 +142,16 @@ struct py_offsets {
 	__u64 code_ptr_mask;        /* 3.14 tags f_executable: mask the low bits off; ~0 before */
 	__s32 runtime_tss_key;      /* _PyRuntime.autoTSSkey (Py_tss_t): the pthread key is the int at +4 */
 	__s32 tstate_thread_id;     /* PyThreadState.thread_id (pthread_self() of the thread) */
+	/* One-register scheme (on_rc): where the next frame goes and how big a frame is. */
+	__u32 rc_scheme;            /* 0: not supported; 1: 3.11 (a raising frame's clearing does not
+				     * touch the code's refcount); 2: 3.12+ (every clearing does) */
+	__s32 tstate_datastack_top;
+	__s32 tstate_datastack_chunk;
+	__s32 chunk_data;           /* _PyStackChunk.data */
+	__s32 code_framesize;       /* co_framesize in words (3.12+); -1: 3.11, see below */
+	__s32 code_nlocalsplus;     /* 3.11 frame size = co_nlocalsplus + co_stacksize + frame_specials */
+	__s32 code_stacksize;
+	__s32 frame_specials;       /* FRAME_SPECIALS_SIZE (3.11) */
 };
 
 /* One Python process: offsets plus where its _PyRuntime is. Keyed by tgid. */
@@ -171,5 +188,13 @@ struct mod_op {
 
 /* bpf_cookie of a hardware breakpoint link */
 #define BP_COOKIE(op, is_ret) (((__u64)(is_ret) << 32) | (op))
+
+/* Per op watched through its code object's refcount (on_rc): the last value seen (writes are
+ * serialised by the GIL) and the process it was seen in. User space seeds it when arming. */
+struct py_rc_state {
+	__u64 last;
+	__u32 tgid;
+	__u32 pad;
+};
 
 #endif

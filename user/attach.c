@@ -91,6 +91,7 @@ int attach_open_load(struct attacher *a, const struct attach_cfg *cfg, char *err
 	bpf_program__set_autoload(skel->progs.op_entry, cfg->want_native);
 	bpf_program__set_autoload(skel->progs.op_return, cfg->want_native);
 	bpf_program__set_autoload(skel->progs.on_bp, cfg->want_python);
+	bpf_program__set_autoload(skel->progs.on_rc, cfg->want_python);
 	/* Only what the session uses: verification is most of start-up. */
 	bpf_program__set_autoload(skel->progs.on_cpu_sample, cfg->want_sampling);
 	bpf_program__set_autoload(skel->progs.on_switch_offcpu, cfg->sample_offcpu);
@@ -194,14 +195,17 @@ static int perf_open(struct perf_event_attr *attr, int cpu)
 	return syscall(SYS_perf_event_open, attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
-int attach_breakpoint(struct attacher *a, __u64 addr, __u64 cookie, int *first_link)
+/* One breakpoint perf event per CPU (pid -1: the BPF program filters by tgid), each linked to
+ * prog with cookie. Returns the number of links added or -errno. */
+static int attach_bp(struct attacher *a, struct bpf_program *prog, int type, int len, __u64 addr,
+		     __u64 cookie, int *first_link)
 {
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_BREAKPOINT,
 		.size = sizeof(attr),
-		.bp_type = HW_BREAKPOINT_RW,
+		.bp_type = type,
 		.bp_addr = addr,
-		.bp_len = HW_BREAKPOINT_LEN_1,
+		.bp_len = len,
 		.sample_period = 1,
 	};
 	int n = 0;
@@ -220,7 +224,7 @@ int attach_breakpoint(struct attacher *a, __u64 addr, __u64 cookie, int *first_l
 			attach_drop_links(a, *first_link, n);
 			return -e;
 		}
-		l = bpf_program__attach_perf_event_opts(a->skel->progs.on_bp, fd, &o);
+		l = bpf_program__attach_perf_event_opts(prog, fd, &o);
 		if (!l) {
 			int e = errno;
 
@@ -235,6 +239,18 @@ int attach_breakpoint(struct attacher *a, __u64 addr, __u64 cookie, int *first_l
 		n++;
 	}
 	return n;
+}
+
+int attach_breakpoint(struct attacher *a, __u64 addr, __u64 cookie, int *first_link)
+{
+	return attach_bp(a, a->skel->progs.on_bp, HW_BREAKPOINT_RW, HW_BREAKPOINT_LEN_1, addr, cookie,
+			 first_link);
+}
+
+int attach_breakpoint_w(struct attacher *a, __u64 addr, __u64 cookie, int *first_link)
+{
+	return attach_bp(a, a->skel->progs.on_rc, HW_BREAKPOINT_W, HW_BREAKPOINT_LEN_8, addr, cookie,
+			 first_link);
 }
 
 void attach_drop_links(struct attacher *a, int first, int n)

@@ -53,6 +53,9 @@ int attach_eval_code(struct attacher *a, pid_t pid, const char *path, __u64 off,
 /* A read/write hardware breakpoint of 1 byte at addr on every CPU, running on_bp with cookie.
  * Returns the number of links added, or -errno (-ENOSPC: no debug register free). */
 int attach_breakpoint(struct attacher *a, __u64 addr, __u64 cookie, int *first_link);
+/* A write watch of 8 bytes at addr (a code object's ob_refcnt) on every CPU, running on_rc with
+ * cookie (the op id). Same return values as attach_breakpoint. */
+int attach_breakpoint_w(struct attacher *a, __u64 addr, __u64 cookie, int *first_link);
 void attach_drop_links(struct attacher *a, int first, int n);
 /* 1 if hardware breakpoints fire on this machine, 0 if they are accepted but silent, -errno
  * (-ENOSPC: every debug register is taken) if they cannot be opened. */

@@ -63,6 +63,11 @@
  * str length / state / ascii data / compact data  16/32/48/72 (3.11), 16/32/40/56 (3.12+)
  * _PyCoMonitoringData lines / per_instruction_opcodes      - 40/56 32/48 96/112
  * C-stack shim frames: owner == 3 (3.12, 3.13), owner >= 3 (3.14: 3 interpreter, 4 C stack)
+ * One-register scheme (gdb ptype/o on the pyenv libpythons; 3.14 not measured: rc_scheme 0)
+ * tstate.datastack_chunk / datastack_top  296/304 232/240 232/240
+ * _PyStackChunk.data                      24    24    24
+ * code co_stacksize / co_nlocalsplus    68/76 64/72 64/72
+ * code co_framesize (words)               -    76    76   (3.11: nlocalsplus + stacksize + 9)
  */
 struct py_table {
 	__u32 minor;
@@ -89,7 +94,9 @@ static const struct py_table py_tables[] = {
 	    .current_frame = 8, .frame_code = 32, .frame_previous = 48, .frame_owner = 69,
 	    .code_adaptive = 184, .code_firstlineno = 72, .str_ascii_data = 48,
 	    .owner_cstack = 0, .runtime_tss_key = 592,
-	    .code_ptr_mask = ~0ull },
+	    .code_ptr_mask = ~0ull, .rc_scheme = 1, .tstate_datastack_top = 304,
+	    .tstate_datastack_chunk = 296, .chunk_data = 24, .code_framesize = -1,
+	    .code_nlocalsplus = 76, .code_stacksize = 68, .frame_specials = 9 },
 	  { UOFF_COMMON, .interp_modules = 888, .dictvalues_values = 0, .tuple_item = 24,
 	    .code_monitoring = -1, .mon_lines = -1, .mon_per_instr = -1, .str_compact_data = 72 } },
 	{ 12,
@@ -98,7 +105,9 @@ static const struct py_table py_tables[] = {
 	    .current_frame = 0, .frame_code = 0, .frame_previous = 8, .frame_owner = 70,
 	    .code_adaptive = 192, .code_firstlineno = 68, .str_ascii_data = 40,
 	    .owner_cstack = 3, .runtime_tss_key = 1544,
-	    .code_ptr_mask = ~0ull },
+	    .code_ptr_mask = ~0ull, .rc_scheme = 2, .tstate_datastack_top = 240,
+	    .tstate_datastack_chunk = 232, .chunk_data = 24, .code_framesize = 76,
+	    .code_nlocalsplus = 72, .code_stacksize = 64, .frame_specials = 0 },
 	  { UOFF_COMMON, .interp_modules = 944, .dictvalues_values = 0, .tuple_item = 24,
 	    .code_monitoring = 168, .mon_lines = 40, .mon_per_instr = 56, .str_compact_data = 56 } },
 	{ 13,
@@ -107,7 +116,9 @@ static const struct py_table py_tables[] = {
 	    .current_frame = 72, .frame_code = 0, .frame_previous = 8, .frame_owner = 70,
 	    .code_adaptive = 200, .code_firstlineno = 68, .str_ascii_data = 40,
 	    .owner_cstack = 3, .runtime_tss_key = 2160,
-	    .code_ptr_mask = ~0ull },
+	    .code_ptr_mask = ~0ull, .rc_scheme = 2, .tstate_datastack_top = 240,
+	    .tstate_datastack_chunk = 232, .chunk_data = 24, .code_framesize = 76,
+	    .code_nlocalsplus = 72, .code_stacksize = 64, .frame_specials = 0 },
 	  { UOFF_COMMON, .interp_modules = 7656, .dictvalues_values = 8, .tuple_item = 24,
 	    .code_monitoring = 176, .mon_lines = 32, .mon_per_instr = 48, .str_compact_data = 56 } },
 	{ 14,

@@ -53,6 +53,7 @@ struct op_run {
 	__u64 code;              /* py: code object in the primary Python process */
 	/* exact py: ops: what arming takes, and the breakpoints while armed (see plan_apply) */
 	int need;                /* debug registers; 0 while it cannot be exact */
+	bool rc;                 /* one-register scheme (refcount watch) rather than entry + returns */
 	__u64 bytecode;
 	__u32 nret;
 	__u32 ret_units[PY_MAX_RET];
@@ -302,12 +303,15 @@ static void op_sampled(struct rec *r, int i, const char *fmt, const char *why)
 	snprintf(or->note, sizeof(or->note), fmt, why);
 }
 
-/* Debug registers a function takes to be timed exactly (entry + each RETURN site), or 0 and
- * why it cannot be. The one rule record and probes both use. */
-static int code_need(const struct py_code_info *ci, char *why, size_t len)
+/* Debug registers a function takes to be timed exactly, or 0 and why it cannot be. The one
+ * rule record and probes both use. RC: the interpreter supports the one-register scheme (a
+ * write watch on the code object's reference count, on_rc); else entry + each RETURN site. */
+static int code_need(const struct py_code_info *ci, bool rc, char *why, size_t len)
 {
 	if (ci->is_generator)
 		snprintf(why, len, "generator");
+	else if (rc)
+		return 1;
 	else if (ci->ret_partial)
 		snprintf(why, len, "return sites not decodable");
 	else if (ci->nret == 0 || ci->nret > 3)
@@ -315,6 +319,14 @@ static int code_need(const struct py_code_info *ci, char *why, size_t len)
 	else
 		return 1 + ci->nret;
 	return 0;
+}
+
+/* The one-register scheme here? RAGD_BPFPROF_RC=0 turns it off (for comparisons). */
+static bool rc_ok(const struct py_target *t)
+{
+	const char *env = getenv("RAGD_BPFPROF_RC");
+
+	return t->off.rc_scheme && !(env && !strcmp(env, "0"));
 }
 
 /* Reads a found op's code object: can it be exact, and with how many debug registers? */
@@ -333,7 +345,8 @@ static void py_classify(struct rec *r, int i)
 	res(r, i)->resolved = true;
 	run->found_at = now_ns();
 	run->state = OPS_READY;
-	run->need = code_need(&ci, why, sizeof(why));
+	run->rc = rc_ok(&r->py[r->primary].t);
+	run->need = code_need(&ci, run->rc, why, sizeof(why));
 	if (!run->need) {
 		op_sampled(r, i, "%s: timed from samples", why);
 	} else if (r->bp_why) {
@@ -381,6 +394,47 @@ static void op_disarm(struct rec *r, int i)
 	op_code_map(r, i, 0);
 }
 
+static int op_armed(struct rec *r, int i, const char *how)
+{
+	struct op_run *run = &r->run[i];
+
+	run->armed = true;
+	span_open(&run->armed_iv, &run->narmed, now_ns());
+	run->state = OPS_READY;
+	res(r, i)->precision = PREC_EXACT;
+	res(r, i)->note[0] = 0;
+	if (r->o->verbose)
+		fprintf(stderr, "exact: %s (%d debug register%s: %s 0x%llx)\n", res(r, i)->name, run->need,
+			run->need > 1 ? "s" : "", how, (unsigned long long)(run->rc ? run->code : run->bytecode));
+	return 0;
+}
+
+/* One write watch on the code object's reference count (on_rc tells the frames' creation and
+ * clearing from other references). */
+static int op_arm_rc(struct rec *r, int i)
+{
+	struct op_run *run = &r->run[i];
+	struct py_target *t = &r->py[r->primary].t;
+	struct py_rc_state st = { .tgid = r->py[r->primary].pid };
+	__u32 k = r->op_base + i;
+	int first, n;
+
+	/* Seed the direction tracking; a stale seed costs one write classified by position only. */
+	if (t->mem.read(t->mem.ctx, run->code, &st.last, sizeof(st.last)))
+		st.last = 0;
+	attach_map_set(r->a.skel->maps.py_rc_state, &k, sizeof(k), &st, sizeof(st), "refcount state");
+	n = attach_breakpoint_w(&r->a, run->code, k, &first);
+	if (n >= 0 && op_take_links(r, run, first, n)) {
+		attach_drop_links(&r->a, first, n);
+		n = -ENOMEM;
+	}
+	if (n < 0) {
+		op_disarm(r, i);
+		return n;
+	}
+	return op_armed(r, i, "refcount of code");
+}
+
 /* Entry + return breakpoints; returns first, so an entry never opens a frame whose exit is not
  * watched yet. 0 or -errno. */
 static int op_arm(struct rec *r, int i)
@@ -390,6 +444,8 @@ static int op_arm(struct rec *r, int i)
 	int first, n;
 
 	op_code_map(r, i, run->code);
+	if (run->rc)
+		return op_arm_rc(r, i);
 	for (int j = 0; j <= (int)run->nret; j++) {
 		bool is_ret = j < (int)run->nret;
 		__u64 addr = run->bytecode + (is_ret ? 2ull * run->ret_units[j] : 0);
@@ -404,15 +460,7 @@ static int op_arm(struct rec *r, int i)
 			return n;
 		}
 	}
-	run->armed = true;
-	span_open(&run->armed_iv, &run->narmed, now_ns());
-	run->state = OPS_READY;
-	res(r, i)->precision = PREC_EXACT;
-	res(r, i)->note[0] = 0;
-	if (r->o->verbose)
-		fprintf(stderr, "exact: %s (%d debug registers, bytecode at 0x%llx)\n", res(r, i)->name,
-			run->need, (unsigned long long)run->bytecode);
-	return 0;
+	return op_armed(r, i, "first bytecode + returns at");
 }
 
 /* Open calls of op i right now (BPF counts entries minus exits). */
@@ -1030,6 +1078,12 @@ static void finish(struct rec *r)
 			(unsigned long long)st.bp_hits, (unsigned long long)st.py_no_tstate,
 			(unsigned long long)st.orphan_returns, (unsigned long long)st.depth_overflow,
 			(unsigned long long)st.rss_events, (unsigned long long)st.bp_not_return);
+	if (r->o->verbose && st.rc_hits)
+		fprintf(stderr, "bpf: refcount watch: writes %llu, births %llu, deaths %llu, rejected %llu, "
+			"resync %llu, unmatched %llu\n", (unsigned long long)st.rc_hits,
+			(unsigned long long)st.rc_births, (unsigned long long)st.rc_deaths,
+			(unsigned long long)st.rc_rejected, (unsigned long long)st.rc_resync,
+			(unsigned long long)st.rc_unmatched);
 	if (st.calls_dropped)
 		session_warn(r->s, "%llu call records dropped (ring buffer full): statistics come from "
 			     "the BPF histograms", (unsigned long long)st.calls_dropped);
@@ -1699,7 +1753,7 @@ int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
 			nmissing++;
 			continue;
 		}
-		po[i].need = budget ? code_need(&ci, cwhy, sizeof(cwhy)) : 0;
+		po[i].need = budget ? code_need(&ci, rc_ok(&t), cwhy, sizeof(cwhy)) : 0;
 		why[i] = "sampled";
 		if (!budget)
 			snprintf(cwhy, sizeof(cwhy), "no usable debug registers");

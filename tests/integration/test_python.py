@@ -2,6 +2,7 @@
 here (Debian's 3.11, pyenv 3.12/3.13; missing ones are skipped visibly)."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -351,3 +352,103 @@ def profile_rotates_exact_stages():
         within(p50([c["duration_ns"] for c in ours]), p50([j["ns"] for j in theirs]), 0.02, 100000,
                f"{name} p50")
     eq(op(s, "search")["coverage"], 1, "search coverage")
+
+
+# ---- one debug register per op: the code object's reference count (on_rc) ----
+PYOPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyops.py")
+
+
+def pyops_attach(py, ops, n, extra=()):
+    """record -p on pyops.py running OPS n times each; the calls start once every op is armed.
+    Returns (session, {op: [ns, ...]} from the workload's own clock, record's stderr)."""
+    if not breakpoints_fire():
+        raise Skip("hardware breakpoints do not fire on this machine (self-test)")
+    d = os.path.dirname(tmp("x"))
+    go, tim, out, err = (os.path.join(d, f) for f in ("go", "t.jsonl", "s.json", "err"))
+    p = spawn([py, PYOPS, "--ops", ",".join(ops), "-n", str(n), "--go", go, "--timings", tim,
+               "--linger", "60"])
+    try:
+        p.stdout.readline()
+        args = [BIN, "record", "-v", "-q", "-F", "0", "-o", out, "-p", str(p.pid), "-d", "40"]
+        for o in ops:
+            args += ["-e", f"{o}=py:pyops.py:{'Init.__init__' if o == 'init' else o}"]
+        with open(err, "w") as ef:
+            r = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=ef)
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                armed = sum(1 for line in open(err) if line.startswith("exact: "))
+                if armed >= len(ops) or r.poll() is not None:
+                    break
+                time.sleep(0.05)
+            open(go, "w").close()
+            while not os.path.exists(tim) and r.poll() is None:
+                time.sleep(0.05)
+            time.sleep(0.3)
+            r.send_signal(signal.SIGINT)  # the calls are done: stop recording (as Ctrl-C)
+            r.wait(timeout=60)
+        log = open(err).read()
+        if r.returncode != 0:
+            raise AssertionError(f"record exit {r.returncode}: {log[-2000:]}")
+        return load(out), truth(tim), log
+    finally:
+        p.kill()
+        p.wait()
+
+
+def check_exact_rc(s, t, log, name, count=None, one_register=True):
+    o = op(s, name)
+    eq(o["precision"], "exact", f"{name} precision ({o.get('note')})")
+    if one_register and f"exact: {name} (1 debug register" not in log:
+        raise AssertionError(f"{name} not armed with one debug register: {log[-1500:]}")
+    eq(o["count"], count if count is not None else len(t[name]), f"{name} count")
+    within(o["p50_ns"], sorted(t[name])[len(t[name]) // 2], 0.02, 100000, f"{name} p50")
+    return o
+
+
+def rc_scheme(py):
+    return 1 if "3.11" in py else 2
+
+
+@each_python
+def rc_four_ops_exact_at_once(py):
+    # plain, logs on every call (logging's findCaller takes f.f_code: other refcount writes),
+    # raises for a third of its inputs (caught by the caller), four return sites: 4 registers.
+    s, t, log = pyops_attach(py, ["plain", "logs", "raises", "multi"], 150)
+    for name in ("plain", "logs", "raises", "multi"):
+        o = check_exact_rc(s, t, log, name, 150)
+    # 3.12+ see the raising frame's clearing; 3.11 only the traceback dying later (upper bound)
+    eq(op(s, "raises").get("unwound", 0), 50 if rc_scheme(py) == 1 else 0, "raises unwound")
+    eq(op(s, "logs").get("unwound", 0), 0, "logs unwound")
+
+
+@each_python
+def rc_recursion_threads_and_c_callers(py):
+    # rec: 4 nested frames of one function; threaded: 4 threads at once; cfunc: called by map()
+    # (an entry frame); ingen: called from a generator's frame (not on the datastack).
+    s, t, log = pyops_attach(py, ["rec", "threaded", "cfunc", "ingen"], 100)
+    check_exact_rc(s, t, log, "rec", 400)
+    check_exact_rc(s, t, log, "threaded", 400)
+    check_exact_rc(s, t, log, "cfunc", 100)
+    check_exact_rc(s, t, log, "ingen", 100)
+    if len({c["tid"] for c in calls(s, "threaded")}) != 4:
+        raise AssertionError("threaded calls not on 4 threads")
+    if max(c.get("depth", 0) for c in calls(s, "rec")) != 3:
+        raise AssertionError("rec: nesting depth not seen")
+
+
+@each_python
+def rc_chunk_start_escaped_frames_and_init(py):
+    # deep: under 100-163 other frames, so some calls are the first frame of a datastack chunk;
+    # keepframe: its frame object outlives the call (frame object takes over the frame);
+    # init: Init.__init__ run by Init() (3.13 puts a cleanup shim frame below it).
+    s, t, log = pyops_attach(py, ["deep", "keepframe", "init"], 64)
+    check_exact_rc(s, t, log, "deep", 192)
+    check_exact_rc(s, t, log, "init", 64)
+    if rc_scheme(py) == 2:
+        check_exact_rc(s, t, log, "keepframe", 64)
+    else:
+        # 3.11 moves the code reference to the frame object without a write: such a call ends at
+        # the next event of the op on its thread (an upper bound); the last one is still open.
+        o = op(s, "keepframe")
+        if o["count"] < 63:
+            raise AssertionError(f"keepframe count {o['count']} < 63")

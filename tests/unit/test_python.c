@@ -323,6 +323,39 @@ static void test_find(void **state)
 	assert_true(code == p->code);
 }
 
+/* One-register scheme: frame size from the code objects in the image. On 3.12+ co_framesize
+ * must equal co_nlocalsplus + co_stacksize + FRAME_SPECIALS_SIZE (9), which checks all three
+ * offsets; 3.11 computes it from the other two. 3.14 keeps the old scheme. */
+static void test_rc_offsets(void **state)
+{
+	struct fix *fx = *state;
+	const struct py_offsets *o = &fx->t.off;
+	static const unsigned scheme[] = { [11] = 1, [12] = 2, [13] = 2, [14] = 0 };
+
+	assert_int_equal(o->rc_scheme, scheme[fx->minor]);
+	if (!o->rc_scheme)
+		return;
+	assert_int_equal(o->chunk_data, 24);
+	assert_int_equal(o->tstate_datastack_top, o->tstate_datastack_chunk + 8);
+	assert_int_equal(o->code_framesize, fx->minor == 11 ? -1 : 76);
+	for (int i = 0; i < fx->ex->nfn; i++) {
+		__s32 nl = -1, ss = -1, fs = -1;
+		__u64 code = fx->ex->fn[i].code;
+
+		assert_int_equal(img_read(fx->im, code + o->code_nlocalsplus, &nl, 4), 0);
+		assert_int_equal(img_read(fx->im, code + o->code_stacksize, &ss, 4), 0);
+		if (nl < 0 || nl >= 64 || ss < 0 || ss >= 64)
+			fail_msg("%s %s: co_nlocalsplus %d, co_stacksize %d", fx->name,
+				 fx->ex->fn[i].name, nl, ss);
+		if (o->code_framesize < 0)
+			continue;
+		assert_int_equal(img_read(fx->im, code + o->code_framesize, &fs, 4), 0);
+		if (fs != nl + ss + 9)
+			fail_msg("%s %s: co_framesize %d, nlocalsplus %d, stacksize %d", fx->name,
+				 fx->ex->fn[i].name, fs, nl, ss);
+	}
+}
+
 static void test_code_read(void **state)
 {
 	struct fix *fx = *state;
@@ -579,6 +612,7 @@ static void test_detect_errors(void **state)
 	cmocka_unit_test_prestate_setup_teardown(test_offsets, setup, teardown, &fx),       \
 	cmocka_unit_test_prestate_setup_teardown(test_find, setup, teardown, &fx),          \
 	cmocka_unit_test_prestate_setup_teardown(test_code_read, setup, teardown, &fx),     \
+	cmocka_unit_test_prestate_setup_teardown(test_rc_offsets, setup, teardown, &fx),    \
 	cmocka_unit_test_prestate_setup_teardown(test_monitored, setup, teardown, &fx),     \
 	cmocka_unit_test_prestate_setup_teardown(test_lines, setup, teardown, &fx),         \
 	cmocka_unit_test_prestate_setup_teardown(test_symcache, setup, teardown, &fx),      \
