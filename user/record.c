@@ -321,12 +321,17 @@ static int code_need(const struct py_code_info *ci, bool rc, char *why, size_t l
 	return 0;
 }
 
-/* The one-register scheme here? RAGD_BPFPROF_RC=0 turns it off (for comparisons). */
+/* The one-register scheme here? On 3.12+ by default; on 3.11 (rc_scheme 1) only with
+ * RAGD_BPFPROF_RC=1: a frame object taking over a dying frame moves its code reference without
+ * a write there, and attached to a ragd-lite search loop 29 of 131 calls came out split.
+ * RAGD_BPFPROF_RC=0 turns it off everywhere (for comparisons). */
 static bool rc_ok(const struct py_target *t)
 {
 	const char *env = getenv("RAGD_BPFPROF_RC");
 
-	return t->off.rc_scheme && !(env && !strcmp(env, "0"));
+	if (env && !strcmp(env, "0"))
+		return false;
+	return t->off.rc_scheme >= 2 || (t->off.rc_scheme == 1 && env && !strcmp(env, "1"));
 }
 
 /* Reads a found op's code object: can it be exact, and with how many debug registers? */
@@ -1368,6 +1373,11 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 	}
 
 
+	/* Call times are relative to the session's first run, so profile iterations line up; taken
+	 * before anything is armed, so no call starts before it. */
+	if (!session_mono0)
+		session_mono0 = now_ns();
+	r->t0 = session_mono0;
 	cfg.nops = s->nops;
 	cfg.follow_children = r->launched;
 	cfg.want_native = n_native > 0;
@@ -1476,10 +1486,6 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 		goto cleanup_paths;
 	}
 	start = now_ns();
-	/* Call times are relative to the session's first run, so profile iterations line up. */
-	if (!session_mono0)
-		session_mono0 = start;
-	r->t0 = session_mono0;
 	if (o->duration > 0)
 		deadline = start + (__u64)(o->duration * 1e9);
 	if (r->launched) {

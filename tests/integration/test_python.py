@@ -373,7 +373,9 @@ def pyops_attach(py, ops, n, extra=()):
         for o in ops:
             args += ["-e", f"{o}=py:pyops.py:{'Init.__init__' if o == 'init' else o}"]
         with open(err, "w") as ef:
-            r = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=ef)
+            # 3.11 takes the one-register scheme only when asked (see rc_ok in user/record.c)
+            r = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=ef,
+                                 env=dict(os.environ, RAGD_BPFPROF_RC="1"))
             deadline = time.time() + 10
             while time.time() < deadline:
                 armed = sum(1 for line in open(err) if line.startswith("exact: "))
