@@ -12,17 +12,16 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/stat.h>
 #include "record.h"
 #include "session.h"
 #include "spec.h"
+#include "cli.h"
 
 #define VERSION "0.1.0"
 
-static const char *prog = "ragd-bpfprof";
+const char *prog = "ragd-bpfprof";
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
+int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -39,7 +38,7 @@ static void sig_stop(int sig)
 	exiting = 1;
 }
 
-static void install_signals(void)
+void install_signals(void)
 {
 	struct sigaction sa = { .sa_handler = sig_stop };
 
@@ -48,7 +47,7 @@ static void install_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-static bool want_color(bool no_color, FILE *f)
+bool want_color(bool no_color, FILE *f)
 {
 	return !no_color && !getenv("NO_COLOR") && isatty(fileno(f));
 }
@@ -102,21 +101,8 @@ static const char record_help[] =
 "  sudo ragd-bpfprof record -o search.json -- ragd search \"vector databases\"\n"
 "  sudo ragd-bpfprof record -e sqlite_step=native:libsqlite3.so.0:sqlite3_step -p 1234\n";
 
-enum { OPT_NO_OFFCPU = 1000, OPT_MAXBP, OPT_HIST, OPT_NOCOLOR, OPT_FORMAT, OPT_THRESH, OPT_FAIL,
-       OPT_RAGD, OPT_PATH, OPT_QUERY, OPT_COMPARE, OPT_SORT };
-
-struct common {
-	struct record_opts ro;
-	const char *out;
-	const char *name;
-	const char *spec_file;
-	char *probes[MAX_OPS];
-	int nprobes;
-	bool histogram, no_color;
-};
-
 /* -e/-s or the default ragd spec into ro.ops. */
-static int build_spec(struct common *c)
+int build_spec(struct common *c)
 {
 	char err[512];
 	int n = 0;
@@ -163,7 +149,7 @@ static int parse_pid(const char *s, pid_t *pid)
 	return 0;
 }
 
-static int parse_double(const char *s, const char *what, double *out)
+int parse_double(const char *s, const char *what, double *out)
 {
 	char *end;
 
@@ -174,7 +160,7 @@ static int parse_double(const char *s, const char *what, double *out)
 	return 0;
 }
 
-static int parse_int(const char *s, const char *what, int lo, int hi, int *out)
+int parse_int(const char *s, const char *what, int lo, int hi, int *out)
 {
 	char *end;
 	long v;
@@ -187,7 +173,7 @@ static int parse_int(const char *s, const char *what, int lo, int hi, int *out)
 	return 0;
 }
 
-static void common_init(struct common *c)
+void common_init(struct common *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->ro.hz = 999;
@@ -196,7 +182,7 @@ static void common_init(struct common *c)
 }
 
 /* Finishes a session: stats, JSON, report. */
-static int emit(struct session *s, struct common *c, bool print)
+int emit(struct session *s, struct common *c, bool print)
 {
 	char err[512];
 
@@ -230,21 +216,6 @@ static int run_record(struct common *c, struct session *s)
 	return 0;
 }
 
-/* Options record, profile, top and probes share (see common_opt). */
-#define COMMON_LONGOPTS                                                    \
-	{ "probe", required_argument, NULL, 'e' },                         \
-	{ "spec", required_argument, NULL, 's' },                          \
-	{ "output", required_argument, NULL, 'o' },                        \
-	{ "name", required_argument, NULL, 'n' },                          \
-	{ "frequency", required_argument, NULL, 'F' },                     \
-	{ "no-offcpu", no_argument, NULL, OPT_NO_OFFCPU },                 \
-	{ "max-breakpoints", required_argument, NULL, OPT_MAXBP },         \
-	{ "histogram", no_argument, NULL, OPT_HIST },                      \
-	{ "no-color", no_argument, NULL, OPT_NOCOLOR },                    \
-	{ "quiet", no_argument, NULL, 'q' },                               \
-	{ "verbose", no_argument, NULL, 'v' },                             \
-	{ "help", no_argument, NULL, 'h' }
-
 static const struct option record_longopts[] = {
 	{ "pid", required_argument, NULL, 'p' },
 	COMMON_LONGOPTS,
@@ -253,7 +224,7 @@ static const struct option record_longopts[] = {
 };
 
 /* Options shared by record, --target, top and probes. Returns -1 if not one of them. */
-static int common_opt(struct common *c, int opt, const char *arg)
+int common_opt(struct common *c, int opt, const char *arg)
 {
 	switch (opt) {
 	case 'p':
@@ -422,12 +393,7 @@ static const char compare_help[] =
 "Either file may be ragd's own profile JSON.\n"
 "Example: ragd-bpfprof compare base.json new.json --fail-on-regression\n";
 
-struct cmp_args {
-	double threshold;
-	bool fail, json, nocolor;
-};
-
-static int do_compare(const char *base, const struct session *cur_s, const char *cur,
+int do_compare(const char *base, const struct session *cur_s, const char *cur,
 		      const struct cmp_args *a)
 {
 	struct compare_opts co = { .threshold_pct = a->threshold, .alpha = 0.01, .json = a->json };
@@ -485,212 +451,6 @@ static int cmd_compare(int argc, char **argv)
 	if (optind != argc - 2)
 		return usage_error("compare: needs BASELINE.json and CURRENT.json");
 	return do_compare(argv[optind], NULL, argv[optind + 1], &a);
-}
-
-/* ---------------------------------------------------------------- profile */
-
-static const char profile_help[] =
-"Usage: ragd-bpfprof profile index --path FILE_OR_DIR [-n ITER] [OPTIONS]\n"
-"       ragd-bpfprof profile search --query Q [-n ITER] [OPTIONS]\n"
-"       ragd-bpfprof profile chat --query Q [-n ITER] [OPTIONS]\n"
-"       ragd-bpfprof profile all [--path P] [--query Q] [OPTIONS]\n"
-"       ragd-bpfprof profile --compare BASELINE.json    (= profile all --compare)\n"
-"       ... [-- RAGD_ARGS]  extra arguments after the subcommand's own (e.g. -- --db PATH)\n"
-"\n"
-"Runs 'RAGD index PATH' (default 3 times), 'RAGD search Q' (10) or 'RAGD ask Q' (3) under\n"
-"record with ragd's operations, all runs in one session; each call keeps its iteration.\n"
-"\n"
-"  --ragd CMD          how to run ragd (default 'ragd'; the bundled workload:\n"
-"                      --ragd \"python3 -m ragd\" with PYTHONPATH=examples/ragd-lite)\n"
-"  --path P            what to index (profile all: the bundled sample corpus by default)\n"
-"  --query Q           the question (default \"how does hybrid search work\")\n"
-"  -n, --iterations N  runs of each command\n"
-"  -o, --output FILE   session JSON\n"
-"  --compare BASE      then compare with BASE.json like 'compare'; exit 1 on a regression\n"
-"  --threshold PCT     for --compare (default 5)\n"
-"  -e/-s/-F/-q/-v/--histogram/--no-color as for record\n"
-"\n"
-"Example: sudo ragd-bpfprof profile search --query \"vector db\" -n 20 -o base.json\n";
-
-/* Splits CMD on blanks (quotes not supported: use a wrapper script for anything fancier). */
-static int split_cmd(const char *cmd, char **out, int max, char *buf, size_t buflen)
-{
-	int n = 0;
-
-	snprintf(buf, buflen, "%s", cmd);
-	for (char *t = strtok(buf, " \t"); t && n < max - 1; t = strtok(NULL, " \t"))
-		out[n++] = t;
-	out[n] = NULL;
-	return n;
-}
-
-static const char *default_corpus(char *buf, size_t len)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	const char *cands[] = { "%s/examples/ragd-lite/corpus", "%s/../share/ragd-bpfprof/corpus" };
-	struct stat st;
-
-	if (n <= 0)
-		return NULL;
-	exe[n] = 0;
-	*strrchr(exe, '/') = 0;
-	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
-		snprintf(buf, len, cands[i], exe);
-		if (!stat(buf, &st) && S_ISDIR(st.st_mode))
-			return buf;
-	}
-	return NULL;
-}
-
-static int cmd_profile(int argc, char **argv)
-{
-	static const struct option lo[] = {
-		{ "ragd", required_argument, NULL, OPT_RAGD },
-		{ "path", required_argument, NULL, OPT_PATH },
-		{ "query", required_argument, NULL, OPT_QUERY },
-		{ "iterations", required_argument, NULL, 'N' },
-		{ "compare", required_argument, NULL, OPT_COMPARE },
-		{ "threshold", required_argument, NULL, OPT_THRESH },
-		{ "fail-on-regression", no_argument, NULL, OPT_FAIL },
-		COMMON_LONGOPTS,
-		{},
-	};
-	const char *what = "all", *ragd = "ragd", *path = NULL, *query = "how does hybrid search work";
-	const char *baseline = NULL;
-	char corpus[PATH_MAX];
-	struct cmp_args ca = { .threshold = 5, .fail = true };
-	struct common c;
-	struct session s;
-	int iters = 0, opt, rc = 0;
-	bool ran = false;
-
-	common_init(&c);
-	/* The subcommand comes first: profile index|search|chat|all [OPTIONS]. */
-	if (argc > 1 && argv[1][0] != '-') {
-		what = argv[1];
-		argv++;
-		argc--;
-	}
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "e:s:o:F:qvhn:", lo, NULL)) != -1) {
-		switch (opt) {
-		case OPT_RAGD: ragd = optarg; break;
-		case OPT_PATH: path = optarg; break;
-		case OPT_QUERY: query = optarg; break;
-		case 'n':
-		case 'N':
-			if ((rc = parse_int(optarg, "iteration count", 1, 100000, &iters)))
-				return rc;
-			break;
-		case OPT_COMPARE: baseline = optarg; break;
-		case OPT_THRESH:
-			if ((rc = parse_double(optarg, "threshold", &ca.threshold)))
-				return rc;
-			break;
-		case OPT_FAIL: break;
-		case 'h': fputs(profile_help, stdout); return 0;
-		case '?': return usage_error("profile: bad option");
-		default:
-			if ((rc = common_opt(&c, opt, optarg)))
-				return rc < 0 ? usage_error("profile: bad option") : rc;
-		}
-	}
-	/* profile ... -- ARGS: extra arguments for every ragd command (e.g. --db PATH). */
-	char **extra = optind < argc ? &argv[optind] : NULL;
-	if (extra && strcmp(argv[optind - 1], "--"))
-		return usage_error("profile: unexpected argument '%s' (extra ragd arguments go after --)",
-				   argv[optind]);
-	bool do_index = !strcmp(what, "index") || !strcmp(what, "all");
-	bool do_search = !strcmp(what, "search") || !strcmp(what, "all");
-	bool do_chat = !strcmp(what, "chat") || !strcmp(what, "all");
-	if (!do_index && !do_search && !do_chat)
-		return usage_error("profile: unknown workflow '%s' (index, search, chat, all)", what);
-	if (!strcmp(what, "index") && !path)
-		return usage_error("profile index: needs --path FILE_OR_DIR");
-	if (do_index && !path && !(path = default_corpus(corpus, sizeof(corpus))))
-		return usage_error("profile all: no --path and no bundled sample corpus found");
-	if (path && do_index && access(path, R_OK))
-		return usage_error("profile: --path %s: %s", path, strerror(errno));
-	if (baseline && access(baseline, R_OK)) {
-		fprintf(stderr, "%s: %s: %s\n", prog, baseline, strerror(errno));
-		return 2;
-	}
-	if (c.out) {
-		char err[512];
-
-		if (check_output_path(c.out, err, sizeof(err))) {
-			fprintf(stderr, "%s: %s\n", prog, err);
-			return 2;
-		}
-	}
-	if ((rc = build_spec(&c)))
-		return rc;
-	install_signals();
-	session_init(&s);
-	snprintf(s.name, sizeof(s.name), "%s", c.name ? c.name : "");
-	if (!c.name)
-		snprintf(s.name, sizeof(s.name), "profile %s", what);
-
-	struct { bool on; const char *sub; const char *arg; int n; } steps[] = {
-		{ do_index, "index", path, 3 },
-		{ do_search, "search", query, 10 },
-		{ do_chat, "ask", query, 3 },
-	};
-	__u32 iteration = 0;
-	for (size_t k = 0; k < 3 && !exiting && rc == 0; k++) {
-		char *av[64], buf[4096], prog_line[128];
-		int n, total;
-
-		if (!steps[k].on)
-			continue;
-		n = split_cmd(ragd, av, 60, buf, sizeof(buf));
-		if (n == 0) {
-			rc = usage_error("profile: empty --ragd");
-			break;
-		}
-		av[n++] = (char *)steps[k].sub;
-		av[n++] = (char *)steps[k].arg;
-		for (int x = 0; extra && extra[x] && n < 62; x++)
-			av[n++] = extra[x];
-		av[n] = NULL;
-		total = iters ? iters : steps[k].n;
-		for (int i = 0; i < total && !exiting; i++) {
-			char err[1024];
-
-			snprintf(prog_line, sizeof(prog_line), "profile %s: iteration %d/%d", steps[k].sub,
-				 i + 1, total);
-			c.ro.cmd = av;
-			c.ro.iteration = iteration++;
-			c.ro.progress = prog_line;
-			if (!c.ro.quiet)
-				fprintf(stderr, "%s\n", prog_line);
-			rc = record_run(&c.ro, &s, err, sizeof(err));
-			if (rc) {
-				fprintf(stderr, "%s: %s\n", prog, err);
-				break;
-			}
-			ran = true;
-			if (s.has_exit_code && s.exit_code != 0) {
-				fprintf(stderr, "%s: '%s %s' exited with %d\n", prog, ragd, steps[k].sub, s.exit_code);
-				session_warn(&s, "iteration %u: %s %s exited with %d", c.ro.iteration, ragd,
-					     steps[k].sub, s.exit_code);
-			}
-		}
-	}
-	if (ran) {
-		snprintf(s.command, sizeof(s.command), "%s %s", ragd, what);
-		int erc = emit(&s, &c, true);
-		if (erc)
-			rc = erc;
-		if (baseline && rc == 0) {
-			ca.nocolor = c.no_color;
-			session_compute_stats(&s);
-			rc = do_compare(baseline, &s, NULL, &ca);
-		}
-	}
-	session_free(&s);
-	return rc;
 }
 
 /* ---------------------------------------------------------------- top */
