@@ -380,23 +380,98 @@ static int cmd_report(int argc, char **argv)
 
 static const char compare_help[] =
 "Usage: ragd-bpfprof compare BASELINE.json CURRENT.json [--threshold PCT] [--fail-on-regression]\n"
-"                            [--format text|json] [--no-color]\n"
+"                            [--format text|json|markdown] [--no-color] [OPTIONS]\n"
 "\n"
-"Per operation: baseline vs current p50, p95 and mean, change %, status\n"
-"regression/improvement/stable/new/removed. A change counts when it is beyond the threshold\n"
-"(default 5%) and significant (Mann-Whitney U on per-call durations, p < 0.01, when both sides\n"
-"have them; otherwise the threshold alone, and the row says so).\n"
+"Per operation, on the whole distribution: the Hodges-Lehmann shift (the bulk of the calls) and\n"
+"the p10, p90 and p99 changes (fast calls, slow calls) with 95% intervals, plus memory (RSS per\n"
+"call and peak). A statistic moved when its change is beyond the threshold and its p-value,\n"
+"Holm-adjusted over every test of the comparison, is below alpha. Status per operation:\n"
+"regression/improvement/stable/inconclusive (fewer than --min-samples values a side)/new/removed.\n"
+"Sampled operations are judged on per-iteration totals (profile -n N gives N values).\n"
 "\n"
-"  --threshold PCT        change that matters, in percent (default 5)\n"
-"  --fail-on-regression   exit 1 when any operation regressed\n"
-"  --format json          machine-readable result\n"
-"Either file may be ragd's own profile JSON.\n"
+"  --threshold PCT          time change that matters, in percent (default 5)\n"
+"  --mem-threshold PCT      memory change that matters, % of the baseline's peak RSS (default 10)\n"
+"  --mem-threshold-bytes B  ... and in bytes (default 1MiB; suffixes K, M, G); both must be exceeded\n"
+"  --min-samples N          fewer values a side: inconclusive (default 8)\n"
+"  --alpha A                family-wise false-alarm rate, Holm-adjusted (default 0.01)\n"
+"  --seed N                 bootstrap seed (default fixed: the same input gives the same output)\n"
+"  --fail-on-regression     exit 1 when any operation regressed\n"
+"  --fail-on-inconclusive   exit 1 when any operation is inconclusive too\n"
+"  --format json|markdown   machine-readable result / a table for a CI step summary\n"
+"Either file may be ragd's own profile JSON. Exit: 0, 1 (with --fail-on-*), 2 input error.\n"
 "Example: ragd-bpfprof compare base.json new.json --fail-on-regression\n";
 
-int do_compare(const char *base, const struct session *cur_s, const char *cur,
-		      const struct cmp_args *a)
+static int parse_bytes(const char *s, double *out)
 {
-	struct compare_opts co = { .threshold_pct = a->threshold, .alpha = 0.01, .json = a->json };
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return usage_error("invalid byte count '%s'", s);
+	static const char units[] = "kKmMgG";
+	const char *u = *end ? strchr(units, *end) : NULL;
+
+	if (u) {
+		for (long k = (u - units) / 2 + 1; k > 0; k--)
+			v *= 1024;
+		end++;
+		end += *end == 'i';
+	}
+	end += *end == 'B';
+	if (*end)
+		return usage_error("invalid byte count '%s' (e.g. 1048576, 512K, 1MiB)", s);
+	*out = v > 0 ? v : 1e-9;   /* 0 means "any growth": a tiny positive threshold */
+	return 0;
+}
+
+int compare_opt(struct cmp_args *a, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_THRESH:
+		return parse_double(arg, "threshold", &a->threshold);
+	case OPT_FAIL:
+		a->fail = true;
+		return 0;
+	case OPT_FAIL_INC:
+		a->fail_inconclusive = true;
+		return 0;
+	case OPT_MIN_N:
+		return parse_int(arg, "sample minimum", 2, 1000000, &a->min_samples);
+	case OPT_MEM_PCT:
+		return parse_double(arg, "memory threshold", &a->mem_pct);
+	case OPT_MEM_BYTES:
+		return parse_bytes(arg, &a->mem_bytes);
+	case OPT_ALPHA:
+		if (parse_double(arg, "alpha", &a->alpha))
+			return 2;
+		if (!(a->alpha > 0 && a->alpha < 1))
+			return usage_error("invalid alpha '%s' (between 0 and 1)", arg);
+		return 0;
+	case OPT_SEED: {
+		char *end;
+
+		errno = 0;
+		a->seed = strtoull(arg, &end, 0);
+		if (errno || *end || !*arg)
+			return usage_error("invalid seed '%s'", arg);
+		return 0;
+	}
+	}
+	return -1;
+}
+
+int do_compare(const char *base, const struct session *cur_s, const char *cur,
+	       const struct cmp_args *a)
+{
+	struct compare_counts cc = { 0 };
+	struct compare_opts co = {
+		.threshold_pct = a->threshold, .alpha = a->alpha ? a->alpha : 0.01, .json = a->json,
+		.markdown = a->markdown, .min_samples = a->min_samples, .mem_threshold_pct = a->mem_pct,
+		.mem_threshold_bytes = a->mem_bytes, .seed = a->seed, .ab_pairs = a->ab_pairs,
+		.counts = &cc,
+	};
 	struct session b, c;
 	char err[1024];
 	int regs;
@@ -410,18 +485,21 @@ int do_compare(const char *base, const struct session *cur_s, const char *cur,
 		session_free(&c);
 		return 2;
 	}
-	co.color = !a->json && want_color(a->nocolor, stdout);
+	co.color = !a->json && !a->markdown && want_color(a->nocolor, stdout);
 	regs = compare_sessions(&b, cur_s ? cur_s : &c, &co, stdout);
 	session_free(&b);
 	session_free(&c);
-	return regs > 0 && a->fail ? 1 : 0;
+	if (regs < 0) {
+		fprintf(stderr, "%s: compare: out of memory\n", prog);
+		return 1;
+	}
+	return (regs > 0 && a->fail) || (cc.inconclusive > 0 && a->fail_inconclusive) ? 1 : 0;
 }
 
 static int cmd_compare(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "threshold", required_argument, NULL, OPT_THRESH },
-		{ "fail-on-regression", no_argument, NULL, OPT_FAIL },
+		COMPARE_LONGOPTS,
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "no-color", no_argument, NULL, OPT_NOCOLOR },
 		{ "help", no_argument, NULL, 'h' },
@@ -433,19 +511,19 @@ static int cmd_compare(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
-		case OPT_THRESH:
-			if ((rc = parse_double(optarg, "threshold", &a.threshold)))
-				return rc;
-			break;
-		case OPT_FAIL: a.fail = true; break;
 		case OPT_FORMAT:
-			if (strcmp(optarg, "text") && strcmp(optarg, "json"))
-				return usage_error("compare: unknown format '%s' (text, json)", optarg);
+			if (strcmp(optarg, "text") && strcmp(optarg, "json") && strcmp(optarg, "markdown"))
+				return usage_error("compare: unknown format '%s' (text, json, markdown)",
+						   optarg);
 			a.json = !strcmp(optarg, "json");
+			a.markdown = !strcmp(optarg, "markdown");
 			break;
 		case OPT_NOCOLOR: a.nocolor = true; break;
 		case 'h': fputs(compare_help, stdout); return 0;
-		default: return usage_error("compare: bad option");
+		default:
+			rc = compare_opt(&a, opt, optarg);
+			if (rc)
+				return rc < 0 ? usage_error("compare: bad option") : rc;
 		}
 	}
 	if (optind != argc - 2)

@@ -13,7 +13,8 @@
 extern const char *prog;
 
 enum { OPT_NO_OFFCPU = 1000, OPT_MAXBP, OPT_HIST, OPT_NOCOLOR, OPT_FORMAT, OPT_THRESH, OPT_FAIL,
-       OPT_RAGD, OPT_PATH, OPT_QUERY, OPT_COMPARE, OPT_SORT };
+       OPT_RAGD, OPT_PATH, OPT_QUERY, OPT_COMPARE, OPT_SORT,
+       OPT_FAIL_INC, OPT_MIN_N, OPT_MEM_PCT, OPT_MEM_BYTES, OPT_SEED, OPT_ALPHA, OPT_VS_RAGD };
 
 struct common {
 	struct record_opts ro;
@@ -43,7 +44,25 @@ struct common {
 struct cmp_args {
 	double threshold;
 	bool fail, json, nocolor;
+	bool markdown, fail_inconclusive;
+	double alpha, mem_pct, mem_bytes;
+	int min_samples;
+	unsigned long long seed;
+	int ab_pairs;
 };
+
+/* compare's judging options, shared by compare and profile --compare/--vs-ragd. */
+#define COMPARE_LONGOPTS                                                   \
+	{ "threshold", required_argument, NULL, OPT_THRESH },              \
+	{ "fail-on-regression", no_argument, NULL, OPT_FAIL },             \
+	{ "fail-on-inconclusive", no_argument, NULL, OPT_FAIL_INC },       \
+	{ "min-samples", required_argument, NULL, OPT_MIN_N },             \
+	{ "mem-threshold", required_argument, NULL, OPT_MEM_PCT },         \
+	{ "mem-threshold-bytes", required_argument, NULL, OPT_MEM_BYTES }, \
+	{ "alpha", required_argument, NULL, OPT_ALPHA },                   \
+	{ "seed", required_argument, NULL, OPT_SEED }
+/* 0, an exit code, or -1 when opt is not one of COMPARE_LONGOPTS. */
+int compare_opt(struct cmp_args *a, int opt, const char *arg);
 
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void install_signals(void);

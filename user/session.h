@@ -150,13 +150,23 @@ const char *fmt_bytes(double bytes, char *buf, size_t len);
 const char *fmt_bytes_delta(double bytes, char *buf, size_t len);
 
 /* compare.c */
+struct compare_counts {
+	int regressions, improvements, stable, inconclusive, added, removed;
+};
 struct compare_opts {
-	double threshold_pct;  /* default 5 */
-	double alpha;          /* default 0.01 */
+	double threshold_pct;        /* default 5 */
+	double alpha;                /* family-wise, Holm across every test (default 0.01) */
 	bool color;
 	bool json;
+	bool markdown;
+	int min_samples;             /* per side, below: inconclusive (default 8) */
+	double mem_threshold_pct;    /* default 10 */
+	double mem_threshold_bytes;  /* default 1 MiB; memory moves only beyond both */
+	uint64_t seed;               /* bootstrap seed (0: the fixed default) */
+	int ab_pairs;                /* > 0: both sides come from one interleaved A/B run */
+	struct compare_counts *counts;  /* filled in when not NULL */
 };
-/* Prints the comparison; returns the number of regressions. */
+/* Prints the comparison; returns the number of regressions (-1 out of memory). */
 int compare_sessions(const struct session *base, const struct session *cur,
 		     const struct compare_opts *o, FILE *out);
 
