@@ -365,7 +365,12 @@ static int cmd_report(int argc, char **argv)
 		session_free(&s);
 		return 2;
 	}
-	if (!strcmp(format, "json")) {
+	if (s.nops > MAX_OPS && !strcmp(format, "text")) {
+		/* report.c's text tables are sized for a recording; json/folded and compare are not */
+		fprintf(stderr, "%s: %s: %d operations; the text report shows at most %d (use "
+			"--format json or folded, or compare)\n", prog, argv[optind], s.nops, MAX_OPS);
+		rc = 2;
+	} else if (!strcmp(format, "json")) {
 		rc = session_write_json(&s, stdout) ? 1 : 0;
 	} else if (!strcmp(format, "folded")) {
 		rc = report_folded(&s, stdout) ? 1 : 0;

@@ -86,8 +86,9 @@ struct session {
 	int exit_code;
 	char source_format[32];   /* "ragd-bpfprof/1" or "ragd-profile" when imported */
 
-	int nops;
-	struct op_result ops[MAX_OPS];
+	/* Grown as ops are added: record keeps MAX_OPS (its BPF maps), files may hold any number. */
+	int nops, ops_cap;
+	struct op_result *ops;
 
 	size_t ncalls, calls_cap;
 	struct call_rec *calls;

@@ -216,10 +216,16 @@ static void stats_from_hist(struct op_result *op, const struct call_rec *const *
 
 void session_compute_stats(struct session *s)
 {
-	size_t cnt[MAX_OPS] = { 0 }, off[MAX_OPS], fill[MAX_OPS], total = 0, i;
+	size_t *cnt, *off, *fill, total = 0, i;
 	const struct call_rec **recs = NULL;
 	__u64 *dur = NULL;
-	int k, nops = s->nops < MAX_OPS ? s->nops : MAX_OPS;
+	int k, nops = s->nops;
+
+	cnt = calloc(3 * (size_t)(nops ? nops : 1), sizeof(*cnt));
+	if (!cnt)
+		return;   /* nothing computed: the numbers read or recorded stay */
+	off = cnt + nops;
+	fill = off + nops;
 
 	/* Group the closed calls by op in one pass; open ones have no real end. */
 	for (i = 0; i < s->ncalls; i++) {
@@ -241,7 +247,7 @@ void session_compute_stats(struct session *s)
 			free(dur);
 			recs = NULL;
 			dur = NULL;
-			memset(cnt, 0, sizeof(cnt));
+			memset(cnt, 0, nops * sizeof(*cnt));
 		} else {
 			for (i = 0; i < s->ncalls; i++) {
 				const struct call_rec *c = &s->calls[i];
@@ -278,6 +284,7 @@ void session_compute_stats(struct session *s)
 	}
 	free(recs);
 	free(dur);
+	free(cnt);
 }
 
 /* Two-sided Mann-Whitney U, normal approximation with tie and continuity correction:

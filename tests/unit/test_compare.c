@@ -807,6 +807,51 @@ static void test_reproducible(void **state)
 	free(b);
 }
 
+/* ragd's own ProfileSession JSON with 75 distinct operations (as real ragd 1.0.10 exports),
+ * 2,511 results: read and compared on both sides, no 64-op limit. */
+static char *ragd_profile_json(double scale, __u64 seed)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	rng_state = mix(seed);
+	fputs("{\"name\": \"ragd\", \"start_time\": \"2026-01-01T00:00:00\", \"results\": [", f);
+	for (int i = 0; i < 2511; i++)
+		fprintf(f, "%s{\"operation\": \"op%d\", \"duration_ms\": %.4f, \"memory_delta_mb\": 0.0}",
+			i ? "," : "", i % 75, draw_ns(i % 75 == 7 ? scale : 1.0) / 1e6);
+	fputs("]}", f);
+	fclose(f);
+	return buf;
+}
+
+static void test_ragd_profile_many_ops(void **state)
+{
+	struct pair *p = *state;
+	char err[256], *jb = ragd_profile_json(1.0, 171), *jc = ragd_profile_json(1.5, 172), *out;
+	int ret;
+	cJSON *root;
+
+	assert_int_equal(session_read_string(&p->base, jb, err, sizeof(err)), 0);
+	assert_int_equal(session_read_string(&p->cur, jc, err, sizeof(err)), 0);
+	assert_int_equal(p->base.nops, 75);
+	assert_string_equal(p->base.source_format, "ragd-profile");
+	compute(p);
+	out = run_compare(&p->base, &p->cur, &json_opts, &ret);
+	root = cJSON_Parse(out);
+	assert_non_null(root);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(root, "operations")), 75);
+	/* op7 got 50% slower (33 calls a side); the other 74 did not move */
+	assert_string_equal(json_status(root, "op7"), "regression");
+	assert_int_equal(ret, 1);
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(root, "stable")), 74);
+	cJSON_Delete(root);
+	free(out);
+	free(jb);
+	free(jc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -828,6 +873,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sampled_per_iteration_totals, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_markdown, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_reproducible, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_ragd_profile_many_ops, pair_setup, pair_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
