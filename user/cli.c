@@ -442,6 +442,12 @@ int compare_opt(struct cmp_args *a, int opt, const char *arg)
 	case OPT_FAIL_INC:
 		a->fail_inconclusive = true;
 		return 0;
+	case OPT_FORMAT:
+		if (strcmp(arg, "text") && strcmp(arg, "json") && strcmp(arg, "markdown"))
+			return usage_error("unknown compare format '%s' (text, json, markdown)", arg);
+		a->json = !strcmp(arg, "json");
+		a->markdown = !strcmp(arg, "markdown");
+		return 0;
 	case OPT_MIN_N:
 		return parse_int(arg, "sample minimum", 2, 1000000, &a->min_samples);
 	case OPT_MEM_PCT:
@@ -467,8 +473,7 @@ int compare_opt(struct cmp_args *a, int opt, const char *arg)
 	return -1;
 }
 
-int do_compare(const char *base, const struct session *cur_s, const char *cur,
-	       const struct cmp_args *a)
+int compare_loaded(const struct session *b, const struct session *c, const struct cmp_args *a)
 {
 	struct compare_counts cc = { 0 };
 	struct compare_opts co = {
@@ -477,9 +482,23 @@ int do_compare(const char *base, const struct session *cur_s, const char *cur,
 		.mem_threshold_bytes = a->mem_bytes, .seed = a->seed, .ab_pairs = a->ab_pairs,
 		.counts = &cc,
 	};
+	int regs;
+
+	co.color = !a->json && !a->markdown && want_color(a->nocolor, stdout);
+	regs = compare_sessions(b, c, &co, stdout);
+	if (regs < 0) {
+		fprintf(stderr, "%s: compare: out of memory\n", prog);
+		return 1;
+	}
+	return (regs > 0 && a->fail) || (cc.inconclusive > 0 && a->fail_inconclusive) ? 1 : 0;
+}
+
+int do_compare(const char *base, const struct session *cur_s, const char *cur,
+	       const struct cmp_args *a)
+{
 	struct session b, c;
 	char err[1024];
-	int regs;
+	int rc;
 
 	session_init(&b);
 	session_init(&c);
@@ -490,22 +509,16 @@ int do_compare(const char *base, const struct session *cur_s, const char *cur,
 		session_free(&c);
 		return 2;
 	}
-	co.color = !a->json && !a->markdown && want_color(a->nocolor, stdout);
-	regs = compare_sessions(&b, cur_s ? cur_s : &c, &co, stdout);
+	rc = compare_loaded(&b, cur_s ? cur_s : &c, a);
 	session_free(&b);
 	session_free(&c);
-	if (regs < 0) {
-		fprintf(stderr, "%s: compare: out of memory\n", prog);
-		return 1;
-	}
-	return (regs > 0 && a->fail) || (cc.inconclusive > 0 && a->fail_inconclusive) ? 1 : 0;
+	return rc;
 }
 
 static int cmd_compare(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		COMPARE_LONGOPTS,
-		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "no-color", no_argument, NULL, OPT_NOCOLOR },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -516,13 +529,6 @@ static int cmd_compare(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
-		case OPT_FORMAT:
-			if (strcmp(optarg, "text") && strcmp(optarg, "json") && strcmp(optarg, "markdown"))
-				return usage_error("compare: unknown format '%s' (text, json, markdown)",
-						   optarg);
-			a.json = !strcmp(optarg, "json");
-			a.markdown = !strcmp(optarg, "markdown");
-			break;
 		case OPT_NOCOLOR: a.nocolor = true; break;
 		case 'h': fputs(compare_help, stdout); return 0;
 		default:

@@ -60,7 +60,8 @@ struct cmp_args {
 	{ "mem-threshold", required_argument, NULL, OPT_MEM_PCT },         \
 	{ "mem-threshold-bytes", required_argument, NULL, OPT_MEM_BYTES }, \
 	{ "alpha", required_argument, NULL, OPT_ALPHA },                   \
-	{ "seed", required_argument, NULL, OPT_SEED }
+	{ "seed", required_argument, NULL, OPT_SEED },                     \
+	{ "format", required_argument, NULL, OPT_FORMAT }
 /* 0, an exit code, or -1 when opt is not one of COMPARE_LONGOPTS. */
 int compare_opt(struct cmp_args *a, int opt, const char *arg);
 
@@ -78,6 +79,9 @@ int common_opt(struct common *c, int opt, const char *arg);
 /* compare BASE with cur_s (already in memory) or the file cur; the exit code. */
 int do_compare(const char *base, const struct session *cur_s, const char *cur,
 	       const struct cmp_args *a);
+
+/* Both sessions in memory (stats computed); the exit code. */
+int compare_loaded(const struct session *b, const struct session *c, const struct cmp_args *a);
 
 /* profile.c */
 int cmd_profile(int argc, char **argv);

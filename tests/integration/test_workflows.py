@@ -108,6 +108,53 @@ def profile_compare_catches_planted_slowdown():
         raise AssertionError("unchanged search not stable with exit 0:\n" + "\n".join(seen))
 
 
+def _ab(db, vs_env):
+    vs = f"env {vs_env} {RAGD}" if vs_env else RAGD
+    return run(["profile", "search", "--query", "hybrid search", "-n", "12", "-q", "--ragd", RAGD, "--vs-ragd", vs,
+                "--no-color", "--format", "json", "--", "--timings", "none", "--repeat", "5", "--sleep-ms", "10"],
+               env=env(db), cwd=RAGD_LITE, timeout=900)
+
+
+@test
+def profile_vs_ragd_catches_planted_slowdown():
+    # A/B in one run: A B B A ... so the machine's drift hits both sides alike.
+    db = indexed_db()
+    p = _ab(db, "RAGD_LITE_SLOW_SEARCH=20")
+    j = json.loads(p.stdout)
+    eq(j["ab_pairs"], 12, "pairs")
+    regs = [o["name"] for o in j["operations"] if o["status"] == "regression"]
+    if p.returncode != 1 or regs != ["search"]:
+        raise AssertionError(f"exit {p.returncode}, regressions {regs}; expected 1 and ['search']:\n"
+                             + "\n".join(f"{o['name']} {o['status']} {o.get('reason')}" for o in j["operations"]))
+
+
+@test
+def profile_vs_ragd_same_is_stable():
+    db = indexed_db()
+    for k in range(5):
+        p = _ab(db, "")
+        j = json.loads(p.stdout)
+        regs = [f"{o['name']}: {o.get('reason')}" for o in j["operations"] if o["status"] == "regression"]
+        if p.returncode != 0 or regs:
+            raise AssertionError(f"try {k + 1}: same command both sides, exit {p.returncode}, regressions {regs}")
+
+
+@test
+def profile_index_default_corpus_and_ask():
+    db = tmp("dc.db")
+    out = tmp("dc.json")
+    p = profile(["index", "-n", "1", "-o", out, "--", "--timings", "none"], db)
+    if op(load(out), "index")["count"] < 1:
+        raise AssertionError("profile index without --path: nothing indexed")
+    out = tmp("ask.json")
+    profile(["chat", "-n", "1", "-o", out, "--", "--timings", "none"], db)
+    cmd = load(out)["target"]["command"]
+    if not cmd.endswith("ragd ask"):
+        raise AssertionError(f"command shown: {cmd!r}, expected ragd's own 'ask'")
+    if "ETA" not in p.stderr and "iteration 1/1" not in p.stderr:
+        raise AssertionError(p.stderr)
+
+
 @test
 def probes_lists_ops():
     db = indexed_db()
