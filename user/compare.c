@@ -728,7 +728,8 @@ static void print_text(const struct session *base, const struct session *cur,
 static void md_escape(const char *s, FILE *out)
 {
 	for (; *s; s++) {
-		if (*s == '|' || *s == '\\' || *s == '*' || *s == '_' || *s == '`')
+		/* GitHub leaves intraword _ alone: op names stay readable */
+		if (*s == '|' || *s == '\\' || *s == '*' || *s == '`')
 			fputc('\\', out);
 		fputc(*s, out);
 	}

@@ -108,9 +108,10 @@ def profile_compare_catches_planted_slowdown():
         raise AssertionError("unchanged search not stable with exit 0:\n" + "\n".join(seen))
 
 
-def _ab(db, vs_env):
-    vs = f"env {vs_env} {RAGD}" if vs_env else RAGD
-    return run(["profile", "search", "--query", "hybrid search", "-n", "12", "-q", "--ragd", RAGD, "--vs-ragd", vs,
+def _ab(db, slow):
+    # env on both sides, so the wrapper costs A what it costs B
+    a, b = (f"env RAGD_LITE_SLOW_SEARCH={pct} {RAGD}" for pct in (0, slow))
+    return run(["profile", "search", "--query", "hybrid search", "-n", "12", "-q", "--ragd", a, "--vs-ragd", b,
                 "--no-color", "--format", "json", "--", "--timings", "none", "--repeat", "5", "--sleep-ms", "10"],
                env=env(db), cwd=RAGD_LITE, timeout=900)
 
@@ -119,7 +120,7 @@ def _ab(db, vs_env):
 def profile_vs_ragd_catches_planted_slowdown():
     # A/B in one run: A B B A ... so the machine's drift hits both sides alike.
     db = indexed_db()
-    p = _ab(db, "RAGD_LITE_SLOW_SEARCH=20")
+    p = _ab(db, 20)
     j = json.loads(p.stdout)
     eq(j["ab_pairs"], 12, "pairs")
     regs = [o["name"] for o in j["operations"] if o["status"] == "regression"]
@@ -132,7 +133,7 @@ def profile_vs_ragd_catches_planted_slowdown():
 def profile_vs_ragd_same_is_stable():
     db = indexed_db()
     for k in range(5):
-        p = _ab(db, "")
+        p = _ab(db, 0)
         j = json.loads(p.stdout)
         regs = [f"{o['name']}: {o.get('reason')}" for o in j["operations"] if o["status"] == "regression"]
         if p.returncode != 0 or regs:
