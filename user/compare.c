@@ -71,6 +71,7 @@ struct cmp_row {
 	bool hist;                       /* a side was rebuilt from its histogram */
 	enum unit unit;
 	size_t nb, nc;                   /* values judged on, per side */
+	double mean_b, mean_c;           /* their means */
 	struct stat_res st[NSTATS];
 	double peak_b, peak_c;           /* bytes; 0: not measured */
 	int peak_moved;
@@ -332,6 +333,10 @@ static int judge(const struct session *base, int bi, const struct session *cur, 
 			strncat(r->reason, " (sampled: judged on per-iteration totals)",
 				sizeof(r->reason) - strlen(r->reason) - 1);
 	} else {
+		for (size_t i = 0; i < r->nb; i++)
+			r->mean_b += (double)a[i] / (double)r->nb;
+		for (size_t i = 0; i < r->nc; i++)
+			r->mean_c += (double)b[i] / (double)r->nc;
 		rng_seed(&rng, name_seed(x->seed, r->name));
 		err = time_effects(r, a, b, &rng);
 		if (!err)
@@ -622,10 +627,12 @@ static void text_cells(const struct cmp_row *r, char (*cell)[CELL])
 	snprintf(cell[0], CELL, "%s", r->name);
 	snprintf(cell[1], CELL, "%s", prec_name(r));
 	fmt_n(r, cell[2], CELL);
-	fmt_op_ns(b, cnt(b) ? b->p50_ns : 0, cell[3], CELL);
-	fmt_op_ns(k, cnt(k) ? k->p50_ns : 0, cell[4], CELL);
-	fmt_pct(r->ch_p50, cell[5], CELL);
-	fmt_pct(r->ch_mean, cell[6], CELL);
+	/* the median of what was judged: per call, or per iteration for sampled ops */
+	fmt_op_ns(b, r->judged ? r->st[S_SHIFT].base_v : cnt(b) ? b->p50_ns : 0, cell[3], CELL);
+	fmt_op_ns(k, r->judged ? r->st[S_SHIFT].cur_v : cnt(k) ? k->p50_ns : 0, cell[4], CELL);
+	fmt_pct(r->judged ? pct_change(r->st[S_SHIFT].base_v, r->st[S_SHIFT].cur_v) : r->ch_p50,
+		cell[5], CELL);
+	fmt_pct(r->judged ? pct_change(r->mean_b, r->mean_c) : r->ch_mean, cell[6], CELL);
 	fmt_stat(r, S_SHIFT, cell[7], CELL);
 	if (!strncmp(cell[7], "shift ", 6))
 		memmove(cell[7], cell[7] + 6, strlen(cell[7] + 6) + 1);
@@ -735,7 +742,8 @@ static void md_escape(const char *s, FILE *out)
 	}
 }
 
-static void md_side(const struct op_result *op, size_t n, const struct cmp_row *r, FILE *out)
+static void md_side(const struct op_result *op, size_t n, double median, const struct cmp_row *r,
+		    FILE *out)
 {
 	char b[32];
 
@@ -743,7 +751,7 @@ static void md_side(const struct op_result *op, size_t n, const struct cmp_row *
 		fputs("-", out);
 		return;
 	}
-	fprintf(out, "p50 %s", fmt_ns(op->p50_ns, b, sizeof(b)));
+	fprintf(out, "p50 %s", fmt_ns(r->judged ? (__u64)(median + 0.5) : op->p50_ns, b, sizeof(b)));
 	if (r->judged || r->status == ST_INCONCLUSIVE)
 		fprintf(out, " (n=%zu%s)", n, r->unit == U_ITERATION ? " it" : "");
 	else
@@ -777,9 +785,9 @@ static void print_markdown(const struct session *base, const struct session *cur
 		fputs("| ", out);
 		md_escape(r->name, out);
 		fprintf(out, " | %s | ", prec_name(r));
-		md_side(r->b, r->nb, r, out);
+		md_side(r->b, r->nb, r->st[S_SHIFT].base_v, r, out);
 		fputs(" | ", out);
-		md_side(r->c, r->nc, r, out);
+		md_side(r->c, r->nc, r->st[S_SHIFT].cur_v, r, out);
 		fputs(" | ", out);
 		md_escape(r->judged ? fmt_stat(r, k, buf, sizeof(buf)) : "-", out);
 		fprintf(out, " | %s%s%s", r->status == ST_REGRESSION ? "**" : "",
