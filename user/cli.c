@@ -63,7 +63,7 @@ static const char main_help[] =
 "  record    attach to -p PID or launch -- COMMAND, write a session JSON and print a report\n"
 "  report    print a session JSON (text, json or folded stacks)\n"
 "  compare   compare two session JSONs (or ragd profile JSONs) for regressions\n"
-"  profile   run ragd index/search/chat N times under record, optionally --compare\n"
+"  profile   run ragd index/search/ask N times under record; --compare BASE or A/B --vs-ragd\n"
 "  top       live table of a running process's operations\n"
 "  probes    what can be profiled in a process or command\n"
 "  --target PID [OPTIONS]   same as 'record -p PID [OPTIONS]'\n"
