@@ -170,16 +170,16 @@ static int64_t *hist_values(const struct op_result *o, size_t *n)
 }
 
 /* The values an op is judged on, sorted: per-call durations (exact), per-call values rebuilt
- * from the histogram (records dropped), per-iteration totals (sampled). */
-static int64_t *time_values(const struct session *s, int op, size_t *n, bool *hist, enum unit *u)
+ * from the histogram (records dropped), per-iteration totals (sampled on either side: both
+ * sides then, so like is compared with like). */
+static int64_t *time_values(const struct session *s, int op, size_t *n, bool *hist, enum unit u)
 {
 	const struct op_result *o = &s->ops[op];
 	int64_t *v = NULL;
 	size_t i, k = 0;
 
 	*n = 0;
-	if (o->precision == PREC_SAMPLED) {
-		*u = U_ITERATION;
+	if (u == U_ITERATION) {
 		v = iteration_totals(s, op, n);
 	} else if (o->source == SRC_HISTOGRAM && o->hist) {
 		*hist = true;
@@ -299,7 +299,6 @@ static int judge(const struct session *base, int bi, const struct session *cur, 
 		 struct cmp_ctx *x, struct cmp_row *r)
 {
 	int64_t *a = NULL, *b = NULL;
-	enum unit ub = U_CALL, uc = U_CALL;
 	struct rng rng;
 	int err = 0;
 
@@ -317,9 +316,10 @@ static int judge(const struct session *base, int bi, const struct session *cur, 
 	r->ch_p95 = pct_change(r->b->p95_ns, r->c->p95_ns);
 	r->ch_mean = pct_change(r->b->mean_ns, r->c->mean_ns);
 
-	a = time_values(base, bi, &r->nb, &r->hist, &ub);
-	b = time_values(cur, ci, &r->nc, &r->hist, &uc);
-	r->unit = ub == U_ITERATION || uc == U_ITERATION ? U_ITERATION : U_CALL;
+	r->unit = r->b->precision == PREC_SAMPLED || r->c->precision == PREC_SAMPLED ? U_ITERATION :
+		  U_CALL;
+	a = time_values(base, bi, &r->nb, &r->hist, r->unit);
+	b = time_values(cur, ci, &r->nc, &r->hist, r->unit);
 	if (r->nb == 0 && r->nc == 0 && r->unit == U_CALL) {
 		snprintf(r->reason, sizeof(r->reason), "no per-call data on either side");
 	} else if ((int)r->nb < x->min_n || (int)r->nc < x->min_n) {

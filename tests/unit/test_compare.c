@@ -852,6 +852,35 @@ static void test_ragd_profile_many_ops(void **state)
 	free(jc);
 }
 
+/* Exact on one side, sampled on the other: both judged per iteration, like with like. */
+static void test_mixed_precision_per_iteration(void **state)
+{
+	struct pair *p = *state;
+	char *out;
+	int ret;
+	cJSON *root, *o;
+	int ib = op_id(&p->base, "query", PREC_EXACT), ic = op_id(&p->cur, "query", PREC_SAMPLED);
+
+	for (int side = 0; side < 2; side++) {
+		rng_state = mix(181 + side);
+		for (__u32 it = 0; it < 12; it++)
+			for (int k = 0; k < 5; k++)
+				add_call_ns(side ? &p->cur : &p->base, side ? ic : ib, noisy(2e6, 0.03), it);
+	}
+	compute(p);
+	out = run_compare(&p->base, &p->cur, &json_opts, &ret);
+	assert_int_equal(ret, 0);
+	root = cJSON_Parse(out);
+	assert_non_null(root);
+	o = json_op(root, "query");
+	assert_string_equal(json_status(root, "query"), "stable");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "precision")), "mixed");
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "samples"),
+								  "base")), 12);
+	cJSON_Delete(root);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -874,6 +903,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_markdown, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_reproducible, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_ragd_profile_many_ops, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_mixed_precision_per_iteration, pair_setup, pair_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
