@@ -123,14 +123,23 @@ def _ab(db, slow):
 @test
 def profile_vs_ragd_catches_planted_slowdown():
     # A/B in one run: A B B A ... so the machine's drift hits both sides alike.
+    # Sampled search is judged on 12 per-iteration totals a side: at the edge of what shows 20 %
+    # at alpha 0.01 on a loaded 2-core VM, so up to three tries; a flag on any other op fails.
     db = indexed_db()
-    p = _ab(db, 20)
-    j = json.loads(p.stdout)
-    eq(j["ab_pairs"], 12, "pairs")
-    regs = [o["name"] for o in j["operations"] if o["status"] == "regression"]
-    if p.returncode != 1 or regs != ["search"]:
-        raise AssertionError(f"exit {p.returncode}, regressions {regs}; expected 1 and ['search']:\n"
-                             + "\n".join(f"{o['name']} {o['status']} {o.get('reason')}" for o in j["operations"]))
+    seen = []
+    for _ in range(3):
+        p = _ab(db, 20)
+        j = json.loads(p.stdout)
+        eq(j["ab_pairs"], 12, "pairs")
+        regs = [o["name"] for o in j["operations"] if o["status"] == "regression"]
+        seen.append(f"exit {p.returncode}, regressions {regs}: " + "; ".join(
+            f"{o['name']} {o['status']} {o.get('reason')}" for o in j["operations"]))
+        if [r for r in regs if r != "search"]:
+            raise AssertionError("an op other than search flagged:\n" + seen[-1])
+        if p.returncode == 1 and regs == ["search"]:
+            break
+    else:
+        raise AssertionError("20% slowdown of search not flagged in 3 A/B runs:\n" + "\n".join(seen))
 
 
 @test
