@@ -18,14 +18,15 @@
 #include "session.h"
 #include "spec.h"
 #include "util.h"
+#include "cli.h"
 #include "top.h"
 
 #define VERSION "0.1.0"
 
-static const char *prog = "ragd-bpfprof";
+const char *prog = "ragd-bpfprof";
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
+int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int usage_error(const char *fmt, ...)
 {
 	char *msg = NULL, *full = NULL;
 	va_list ap;
@@ -63,7 +64,7 @@ static void sig_stop(int sig)
 	exiting = 1;
 }
 
-static void install_signals(void)
+void install_signals(void)
 {
 	struct sigaction sa = { .sa_handler = sig_stop };
 
@@ -82,7 +83,7 @@ static int tty_width(FILE *f)
 	return ws.ws_col;
 }
 
-static bool want_color(bool no_color, FILE *f)
+bool want_color(bool no_color, FILE *f)
 {
 	return !no_color && !getenv("NO_COLOR") && isatty(fileno(f));
 }
@@ -138,22 +139,9 @@ static const char record_help[] =
 "  sudo ragd-bpfprof record -o search.json -- ragd search \"vector databases\"\n"
 "  sudo ragd-bpfprof record -e sqlite_step=native:libsqlite3.so.0:sqlite3_step -p 1234\n";
 
-enum { OPT_NO_OFFCPU = 1000, OPT_MAXBP, OPT_ROTATE, OPT_HIST, OPT_NOCOLOR, OPT_FORMAT, OPT_THRESH, OPT_FAIL,
-       OPT_RAGD, OPT_PATH, OPT_QUERY, OPT_COMPARE, OPT_SORT, OPT_NAME, OPT_OP, OPT_BY,
-       OPT_ALLSTACKS, OPT_WIDTH, OPT_BRIEF };
-
-struct common {
-	struct record_opts ro;
-	const char *out;
-	const char *name;
-	const char *spec_file;
-	char *probes[MAX_OPS];
-	int nprobes;
-	bool histogram, no_color;
-};
 
 /* -e/-s or the default ragd spec into ro.ops. */
-static int build_spec(struct common *c)
+int build_spec(struct common *c)
 {
 	char err[512];
 	int n = 0;
@@ -206,7 +194,7 @@ static int parse_pid(const char *s, pid_t *pid)
 }
 
 /* A number in (0, max]: durations and thresholds (no inf, nan, '', 0 or junk). */
-static int parse_positive(const char *s, const char *what, double max, double *out)
+int parse_positive(const char *s, const char *what, double max, double *out)
 {
 	double v;
 
@@ -216,10 +204,8 @@ static int parse_positive(const char *s, const char *what, double max, double *o
 	return 0;
 }
 
-#define MAX_DURATION_S 1e7     /* 115 days: far below where ns overflow */
-#define MAX_THRESHOLD_PCT 1e6
 
-static int parse_int(const char *s, const char *what, int lo, int hi, int *out)
+int parse_int(const char *s, const char *what, int lo, int hi, int *out)
 {
 	char *end;
 	long v;
@@ -232,7 +218,7 @@ static int parse_int(const char *s, const char *what, int lo, int hi, int *out)
 	return 0;
 }
 
-static void common_init(struct common *c)
+void common_init(struct common *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->ro.hz = 999;
@@ -242,7 +228,7 @@ static void common_init(struct common *c)
 }
 
 /* Finishes a session: stats, JSON, report. */
-static int emit(struct session *s, struct common *c, bool print)
+int emit(struct session *s, struct common *c, bool print)
 {
 	char err[512];
 
@@ -276,21 +262,6 @@ static int run_record(struct common *c, struct session *s)
 	return 0;
 }
 
-/* Options record, profile, top and probes share (see common_opt). */
-#define COMMON_LONGOPTS                                                    \
-	{ "probe", required_argument, NULL, 'e' },                         \
-	{ "spec", required_argument, NULL, 's' },                          \
-	{ "output", required_argument, NULL, 'o' },                        \
-	{ "name", required_argument, NULL, OPT_NAME },                     \
-	{ "frequency", required_argument, NULL, 'F' },                     \
-	{ "no-offcpu", no_argument, NULL, OPT_NO_OFFCPU },                 \
-	{ "max-breakpoints", required_argument, NULL, OPT_MAXBP },         \
-	{ "rotate", required_argument, NULL, OPT_ROTATE },                 \
-	{ "histogram", no_argument, NULL, OPT_HIST },                      \
-	{ "no-color", no_argument, NULL, OPT_NOCOLOR },                    \
-	{ "quiet", no_argument, NULL, 'q' },                               \
-	{ "verbose", no_argument, NULL, 'v' },                             \
-	{ "help", no_argument, NULL, 'h' }
 
 static const struct option record_longopts[] = {
 	{ "pid", required_argument, NULL, 'p' },
@@ -300,7 +271,7 @@ static const struct option record_longopts[] = {
 };
 
 /* Options shared by record, --target, top and probes. Returns -1 if not one of them. */
-static int common_opt(struct common *c, int opt, const char *arg)
+int common_opt(struct common *c, int opt, const char *arg)
 {
 	switch (opt) {
 	case 'p':
@@ -532,6 +503,13 @@ static int cmd_report(int argc, char **argv)
 		return usage_error("report: needs exactly one FILE.json (or - for stdin)");
 	session_init(&s);
 	rc = read_session(&s, argv[optind]);
+	if (!rc && s.nops > MAX_OPS && strcmp(format, "json") && strcmp(format, "folded")) {
+		/* the report's tables are sized for a recording; json/folded and compare are not */
+		fprintf(stderr, "%s: %s: %d operations; this report format shows at most %d (use "
+			"--format json or folded, or compare)\n", prog, term_safe(argv[optind]), s.nops,
+			MAX_OPS);
+		rc = 2;
+	}
 	if (!rc && opname && report_filter_op(&s, opname, err, sizeof(err))) {
 		fprintf(stderr, "%s: report: --op: %s\n", prog, term_safe(err));
 		rc = 2;
@@ -556,59 +534,139 @@ static int cmd_report(int argc, char **argv)
 
 static const char compare_help[] =
 "Usage: ragd-bpfprof compare BASELINE.json CURRENT.json [--threshold PCT] [--fail-on-regression]\n"
-"                            [--format text|json] [--no-color]\n"
+"                            [--format text|json|markdown] [--no-color] [OPTIONS]\n"
 "\n"
-"Per operation: baseline vs current p50, p95 and mean, change %, status\n"
-"regression/improvement/stable/new/removed. A change counts when it is beyond the threshold\n"
-"(default 5%) and significant (Mann-Whitney U on per-call durations, p < 0.01, when both sides\n"
-"have them; otherwise the threshold alone, and the row says so).\n"
+"Per operation, on the whole distribution: the Hodges-Lehmann shift (the bulk of the calls) and\n"
+"the p10, p90 and p99 changes (fast calls, slow calls) with 95% intervals, plus memory (RSS per\n"
+"call and peak). A statistic moved when its change is beyond the threshold and its p-value,\n"
+"Holm-adjusted over every test of the comparison, is below alpha. Status per operation:\n"
+"regression/improvement/stable/inconclusive (fewer than --min-samples values a side)/new/removed.\n"
+"Sampled operations are judged on per-iteration totals (profile -n N gives N values).\n"
 "\n"
-"  --threshold PCT        change that matters, in percent (default 5)\n"
-"  --fail-on-regression   exit 1 when any operation regressed\n"
-"  --format json          machine-readable result\n"
-"Either file may be ragd's own profile JSON.\n"
+"  --threshold PCT          time change that matters, in percent (default 5)\n"
+"  --mem-threshold PCT      memory change that matters, % of the baseline's peak RSS (default 10)\n"
+"  --mem-threshold-bytes B  ... and in bytes (default 1MiB; suffixes K, M, G); both must be exceeded\n"
+"  --min-samples N          fewer values a side: inconclusive (default 8)\n"
+"  --alpha A                family-wise false-alarm rate, Holm-adjusted (default 0.01)\n"
+"  --seed N                 bootstrap seed (default fixed: the same input gives the same output)\n"
+"  --fail-on-regression     exit 1 when any operation regressed\n"
+"  --fail-on-inconclusive   exit 1 when any operation is inconclusive too\n"
+"  --format json|markdown   machine-readable result / a table for a CI step summary\n"
+"Either file may be ragd's own profile JSON. Exit: 0, 1 (with --fail-on-*), 2 input error.\n"
 "Example: ragd-bpfprof compare base.json new.json --fail-on-regression\n";
 
-struct cmp_args {
-	double threshold;
-	bool fail, json, nocolor;
-};
-
-static int do_compare(const char *base, const struct session *cur_s, const char *cur,
-		      const struct cmp_args *a)
+static int parse_bytes(const char *s, double *out)
 {
-	struct compare_opts co = { .threshold_pct = a->threshold, .alpha = 0.01, .json = a->json };
-	struct session b, c;
-	char err[1024];
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return usage_error("invalid byte count '%s'", s);
+	static const char units[] = "kKmMgG";
+	const char *u = *end ? strchr(units, *end) : NULL;
+
+	if (u) {
+		for (long k = (u - units) / 2 + 1; k > 0; k--)
+			v *= 1024;
+		end++;
+		end += *end == 'i';
+	}
+	end += *end == 'B';
+	if (*end)
+		return usage_error("invalid byte count '%s' (e.g. 1048576, 512K, 1MiB)", s);
+	*out = v > 0 ? v : 1e-9;   /* 0 means "any growth": a tiny positive threshold */
+	return 0;
+}
+
+int compare_opt(struct cmp_args *a, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_THRESH:
+		return parse_positive(arg, "threshold", MAX_THRESHOLD_PCT, &a->threshold);
+	case OPT_FAIL:
+		a->fail = true;
+		return 0;
+	case OPT_FAIL_INC:
+		a->fail_inconclusive = true;
+		return 0;
+	case OPT_FORMAT:
+		if (strcmp(arg, "text") && strcmp(arg, "json") && strcmp(arg, "markdown"))
+			return usage_error("unknown compare format '%s' (text, json, markdown)", arg);
+		a->json = !strcmp(arg, "json");
+		a->markdown = !strcmp(arg, "markdown");
+		return 0;
+	case OPT_MIN_N:
+		return parse_int(arg, "sample minimum", 2, 1000000, &a->min_samples);
+	case OPT_MEM_PCT:
+		return parse_positive(arg, "memory threshold", MAX_THRESHOLD_PCT, &a->mem_pct);
+	case OPT_MEM_BYTES:
+		return parse_bytes(arg, &a->mem_bytes);
+	case OPT_ALPHA:
+		if (parse_number(arg, 0, 1, &a->alpha) || !(a->alpha > 0 && a->alpha < 1))
+			return usage_error("invalid alpha '%s' (between 0 and 1)", arg);
+		return 0;
+	case OPT_SEED: {
+		char *end;
+
+		errno = 0;
+		a->seed = strtoull(arg, &end, 0);
+		if (errno || *end || !*arg)
+			return usage_error("invalid seed '%s'", arg);
+		return 0;
+	}
+	}
+	return -1;
+}
+
+int compare_loaded(const struct session *b, const struct session *c, const struct cmp_args *a)
+{
+	struct compare_counts cc = { 0 };
+	struct compare_opts co = {
+		.threshold_pct = a->threshold, .alpha = a->alpha ? a->alpha : 0.01, .json = a->json,
+		.markdown = a->markdown, .min_samples = a->min_samples, .mem_threshold_pct = a->mem_pct,
+		.mem_threshold_bytes = a->mem_bytes, .seed = a->seed, .ab_pairs = a->ab_pairs,
+		.counts = &cc,
+	};
 	int regs;
 
-	session_init(&b);
-	session_init(&c);
-	if (session_read_file(&b, base, err, sizeof(err)) ||
-	    (!cur_s && session_read_file(&c, cur, err, sizeof(err)))) {
-		print_safe_error(prog, err);
-		session_free(&b);
-		session_free(&c);
-		return 2;
-	}
-	co.color = !a->json && want_color(a->nocolor, stdout);
-	regs = compare_sessions(&b, cur_s ? cur_s : &c, &co, stdout);
-	session_free(&b);
-	session_free(&c);
+	co.color = !a->json && !a->markdown && want_color(a->nocolor, stdout);
+	regs = compare_sessions(b, c, &co, stdout);
 	if (regs < 0) {
 		/* a gate must not pass when the comparison itself failed */
 		errorf("compare: failed: %s", strerror(errno ? errno : EIO));
 		return 1;
 	}
-	return regs > 0 && a->fail ? 1 : 0;
+	return (regs > 0 && a->fail) || (cc.inconclusive > 0 && a->fail_inconclusive) ? 1 : 0;
+}
+
+int do_compare(const char *base, const struct session *cur_s, const char *cur,
+	       const struct cmp_args *a)
+{
+	struct session b, c;
+	char err[1024];
+	int rc;
+
+	session_init(&b);
+	session_init(&c);
+	if (session_read_file(&b, base, err, sizeof(err)) ||
+	    (!cur_s && session_read_file(&c, cur, err, sizeof(err)))) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		session_free(&b);
+		session_free(&c);
+		return 2;
+	}
+	rc = compare_loaded(&b, cur_s ? cur_s : &c, a);
+	session_free(&b);
+	session_free(&c);
+	return rc;
 }
 
 static int cmd_compare(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "threshold", required_argument, NULL, OPT_THRESH },
-		{ "fail-on-regression", no_argument, NULL, OPT_FAIL },
-		{ "format", required_argument, NULL, OPT_FORMAT },
+		COMPARE_LONGOPTS,
 		{ "no-color", no_argument, NULL, OPT_NOCOLOR },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -619,231 +677,17 @@ static int cmd_compare(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
-		case OPT_THRESH:
-			if ((rc = parse_positive(optarg, "threshold", MAX_THRESHOLD_PCT, &a.threshold)))
-				return rc;
-			break;
-		case OPT_FAIL: a.fail = true; break;
-		case OPT_FORMAT:
-			if (strcmp(optarg, "text") && strcmp(optarg, "json"))
-				return usage_error("compare: unknown format '%s' (text, json)", optarg);
-			a.json = !strcmp(optarg, "json");
-			break;
 		case OPT_NOCOLOR: a.nocolor = true; break;
 		case 'h': fputs(compare_help, stdout); return 0;
-		default: return usage_error("compare: bad option");
+		default:
+			rc = compare_opt(&a, opt, optarg);
+			if (rc)
+				return rc < 0 ? usage_error("compare: bad option") : rc;
 		}
 	}
 	if (optind != argc - 2)
 		return usage_error("compare: needs BASELINE.json and CURRENT.json");
 	return do_compare(argv[optind], NULL, argv[optind + 1], &a);
-}
-
-/* ---------------------------------------------------------------- profile */
-
-static const char profile_help[] =
-"Usage: ragd-bpfprof profile index --path FILE_OR_DIR [-n ITER] [OPTIONS]\n"
-"       ragd-bpfprof profile search --query Q [-n ITER] [OPTIONS]\n"
-"       ragd-bpfprof profile chat --query Q [-n ITER] [OPTIONS]\n"
-"       ragd-bpfprof profile all [--path P] [--query Q] [OPTIONS]\n"
-"       ragd-bpfprof profile --compare BASELINE.json    (= profile all --compare)\n"
-"       ... [-- RAGD_ARGS]  extra arguments after the subcommand's own (e.g. -- --db PATH)\n"
-"\n"
-"Runs 'RAGD index PATH' (default 3 times), 'RAGD search Q' (10) or 'RAGD ask Q' (3) under\n"
-"record with ragd's operations, all runs in one session; each call keeps its iteration.\n"
-"\n"
-"  --ragd CMD          how to run ragd (default 'ragd'; the bundled workload:\n"
-"                      --ragd \"python3 -m ragd\" with PYTHONPATH=examples/ragd-lite)\n"
-"  --path P            what to index (profile all: the bundled sample corpus by default)\n"
-"  --query Q           the question (default \"how does hybrid search work\")\n"
-"  -n, --iterations N  runs of each command\n"
-"  -o, --output FILE   session JSON\n"
-"  --compare BASE      then compare with BASE.json like 'compare'; exit 1 on a regression\n"
-"  --threshold PCT     for --compare (default 5)\n"
-"  -e/-s/-F/-q/-v/--histogram/--no-color as for record\n"
-"\n"
-"Example: sudo ragd-bpfprof profile search --query \"vector db\" -n 20 -o base.json\n";
-
-/* Splits CMD on blanks (quotes not supported: use a wrapper script for anything fancier). */
-static int split_cmd(const char *cmd, char **out, int max, char *buf, size_t buflen)
-{
-	int n = 0;
-
-	snprintf(buf, buflen, "%s", cmd);
-	for (char *t = strtok(buf, " \t"); t && n < max - 1; t = strtok(NULL, " \t"))
-		out[n++] = t;
-	out[n] = NULL;
-	return n;
-}
-
-static const char *default_corpus(char *buf, size_t len)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	const char *cands[] = { "%s/examples/ragd-lite/corpus", "%s/../share/ragd-bpfprof/corpus" };
-	struct stat st;
-
-	if (n <= 0)
-		return NULL;
-	exe[n] = 0;
-	*strrchr(exe, '/') = 0;
-	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
-		snprintf(buf, len, cands[i], exe);
-		if (!stat(buf, &st) && S_ISDIR(st.st_mode))
-			return buf;
-	}
-	return NULL;
-}
-
-static int cmd_profile(int argc, char **argv)
-{
-	static const struct option lo[] = {
-		{ "ragd", required_argument, NULL, OPT_RAGD },
-		{ "path", required_argument, NULL, OPT_PATH },
-		{ "query", required_argument, NULL, OPT_QUERY },
-		{ "iterations", required_argument, NULL, 'N' },
-		{ "compare", required_argument, NULL, OPT_COMPARE },
-		{ "threshold", required_argument, NULL, OPT_THRESH },
-		{ "fail-on-regression", no_argument, NULL, OPT_FAIL },
-		COMMON_LONGOPTS,
-		{},
-	};
-	const char *what = "all", *ragd = "ragd", *path = NULL, *query = "how does hybrid search work";
-	const char *baseline = NULL;
-	char corpus[PATH_MAX];
-	struct cmp_args ca = { .threshold = 5, .fail = true };
-	struct common c;
-	struct session s;
-	int iters = 0, opt, rc = 0;
-	bool ran = false;
-
-	common_init(&c);
-	c.ro.rotate = 0; /* the exact set turns once per iteration (record_opts.iteration) */
-	/* The subcommand comes first: profile index|search|chat|all [OPTIONS]. */
-	if (argc > 1 && argv[1][0] != '-') {
-		what = argv[1];
-		argv++;
-		argc--;
-	}
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "e:s:o:F:qvhn:", lo, NULL)) != -1) {
-		switch (opt) {
-		case OPT_RAGD: ragd = optarg; break;
-		case OPT_PATH: path = optarg; break;
-		case OPT_QUERY: query = optarg; break;
-		case 'n':
-		case 'N':
-			if ((rc = parse_int(optarg, "iteration count", 1, 100000, &iters)))
-				return rc;
-			break;
-		case OPT_COMPARE: baseline = optarg; break;
-		case OPT_THRESH:
-			if ((rc = parse_positive(optarg, "threshold", MAX_THRESHOLD_PCT, &ca.threshold)))
-				return rc;
-			break;
-		case OPT_FAIL: break;
-		case 'h': fputs(profile_help, stdout); return 0;
-		case '?': return usage_error("profile: bad option");
-		default:
-			if ((rc = common_opt(&c, opt, optarg)))
-				return rc < 0 ? usage_error("profile: bad option") : rc;
-		}
-	}
-	/* profile ... -- ARGS: extra arguments for every ragd command (e.g. --db PATH). */
-	char **extra = optind < argc ? &argv[optind] : NULL;
-	if (extra && strcmp(argv[optind - 1], "--"))
-		return usage_error("profile: unexpected argument '%s' (extra ragd arguments go after --)",
-				   argv[optind]);
-	bool do_index = !strcmp(what, "index") || !strcmp(what, "all");
-	bool do_search = !strcmp(what, "search") || !strcmp(what, "all");
-	bool do_chat = !strcmp(what, "chat") || !strcmp(what, "all");
-	if (!do_index && !do_search && !do_chat)
-		return usage_error("profile: unknown workflow '%s' (index, search, chat, all)", what);
-	if (!strcmp(what, "index") && !path)
-		return usage_error("profile index: needs --path FILE_OR_DIR");
-	if (do_index && !path && !(path = default_corpus(corpus, sizeof(corpus))))
-		return usage_error("profile all: no --path and no bundled sample corpus found");
-	if (path && do_index && access(path, R_OK))
-		return usage_error("profile: --path %s: %s", path, strerror(errno));
-	if (baseline && access(baseline, R_OK)) {
-		errorf("%s: %s", baseline, strerror(errno));
-		return 2;
-	}
-	if (c.out) {
-		char err[512];
-
-		if (output_check(c.out, err, sizeof(err))) {
-			print_safe_error(prog, err);
-			return 2;
-		}
-	}
-	if ((rc = build_spec(&c)))
-		return rc;
-	install_signals();
-	session_init(&s);
-	snprintf(s.name, sizeof(s.name), "%s", c.name ? c.name : "");
-	if (!c.name)
-		snprintf(s.name, sizeof(s.name), "profile %s", what);
-
-	struct { bool on; const char *sub; const char *arg; int n; } steps[] = {
-		{ do_index, "index", path, 3 },
-		{ do_search, "search", query, 10 },
-		{ do_chat, "ask", query, 3 },
-	};
-	__u32 iteration = 0;
-	for (size_t k = 0; k < 3 && !exiting && rc == 0; k++) {
-		char *av[64], buf[4096], prog_line[128];
-		int n, total;
-
-		if (!steps[k].on)
-			continue;
-		n = split_cmd(ragd, av, 60, buf, sizeof(buf));
-		if (n == 0) {
-			rc = usage_error("profile: empty --ragd");
-			break;
-		}
-		av[n++] = (char *)steps[k].sub;
-		av[n++] = (char *)steps[k].arg;
-		for (int x = 0; extra && extra[x] && n < 62; x++)
-			av[n++] = extra[x];
-		av[n] = NULL;
-		total = iters ? iters : steps[k].n;
-		for (int i = 0; i < total && !exiting; i++) {
-			char err[1024];
-
-			snprintf(prog_line, sizeof(prog_line), "profile %s: iteration %d/%d", steps[k].sub,
-				 i + 1, total);
-			c.ro.cmd = av;
-			c.ro.iteration = iteration++;
-			c.ro.progress = prog_line;
-			if (!c.ro.quiet)
-				fprintf(stderr, "%s\n", prog_line);
-			rc = record_run(&c.ro, &s, err, sizeof(err));
-			if (rc) {
-				print_safe_error(prog, err);
-				break;
-			}
-			ran = true;
-			if (s.has_exit_code && s.exit_code != 0) {
-				errorf("'%s %s' exited with %d", ragd, steps[k].sub, s.exit_code);
-				session_warn(&s, "iteration %u: %s %s exited with %d", c.ro.iteration, ragd,
-					     steps[k].sub, s.exit_code);
-			}
-		}
-	}
-	if (ran) {
-		snprintf(s.command, sizeof(s.command), "%s %s", ragd, what);
-		int erc = emit(&s, &c, true);
-		if (erc)
-			rc = erc;
-		if (baseline && rc == 0) {
-			ca.nocolor = c.no_color;
-			session_compute_stats(&s);
-			rc = do_compare(baseline, &s, NULL, &ca);
-		}
-	}
-	session_free(&s);
-	return rc;
 }
 
 /* ---------------------------------------------------------------- top */

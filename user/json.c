@@ -170,9 +170,14 @@ static void write_flags(FILE *f, __u32 flags)
 int session_write_json(const struct session *s, FILE *f)
 {
 	/* op names escaped once, not once per call */
-	char *names[MAX_OPS] = { 0 };
-	int nops = s->nops < MAX_OPS ? s->nops : MAX_OPS, k, ret = -1, first;
+	char **names = calloc(s->nops ? s->nops : 1, sizeof(*names));
+	int nops = s->nops, k, ret = -1, first;
 	size_t i;
+
+	if (!names) {
+		errno = ENOMEM;
+		return -1;
+	}
 
 	for (k = 0; k < nops; k++) {
 		cJSON *item = cJSON_CreateString(s->ops[k].name);
@@ -253,6 +258,7 @@ int session_write_json(const struct session *s, FILE *f)
 out:
 	for (k = 0; k < nops; k++)
 		cJSON_free(names[k]);
+	free(names);
 	return ret;
 }
 
@@ -573,7 +579,7 @@ static int read_op(struct rd *r, struct session *s, const cJSON *jop, int i)
 
 	idx = session_add_op(s, name, k, !strcmp(prec, "sampled") ? PREC_SAMPLED : PREC_EXACT);
 	if (idx < 0)
-		return fail(r, "more than %d operations", MAX_OPS);
+		return fail(r, "out of memory");
 	op = &s->ops[idx];
 
 	if (req_u64(r, jop, path, "count", &op->count) < 0 ||
@@ -717,9 +723,6 @@ static int read_bpfprof(struct rd *r, struct session *s, const cJSON *root)
 
 	if (!(ops = req_arr(r, root, "", "operations")))
 		return -1;
-	n = cJSON_GetArraySize(ops);
-	if (n > MAX_OPS)
-		return fail(r, "operations has %d entries, at most %d are supported", n, MAX_OPS);
 	n = 0;
 	cJSON_ArrayForEach(it, ops)
 		if (read_op(r, s, it, n++) < 0)
@@ -839,7 +842,7 @@ static int read_ragd_profile(struct rd *r, struct session *s, const cJSON *root)
 		if (op < 0) {
 			op = session_add_op(s, opname, OP_PY, PREC_EXACT);
 			if (op < 0)
-				return fail(r, "more than %d distinct operations", MAX_OPS);
+				return fail(r, "out of memory");
 			s->ops[op].resolved = true;
 			snprintf(s->ops[op].note, sizeof(s->ops[op].note),
 				 "imported from a ragd profile (wall-clock only)");

@@ -19,8 +19,9 @@ void session_free(struct session *s)
 	size_t i;
 	int k;
 
-	for (k = 0; k < s->nops && k < MAX_OPS; k++)
+	for (k = 0; k < s->nops; k++)
 		free(s->ops[k].hist);
+	free(s->ops);
 	free(s->calls);
 	for (i = 0; i < s->nstacks; i++)
 		free(s->stacks[i].stack);
@@ -38,8 +39,16 @@ int session_add_op(struct session *s, const char *name, enum op_kind kind, enum 
 {
 	struct op_result *op;
 
-	if (s->nops >= MAX_OPS)
-		return -1;
+	if (s->nops == s->ops_cap) {
+		/* MAX_OPS first, so a recording never moves ops it holds pointers into */
+		int cap = s->ops_cap ? s->ops_cap * 2 : MAX_OPS;
+		struct op_result *n = realloc(s->ops, cap * sizeof(*n));
+
+		if (!n)
+			return -1;
+		s->ops = n;
+		s->ops_cap = cap;
+	}
 	op = &s->ops[s->nops];
 	memset(op, 0, sizeof(*op));
 	snprintf(op->name, sizeof(op->name), "%s", name);

@@ -90,8 +90,9 @@ struct session {
 	int exit_code;
 	char source_format[32];   /* "ragd-bpfprof/1" or "ragd-profile" when imported */
 
-	int nops;
-	struct op_result ops[MAX_OPS];
+	/* Grown as ops are added: record keeps MAX_OPS (its BPF maps), files may hold any number. */
+	int nops, ops_cap;
+	struct op_result *ops;
 
 	size_t ncalls, calls_cap;
 	struct call_rec *calls;
@@ -161,13 +162,23 @@ const char *fmt_bytes(double bytes, char *buf, size_t len);
 const char *fmt_bytes_delta(double bytes, char *buf, size_t len);
 
 /* compare.c */
+struct compare_counts {
+	int regressions, improvements, stable, inconclusive, added, removed;
+};
 struct compare_opts {
-	double threshold_pct;  /* default 5 */
-	double alpha;          /* default 0.01 */
+	double threshold_pct;        /* default 5 */
+	double alpha;                /* family-wise, Holm across every test (default 0.01) */
 	bool color;
 	bool json;
+	bool markdown;
+	int min_samples;             /* per side, below: inconclusive (default 8) */
+	double mem_threshold_pct;    /* default 10 */
+	double mem_threshold_bytes;  /* default 1 MiB; memory moves only beyond both */
+	uint64_t seed;               /* bootstrap seed (0: the fixed default) */
+	int ab_pairs;                /* > 0: both sides come from one interleaved A/B run */
+	struct compare_counts *counts;  /* filled in when not NULL */
 };
-/* Prints the comparison; returns the number of regressions. */
+/* Prints the comparison; returns the number of regressions (-1 out of memory). */
 int compare_sessions(const struct session *base, const struct session *cur,
 		     const struct compare_opts *o, FILE *out);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Per-operation statistics, from every call record when we have them all, else from the BPF
  * histogram; plus the Mann-Whitney U test compare.c uses. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,10 +224,16 @@ static bool counted(const struct session *s, const struct call_rec *c, int nops)
 
 void session_compute_stats(struct session *s)
 {
-	size_t cnt[MAX_OPS] = { 0 }, off[MAX_OPS], fill[MAX_OPS], total = 0, i;
+	size_t *cnt, *off, *fill, total = 0, i;
 	const struct call_rec **recs = NULL;
 	__u64 *dur = NULL;
-	int k, nops = s->nops < MAX_OPS ? s->nops : MAX_OPS;
+	int k, nops = s->nops;
+
+	cnt = calloc(3 * (size_t)(nops ? nops : 1), sizeof(*cnt));
+	if (!cnt)
+		return;   /* nothing computed: the numbers read or recorded stay */
+	off = cnt + nops;
+	fill = off + nops;
 
 	/* Group the counted calls by op in one pass. */
 	for (i = 0; i < s->ncalls; i++) {
@@ -248,7 +255,7 @@ void session_compute_stats(struct session *s)
 			free(dur);
 			recs = NULL;
 			dur = NULL;
-			memset(cnt, 0, sizeof(cnt));
+			memset(cnt, 0, nops * sizeof(*cnt));
 		} else {
 			for (i = 0; i < s->ncalls; i++) {
 				const struct call_rec *c = &s->calls[i];
@@ -285,6 +292,7 @@ void session_compute_stats(struct session *s)
 	}
 	free(recs);
 	free(dur);
+	free(cnt);
 }
 
 /* Two-sided Mann-Whitney U, normal approximation with tie and continuity correction:
@@ -349,4 +357,269 @@ double mann_whitney_p(const __u64 *a, size_t na, const __u64 *b, size_t nb)
 		return 1.0;
 	p = erfc(z / M_SQRT2);
 	return p > 1 ? 1 : p;
+}
+
+/* ---------------------------------------------------------------- two-sample effects */
+
+#include "stats.h"
+
+void rng_seed(struct rng *r, uint64_t seed)
+{
+	/* splitmix64 once, so nearby seeds give unrelated streams; never 0 */
+	uint64_t z = seed + 0x9e3779b97f4a7c15ULL;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	r->s = (z ^ (z >> 31)) | 1;
+}
+
+double rng_uniform(struct rng *r)
+{
+	r->s ^= r->s >> 12;
+	r->s ^= r->s << 25;
+	r->s ^= r->s >> 27;
+	return ((double)((r->s * 0x2545F4914F6CDD1DULL) >> 11) + 0.5) / (double)(1ULL << 53);
+}
+
+static double rng_normal(struct rng *r)
+{
+	return sqrt(-2 * log(rng_uniform(r))) * cos(2 * M_PI * rng_uniform(r));
+}
+
+/* Marsaglia-Tsang; a >= 1 here (order statistics). */
+static double rng_gamma(struct rng *r, double a)
+{
+	double d = a - 1.0 / 3, c = 1 / sqrt(9 * d);
+
+	for (;;) {
+		double x = rng_normal(r), v = 1 + c * x, u;
+
+		if (v <= 0)
+			continue;
+		v = v * v * v;
+		u = rng_uniform(r);
+		if (log(u) < 0.5 * x * x + d - d * v + d * log(v))
+			return d * v;
+	}
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void sort_i64(int64_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_i64);
+}
+
+int64_t quantile_i64(const int64_t *sorted, size_t n, double q)
+{
+	return n ? sorted[nearest_rank(q, n) - 1] : 0;
+}
+
+/* Pairs with b_j - a_i <= d; two pointers since a_i >= b_j - d moves right with j. */
+static uint64_t pairs_at_most(const int64_t *a, size_t na, const int64_t *b, size_t nb, int64_t d)
+{
+	uint64_t n = 0;
+	size_t i = 0, j;
+
+	for (j = 0; j < nb; j++) {
+		while (i < na && a[i] < b[j] - d)
+			i++;
+		n += na - i;
+	}
+	return n;
+}
+
+/* The k-th smallest (1-based) of the na*nb differences, by bisection on the value. */
+static int64_t kth_diff(const int64_t *a, size_t na, const int64_t *b, size_t nb, uint64_t k)
+{
+	int64_t lo = b[0] - a[na - 1], hi = b[nb - 1] - a[0];
+
+	while (lo < hi) {
+		int64_t mid = lo + (hi - lo) / 2;   /* hi - lo > 0: floor */
+
+		if (pairs_at_most(a, na, b, nb, mid) >= k)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+/* Order-preserving map to unsigned, for mann_whitney_p. */
+static __u64 *to_u64(const int64_t *v, size_t n)
+{
+	__u64 *u = malloc((n ? n : 1) * sizeof(*u));
+
+	for (size_t i = 0; u && i < n; i++)
+		u[i] = (__u64)v[i] ^ (1ULL << 63);
+	return u;
+}
+
+/* Two-sided standard normal quantile for conf (0.95 -> 1.96), by bisection on erfc. */
+static double z_two_sided(double conf)
+{
+	double lo = 0, hi = 40, p = 1 - conf;
+
+	for (int i = 0; i < 100; i++) {
+		double mid = (lo + hi) / 2;
+
+		if (erfc(mid / M_SQRT2) > p)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (lo + hi) / 2;
+}
+
+int hl_shift(const int64_t *a, size_t na, const int64_t *b, size_t nb, double conf,
+	     struct effect *out)
+{
+	uint64_t N = (uint64_t)na * nb, k;
+	double z, half;
+	__u64 *ua, *ub;
+
+	if (!na || !nb)
+		return -EINVAL;
+	if (N % 2)
+		out->est = (double)kth_diff(a, na, b, nb, N / 2 + 1);
+	else
+		out->est = ((double)kth_diff(a, na, b, nb, N / 2) +
+			    (double)kth_diff(a, na, b, nb, N / 2 + 1)) / 2;
+	z = z_two_sided(conf);
+	half = z * sqrt((double)na * nb * ((double)na + nb + 1) / 12);
+	k = (double)N / 2 - half < 1 ? 1 : (uint64_t)floor((double)N / 2 - half);
+	out->lo = (double)kth_diff(a, na, b, nb, k);
+	out->hi = (double)kth_diff(a, na, b, nb, N - k + 1);
+
+	ua = to_u64(a, na);
+	ub = to_u64(b, nb);
+	if (!ua || !ub) {
+		free(ua);
+		free(ub);
+		return -ENOMEM;
+	}
+	out->p = mann_whitney_p(ua, na, ub, nb);
+	free(ua);
+	free(ub);
+	return 0;
+}
+
+/* One bootstrap draw of the nearest-rank q-quantile of a resample of sorted[0..n). */
+static int64_t boot_quantile(const int64_t *sorted, size_t n, __u64 k, struct rng *r)
+{
+	double x = rng_gamma(r, (double)k), y = rng_gamma(r, (double)(n - k + 1));
+	double u = x / (x + y);
+	size_t idx = (size_t)ceil(u * (double)n);
+
+	idx = idx < 1 ? 1 : idx > n ? n : idx;
+	return sorted[idx - 1];
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Two-sided Fisher exact test on a 2x2 table: xa of na vs xb of nb. Tables as likely as the
+ * observed one or less are summed (relative tolerance for float noise). */
+static double fisher_p(__u64 xa, __u64 na, __u64 xb, __u64 nb)
+{
+	__u64 k = xa + xb, n = na + nb, lo = k > nb ? k - nb : 0, hi = k < na ? k : na;
+	double base = lgamma(na + 1.0) + lgamma(nb + 1.0) + lgamma(k + 1.0) + lgamma(n - k + 1.0) -
+		      lgamma(n + 1.0);
+	double obs = 0, p = 0;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (__u64 x = pass ? lo : xa; x <= (pass ? hi : xa); x++) {
+			double lp = base - lgamma(x + 1.0) - lgamma(na - x + 1.0) - lgamma(k - x + 1.0) -
+				    lgamma(nb - k + x + 1.0);
+
+			if (!pass)
+				obs = lp;
+			else if (lp <= obs + 1e-7)
+				p += exp(lp);
+		}
+	return p > 1 ? 1 : p;
+}
+
+/* Do a and b put the same share of values at or below the pooled q-quantile (Mood's median test
+ * generalised to q)? Distribution-free, Fisher exact: conservative where a bootstrap standard
+ * error of a tail quantile is not (it swings with the few spacings near the quantile). */
+static double quantile_test_p(const int64_t *a, size_t na, const int64_t *b, size_t nb, double q)
+{
+	__u64 rank = nearest_rank(q, (__u64)(na + nb)), xa = 0, xb = 0;
+	size_t i = 0, j = 0, seen = 0;
+	int64_t c = 0;
+
+	/* the pooled rank-th value, by merging */
+	while (seen < rank) {
+		c = j >= nb || (i < na && a[i] <= b[j]) ? a[i++] : b[j++];
+		seen++;
+	}
+	for (i = 0; i < na && a[i] <= c; i++)
+		xa++;
+	for (j = 0; j < nb && b[j] <= c; j++)
+		xb++;
+	return fisher_p(xa, na, xb, nb);
+}
+
+int quantile_diff_boot(const int64_t *a, size_t na, const int64_t *b, size_t nb, double q,
+		       int reps, struct rng *r, double conf, struct effect *out)
+{
+	__u64 ka, kb;
+	double *d;
+	int i;
+
+	if (!na || !nb || reps < 2)
+		return -EINVAL;
+	d = malloc(reps * sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	ka = nearest_rank(q, na);
+	kb = nearest_rank(q, nb);
+	out->est = (double)(quantile_i64(b, nb, q) - quantile_i64(a, na, q));
+	for (i = 0; i < reps; i++)
+		d[i] = (double)(boot_quantile(b, nb, kb, r) - boot_quantile(a, na, ka, r));
+	qsort(d, reps, sizeof(*d), cmp_dbl);
+	out->lo = d[(int)floor((1 - conf) / 2 * (reps - 1))];
+	out->hi = d[(int)ceil((1 + conf) / 2 * (reps - 1))];
+	free(d);
+	out->p = quantile_test_p(a, na, b, nb, q);
+	return 0;
+}
+
+void holm_adjust(const double *p, size_t m, double *padj)
+{
+	size_t *ord = malloc((m ? m : 1) * sizeof(*ord)), i, j;
+	double run = 0;
+
+	if (!ord) {   /* Bonferroni is Holm's upper bound: still valid */
+		for (i = 0; i < m; i++)
+			padj[i] = fmin(1, p[i] * m);
+		return;
+	}
+	for (i = 0; i < m; i++)
+		ord[i] = i;
+	/* insertion sort by p: m is a few hundred at most */
+	for (i = 1; i < m; i++)
+		for (j = i; j > 0 && p[ord[j]] < p[ord[j - 1]]; j--) {
+			size_t t = ord[j];
+
+			ord[j] = ord[j - 1];
+			ord[j - 1] = t;
+		}
+	for (i = 0; i < m; i++) {
+		double v = fmin(1, (double)(m - i) * p[ord[i]]);
+
+		run = fmax(run, v);
+		padj[ord[i]] = run;
+	}
+	free(ord);
 }

@@ -173,6 +173,29 @@ def compare_catches_slowdown():
 
 
 @test
+def compare_catches_fast_calls_slowdown():
+    # Only the fast 40% of the calls got 50% slower: p50 (a slow call) does not move, p10 does.
+    base, slow = tmp("base.json"), tmp("slow.json")
+    cmd = probe("op_busy") + ["--", WORKLOAD, "bimodal", "200", "2"]
+    run(["record", "-q", "-o", base] + cmd, check=0)
+    run(["record", "-q", "-o", slow] + cmd, env={"WORKLOAD_SLOW_FAST": "50"}, check=0)
+    j = json.loads(run(["compare", base, slow, "--format", "json"], check=0).stdout)
+    o = j["operations"][0]
+    if abs(o["change_pct"]["p50"]) > 5:
+        raise AssertionError(f"p50 moved {o['change_pct']['p50']:.1f}%: not the case under test")
+    p = run(["compare", base, slow, "--fail-on-regression", "--no-color"], check=1)
+    row = [l for l in p.stdout.splitlines() if l.startswith("op_busy")][0]
+    if "regression" not in row or "p10 +" not in row:
+        raise AssertionError(f"the row should name p10 as the statistic that moved:\n{p.stdout}")
+    eq(o["status"], "regression", "status")
+    if "p10" not in o["moved"]:
+        raise AssertionError(o)
+    md = run(["compare", base, slow, "--format", "markdown"], check=0).stdout
+    if "| op_busy | exact |" not in md or "**regression**" not in md:
+        raise AssertionError(md)
+
+
+@test
 def report_formats():
     out = tmp("s.json")
     run(["record", "-q", "-o", out] + probe("op_busy") + ["--", WORKLOAD, "busy", "5", "1"], check=0)

@@ -9,8 +9,10 @@
  *   recurse COUNT calls of op_recurse(ARG levels)
  *   touch   COUNT calls of op_touch(ARG MiB): allocates and writes ARG MiB, kept until the next call
  *   threads COUNT calls of op_busy(ARG ms) in each of THREADS threads
+ *   bimodal COUNT calls of op_busy: 2 of 5 fast (ARG ms), 3 slow (3*ARG ms), so p50 is slow
  *   forever op_sleep(ARG ms) until killed (for attach by PID)
- * Env WORKLOAD_SLOW=PCT makes op_busy/op_sleep PCT percent longer. WORKLOAD_TIMINGS=FILE gets one
+ * Env WORKLOAD_SLOW=PCT makes op_busy/op_sleep PCT percent longer; WORKLOAD_SLOW_FAST=PCT only
+ * the fast calls of bimodal. WORKLOAD_TIMINGS=FILE gets one
  * line per call: "op ns". WORKLOAD_START_DELAY_MS waits before the first call. */
 #include <pthread.h>
 #include <signal.h>
@@ -20,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double slow = 1.0;
+static double slow = 1.0, slow_fast = 1.0;
 static FILE *timings;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char *held;
@@ -118,6 +120,8 @@ int main(int argc, char **argv)
 		nthreads = atoi(argv[4]);
 	if ((e = getenv("WORKLOAD_SLOW")))
 		slow = 1.0 + atof(e) / 100.0;
+	if ((e = getenv("WORKLOAD_SLOW_FAST")))
+		slow_fast = 1.0 + atof(e) / 100.0;
 	if ((e = getenv("WORKLOAD_TIMINGS")))
 		timings = fopen(e, "w");
 	if ((e = getenv("WORKLOAD_START_DELAY_MS")))
@@ -134,6 +138,14 @@ int main(int argc, char **argv)
 			record("op_sleep", now() - t);
 		} else if (!strcmp(mode, "busy")) {
 			op_busy(arg);
+			record("op_busy", now() - t);
+		} else if (!strcmp(mode, "bimodal")) {
+			double keep = slow;
+
+			if (i % 5 < 2)
+				slow *= slow_fast;
+			op_busy(i % 5 < 2 ? arg : 3 * arg);
+			slow = keep;
 			record("op_busy", now() - t);
 		} else if (!strcmp(mode, "recurse")) {
 			op_recurse(arg);

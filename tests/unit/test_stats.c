@@ -5,11 +5,13 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "session.h"
+#include "stats.h"
 
 #define assert_near(a, b, eps)                                                            \
 	do {                                                                              \
@@ -363,6 +365,100 @@ static void test_mw_large(void **state)
 	free(c);
 }
 
+/* ------------------------------------------------------------ two-sample effects */
+
+static void test_hl_shift_small(void **state)
+{
+	/* differences of {1,2,3} -> {4,5,6}: 1,2,2,3,3,3,4,4,5; median 3 */
+	int64_t a[] = { 1, 2, 3 }, b[] = { 4, 5, 6 };
+	int64_t c[] = { 10, 20 }, d[] = { 11, 25 };
+	struct effect e;
+
+	assert_int_equal(hl_shift(a, 3, b, 3, 0.95, &e), 0);
+	assert_true(e.est == 3);
+	assert_true(e.lo <= 3 && e.hi >= 3);
+	assert_true(e.lo >= 1 && e.hi <= 5);
+	/* an even count: differences 1, 15, -9, 5 sorted -9, 1, 5, 15 -> (1 + 5) / 2 */
+	assert_int_equal(hl_shift(c, 2, d, 2, 0.95, &e), 0);
+	assert_true(e.est == 3);
+	assert_int_equal(hl_shift(a, 0, b, 3, 0.95, &e), -EINVAL);
+}
+
+static void test_hl_shift_recovers_shift(void **state)
+{
+	int64_t a[400], b[400];
+	struct effect e;
+	struct rng r;
+
+	rng_seed(&r, 7);
+	for (int i = 0; i < 400; i++) {
+		a[i] = (int64_t)(1e6 * (1 + 0.1 * rng_uniform(&r)));
+		b[i] = (int64_t)(1e6 * (1 + 0.1 * rng_uniform(&r))) + 50000;
+	}
+	sort_i64(a, 400);
+	sort_i64(b, 400);
+	assert_int_equal(hl_shift(a, 400, b, 400, 0.95, &e), 0);
+	assert_true(fabs(e.est - 50000) < 2000);
+	assert_true(e.lo < 50000 && e.hi > 50000);
+	assert_true(e.hi - e.lo < 10000);
+	assert_true(e.p < 1e-10);
+	/* the same sample: no shift, p = 1 */
+	assert_int_equal(hl_shift(a, 400, a, 400, 0.95, &e), 0);
+	assert_true(e.est == 0);
+	assert_true(e.p > 0.9);
+	/* negative values (RSS deltas) work too */
+	for (int i = 0; i < 400; i++)
+		b[i] = a[i] - 2000000;
+	assert_int_equal(hl_shift(a, 400, b, 400, 0.95, &e), 0);
+	assert_true(e.est == -2000000);
+}
+
+static void test_quantile_boot(void **state)
+{
+	int64_t a[300], b[300];
+	struct effect e1, e2;
+	struct rng r;
+
+	rng_seed(&r, 9);
+	for (int i = 0; i < 300; i++) {
+		a[i] = (int64_t)(1e6 * -log(rng_uniform(&r)));
+		b[i] = (int64_t)(1e6 * -log(rng_uniform(&r)));
+	}
+	sort_i64(a, 300);
+	sort_i64(b, 300);
+	/* seeded: the same interval twice */
+	rng_seed(&r, 1);
+	assert_int_equal(quantile_diff_boot(a, 300, b, 300, 0.9, 500, &r, 0.95, &e1), 0);
+	rng_seed(&r, 1);
+	assert_int_equal(quantile_diff_boot(a, 300, b, 300, 0.9, 500, &r, 0.95, &e2), 0);
+	assert_true(e1.lo == e2.lo && e1.hi == e2.hi && e1.est == e2.est);
+	assert_true(e1.est == (double)(quantile_i64(b, 300, 0.9) - quantile_i64(a, 300, 0.9)));
+	assert_true(e1.lo <= e1.est && e1.est <= e1.hi);
+	assert_true(e1.p > 0.001);   /* same distribution */
+	/* b's top tenth doubled: p90 moved, and clearly */
+	for (int i = 270; i < 300; i++)
+		b[i] *= 2;
+	sort_i64(b, 300);
+	assert_int_equal(quantile_diff_boot(a, 300, b, 300, 0.99, 500, &r, 0.95, &e1), 0);
+	assert_true(e1.lo > 0);
+	assert_true(quantile_i64(a, 300, 0.5) == quantile_i64(a, 300, 50));
+}
+
+static void test_holm(void **state)
+{
+	double p[] = { 0.01, 0.04, 0.03, 0.005 }, adj[4];
+
+	holm_adjust(p, 4, adj);
+	/* sorted 0.005 0.01 0.03 0.04 -> x4 x3 x2 x1 = 0.02 0.03 0.06 0.04 -> monotone 0.06 */
+	assert_true(fabs(adj[3] - 0.02) < 1e-12);
+	assert_true(fabs(adj[0] - 0.03) < 1e-12);
+	assert_true(fabs(adj[2] - 0.06) < 1e-12);
+	assert_true(fabs(adj[1] - 0.06) < 1e-12);
+	p[0] = 0.9;
+	holm_adjust(p, 1, adj);
+	assert_true(adj[0] == 0.9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -375,6 +471,10 @@ int main(void)
 		cmocka_unit_test(test_mw_small_reference),
 		cmocka_unit_test(test_mw_edges),
 		cmocka_unit_test(test_mw_large),
+		cmocka_unit_test(test_hl_shift_small),
+		cmocka_unit_test(test_hl_shift_recovers_shift),
+		cmocka_unit_test(test_quantile_boot),
+		cmocka_unit_test(test_holm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
