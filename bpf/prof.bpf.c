@@ -492,7 +492,11 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 
 	if (!follow_children || ptgid == ctgid || !traced(ptgid))
 		return 0;
-	bpf_map_update_elem(&pids, &ctgid, &one, BPF_ANY);
+	/* Full (exits free their slots): the child runs untraced, counted and warned about. */
+	if (bpf_map_update_elem(&pids, &ctgid, &one, BPF_ANY)) {
+		__sync_fetch_and_add(&stats.pids_full, 1);
+		return 0;
+	}
 	proc_event(PROC_FORK, ctgid, ptgid, 0);
 	return 0;
 }
@@ -527,6 +531,10 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	bpf_map_delete_elem(&offcpu, &tid);
 	if (tid == tgid)
 		proc_event(PROC_EXIT, tgid, 0, BPF_CORE_READ(p, exit_code));
+	/* Last thread of the process gone (live was decremented before this tracepoint): free its
+	 * slot, so the map never fills with dead processes and a recycled PID is not traced. */
+	if (BPF_CORE_READ(p, signal, live.counter) == 0)
+		bpf_map_delete_elem(&pids, &tgid);
 	return 0;
 }
 

@@ -110,6 +110,7 @@ struct bpf_stats {
 	__u64 py_no_tstate;     /* Python event on a thread whose PyThreadState was not found */
 	__u64 rss_events;
 	__u64 bp_not_return;    /* a RETURN site read that was no return (3.11 quickening) */
+	__u64 pids_full;        /* a forked child not traced: the pids map was full */
 };
 
 /* Where CPython keeps what we read, per interpreter version (user/python.c fills it). */

@@ -1039,6 +1039,9 @@ static void finish(struct rec *r)
 	if (st.depth_overflow)
 		session_warn(r->s, "%llu calls nested deeper than %d were not timed",
 			     (unsigned long long)st.depth_overflow, MAX_DEPTH);
+	if (st.pids_full)
+		session_warn(r->s, "%llu child processes not traced (more than 1024 alive at once)",
+			     (unsigned long long)st.pids_full);
 
 	for (int i = 0; i < r->o->nops; i++) {
 		struct op_result *or = res(r, i);

@@ -335,3 +335,12 @@ def bad_input_exits_2():
         eq(p.returncode, 2, f"exit code as nobody ({p.stderr})")
         if "root" not in p.stderr:
             raise AssertionError(p.stderr)
+
+
+@test
+def many_sequential_children_all_traced():
+    # The pids map holds 1,024 processes: exits must free their slots, or child 1,023 on is lost.
+    s = record(probe("op_busy") + ["--", WORKLOAD, "fork", "1100", "0"], timeout=300)
+    eq(op(s, "op_busy")["count"], 1100, "calls in 1,100 children")
+    eq(len(set(c["pid"] for c in calls(s, "op_busy"))), 1100, "distinct child pids")
+    eq(s["target"]["exit_code"], 0, "exit code")

@@ -10,6 +10,7 @@
  *   touch   COUNT calls of op_touch(ARG MiB): allocates and writes ARG MiB, kept until the next call
  *   threads COUNT calls of op_busy(ARG ms) in each of THREADS threads
  *   forever op_sleep(ARG ms) until killed (for attach by PID)
+ *   fork    COUNT children one after the other, each calls op_busy(ARG ms) once and exits
  * Env WORKLOAD_SLOW=PCT makes op_busy/op_sleep PCT percent longer. WORKLOAD_TIMINGS=FILE gets one
  * line per call: "op ns". WORKLOAD_START_DELAY_MS waits before the first call. */
 #include <pthread.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static double slow = 1.0;
@@ -141,6 +143,17 @@ int main(int argc, char **argv)
 		} else if (!strcmp(mode, "touch")) {
 			op_touch(arg);
 			record("op_touch", now() - t);
+		} else if (!strcmp(mode, "fork")) {
+			pid_t c = fork();
+
+			if (c == 0) {
+				op_busy(arg);
+				_exit(0);
+			}
+			if (c < 0 || waitpid(c, NULL, 0) != c) {
+				perror("workload: fork");
+				return 1;
+			}
 		} else if (!strcmp(mode, "threads")) {
 			pthread_t th[64];
 			struct targ a = { count, arg };
