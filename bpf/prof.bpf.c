@@ -151,6 +151,54 @@ static __always_inline bool traced(__u32 tgid)
 	return bpf_map_lookup_elem(&pids, &tgid) != NULL;
 }
 
+/* Inode of the recorder's PID namespace when it is not the initial one (in a container), else 0.
+ * Then the pids user space knows (pids map keys, event pid/tid) are numbers in that namespace. */
+const volatile __u32 pidns_ino = 0;
+#define PIDNS_MAX_LEVEL 8
+
+/* pid's number in the recorder's namespace; 0 if not visible there. */
+static __always_inline __u32 ns_nr(struct pid *pid)
+{
+	__u32 level = BPF_CORE_READ(pid, level);
+
+	for (__u32 l = 0; l < PIDNS_MAX_LEVEL; l++) {
+		struct upid *u;
+
+		if (l > level)
+			break;
+		u = (void *)pid + bpf_core_field_offset(struct pid, numbers) +
+		    l * bpf_core_type_size(struct upid);
+		if (BPF_CORE_READ(u, ns, ns.inum) == pidns_ino)
+			return BPF_CORE_READ(u, nr);
+	}
+	return 0;
+}
+
+static __always_inline __u32 task_vtgid(struct task_struct *t)
+{
+	return pidns_ino ? ns_nr(BPF_CORE_READ(t, group_leader, thread_pid)) : BPF_CORE_READ(t, tgid);
+}
+
+static __always_inline __u32 task_vpid(struct task_struct *t)
+{
+	return pidns_ino ? ns_nr(BPF_CORE_READ(t, thread_pid)) : BPF_CORE_READ(t, pid);
+}
+
+/* tgid of the current task as user space numbers it. */
+static __always_inline __u32 cur_vtgid(void)
+{
+	if (!pidns_ino)
+		return bpf_get_current_pid_tgid() >> 32;
+	return task_vtgid(bpf_get_current_task_btf());
+}
+
+static __always_inline __u32 cur_vpid(void)
+{
+	if (!pidns_ino)
+		return (__u32)bpf_get_current_pid_tgid();
+	return task_vpid(bpf_get_current_task_btf());
+}
+
 struct pcpu_ctx {
 	__s64 sum;
 	__s32 *counters;
@@ -311,8 +359,8 @@ static __noinline void pop_emit(struct thread_state *ts, __u32 tid, __u64 now, _
 	}
 	e->type = EV_CALL;
 	e->op_id = op;
-	e->pid = bpf_get_current_pid_tgid() >> 32;
-	e->tid = tid;
+	e->pid = cur_vtgid();
+	e->tid = pidns_ino ? cur_vpid() : tid;
 	e->start_ns = f->start_ns;
 	e->duration_ns = dur;
 	e->on_cpu_ns = oncpu;
@@ -333,7 +381,7 @@ int BPF_KPROBE(op_entry)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct thread_state *ts;
 
-	if (!traced(id >> 32))
+	if (!traced(cur_vtgid()))
 		return 0;
 	ts = thread_get((__u32)id, now);
 	if (ts)
@@ -349,7 +397,7 @@ int BPF_KRETPROBE(op_return)
 	__u32 op = (__u32)bpf_get_attach_cookie(ctx);
 	struct thread_state *ts;
 
-	if (!traced(id >> 32))
+	if (!traced(cur_vtgid()))
 		return 0;
 	ts = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });
 	if (!ts)
@@ -487,11 +535,15 @@ const volatile bool follow_children = false;
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	__u32 ptgid, ctgid;
 	__u8 one = 1;
 
-	if (!follow_children || ptgid == ctgid || !traced(ptgid))
+	if (!follow_children || parent->tgid == child->tgid)
 		return 0;
+	ptgid = task_vtgid(parent);
+	if (!traced(ptgid))
+		return 0;
+	ctgid = task_vtgid(child);
 	/* Full (exits free their slots): the child runs untraced, counted and warned about. */
 	if (bpf_map_update_elem(&pids, &ctgid, &one, BPF_ANY)) {
 		__sync_fetch_and_add(&stats.pids_full, 1);
@@ -504,7 +556,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u32 tgid = p->tgid;
+	__u32 tgid = task_vtgid(p);
 
 	if (traced(tgid))
 		proc_event(PROC_EXEC, tgid, 0, 0);
@@ -515,7 +567,7 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p)
 {
 	__u64 now = bpf_ktime_get_ns();
-	__u32 tgid = p->tgid, tid = p->pid;
+	__u32 tgid = task_vtgid(p), tid = p->pid;
 	struct thread_state *ts;
 
 	if (!traced(tgid))
@@ -529,7 +581,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	}
 	bpf_map_delete_elem(&py_tstates, &tid);
 	bpf_map_delete_elem(&offcpu, &tid);
-	if (tid == tgid)
+	if (p->pid == p->tgid)
 		proc_event(PROC_EXIT, tgid, 0, BPF_CORE_READ(p, exit_code));
 	/* Last thread of the process gone (live was decremented before this tracepoint): free its
 	 * slot, so the map never fills with dead processes and a recycled PID is not traced. */
@@ -827,7 +879,7 @@ int BPF_KPROBE(eval_code_entry, void *co)
 	struct thread_state *ts;
 	__u32 op, hit;
 
-	if (!traced(id >> 32))
+	if (!traced(cur_vtgid()))
 		return 0;
 	ts = thread_get((__u32)id, now);
 	if (!ts)

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from lib import (BIN, WORKLOAD, calls, eq, load, median, op, read_timings, record, run, spawn, test,
+from lib import (BIN, WORKLOAD, Skip, calls, eq, load, median, op, read_timings, record, run, spawn, test,
                  timing, tmp, wait_launched, within)
 
 
@@ -344,3 +344,27 @@ def many_sequential_children_all_traced():
     eq(op(s, "op_busy")["count"], 1100, "calls in 1,100 children")
     eq(len(set(c["pid"] for c in calls(s, "op_busy"))), 1100, "distinct child pids")
     eq(s["target"]["exit_code"], 0, "exit code")
+
+
+def in_pid_namespace(script):
+    """Runs sh -c SCRIPT as PID 1 of a new PID namespace with its own /proc (as in a container)."""
+    if not os.path.exists("/usr/bin/unshare"):
+        raise Skip("no unshare")
+    p = subprocess.run(["/usr/bin/unshare", "-fp", "--mount-proc", "sh", "-c", script],
+                       capture_output=True, text=True, timeout=120)
+    eq(p.returncode, 0, f"exit code in the namespace ({p.stderr.strip()})")
+
+
+@test
+def pid_namespace_launch_and_attach():
+    # Namespace pids (what the recorder and its children see) are not the kernel's global tgids.
+    out, t = tmp("s.json"), tmp("t.txt")
+    in_pid_namespace(f"WORKLOAD_TIMINGS={t} {BIN} record -q -o {out} {' '.join(probe('op_busy'))} -- "
+                     f"{WORKLOAD} fork 30 1")
+    eq(op(load(out), "op_busy")["count"], 30, "launched in a namespace")
+    # -p: the target waits 2 s before its first call, so every one of its calls is seen.
+    in_pid_namespace(f"WORKLOAD_TIMINGS={t} WORKLOAD_START_DELAY_MS=2000 {WORKLOAD} sleep 50 5 & "
+                     f"{BIN} record -q -p $! -o {out} {' '.join(probe('op_sleep'))} && wait")
+    s = load(out)
+    eq(op(s, "op_sleep")["count"], len(read_timings(t)["op_sleep"]), "attached in a namespace")
+    eq(len(calls(s, "op_sleep")), 50, "call records")
