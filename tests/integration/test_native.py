@@ -368,3 +368,16 @@ def pid_namespace_launch_and_attach():
     s = load(out)
     eq(op(s, "op_sleep")["count"], len(read_timings(t)["op_sleep"]), "attached in a namespace")
     eq(len(calls(s, "op_sleep")), 50, "call records")
+
+
+@test
+def two_ops_on_one_function_refused():
+    # Returns pop in entry order: two ops on one site would swap each other's calls.
+    expect_usage_error(["record", "-e", f"a=native:{WORKLOAD}:op_busy", "-e", f"b=native:{WORKLOAD}:op_busy",
+                        "--", WORKLOAD, "busy", "1", "1"], "'a' and 'b'")
+    expect_usage_error(["record", "-e", "m=native:libc.so.6:malloc", "-e", "lm=native:libc.so.6:__libc_malloc",
+                        "--", WORKLOAD, "busy", "1", "1"], "same function")
+    # Distinct functions still record together.
+    s = record(probe("op_busy") + probe("op_recurse") + ["--", WORKLOAD, "recurse", "3", "2"])
+    eq(op(s, "op_recurse")["count"], 6, "op_recurse")
+    eq(op(s, "op_busy")["count"], 6, "op_busy")
