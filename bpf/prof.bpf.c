@@ -31,6 +31,7 @@ struct frame {
 	__u64 key;   /* Python: _PyInterpreterFrame address; native: 0 */
 	__u32 op_id;
 	__u32 pad;
+	__u64 sp;    /* native: stack pointer at entry (0: not known), to see frames left by longjmp */
 };
 
 struct thread_state {
@@ -282,7 +283,10 @@ static __always_inline void push(struct thread_state *ts, __u32 op_id, __u64 key
 	struct frame *f;
 
 	if (d >= MAX_DEPTH) {
-		ts->overflow++;
+		/* Only native and module-body returns take overflow entries back; a py: return
+		 * that finds no frame is an orphan, so a py: entry must not leave one. */
+		if (key == 0)
+			ts->overflow++;
 		__sync_fetch_and_add(&stats.depth_overflow, 1);
 		return;
 	}
@@ -296,6 +300,7 @@ static __always_inline void push(struct thread_state *ts, __u32 op_id, __u64 key
 	f->op_id = op_id;
 	f->key = key;
 	f->pad = OP_NONE;
+	f->sp = 0;
 	f->rss_start = op_id == OP_NONE ? 0 : task_rss();
 	f->rss_peak = f->rss_start;
 	f->oncpu_start = oncpu_now(ts, now);
@@ -374,18 +379,42 @@ static __noinline void pop_emit(struct thread_state *ts, __u32 tid, __u64 now, _
 
 /* ---- native operations: uprobe + uretprobe, op id in the bpf_cookie ---- */
 
+/* Native frames entered at a stack pointer at or below sp (stack grows down) are no longer on
+ * the stack: a longjmp (or an unwinder) left them, and the kernel dropped their returns. Close
+ * them as unwound. At an entry sp is the new frame's; at a return, the caller's after ret. */
+static __always_inline void close_left(struct thread_state *ts, __u32 tid, __u64 now, __u64 sp)
+{
+	for (int i = 0; i < MAX_DEPTH; i++) {
+		__u32 d = ts->depth;
+		struct frame *f;
+
+		if (d == 0)
+			break;
+		f = &ts->f[(d - 1) & (MAX_DEPTH - 1)];
+		if (f->key != 0 || f->sp == 0 || f->sp > sp)
+			break;
+		pop_emit(ts, tid, now, CALL_F_UNWOUND);
+	}
+}
+
 SEC("uprobe")
 int BPF_KPROBE(op_entry)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u64 id = bpf_get_current_pid_tgid();
 	struct thread_state *ts;
+	__u32 d;
 
 	if (!traced(cur_vtgid()))
 		return 0;
 	ts = thread_get((__u32)id, now);
-	if (ts)
-		push(ts, (__u32)bpf_get_attach_cookie(ctx), 0, now);
+	if (!ts)
+		return 0;
+	close_left(ts, (__u32)id, now, PT_REGS_SP(ctx));
+	d = ts->depth;
+	push(ts, (__u32)bpf_get_attach_cookie(ctx), 0, now);
+	if (ts->depth == d + 1)
+		ts->f[d & (MAX_DEPTH - 1)].sp = PT_REGS_SP(ctx);
 	return 0;
 }
 
@@ -418,6 +447,8 @@ int BPF_KRETPROBE(op_return)
 			break;
 		pop_emit(ts, (__u32)id, now, CALL_F_UNWOUND);
 	}
+	/* Our frame was entered 8 bytes below the sp after ret; frames entered below it are gone. */
+	close_left(ts, (__u32)id, now, PT_REGS_SP(ctx) - 9);
 	if (ts->depth == 0 || ts->f[(ts->depth - 1) & (MAX_DEPTH - 1)].op_id != op) {
 		__sync_fetch_and_add(&stats.orphan_returns, 1);
 		return 0;
@@ -893,9 +924,15 @@ int BPF_KPROBE(eval_code_entry, void *co)
 	}
 	op = mc.op;
 	hit = mc.hit;
-	push(ts, op, 0, now);
-	/* Remember which module to report at return in the frame's spare pad field. */
-	ts->f[(ts->depth - 1) & (MAX_DEPTH - 1)].pad = hit;
+	{
+		__u32 d = ts->depth;
+
+		push(ts, op, 0, now);
+		/* Remember which module to report at return in the frame's spare pad field (not when
+		 * the push overflowed: the top frame is then someone else's). */
+		if (ts->depth == d + 1)
+			ts->f[d & (MAX_DEPTH - 1)].pad = hit;
+	}
 	return 0;
 }
 

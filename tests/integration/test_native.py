@@ -381,3 +381,16 @@ def two_ops_on_one_function_refused():
     s = record(probe("op_busy") + probe("op_recurse") + ["--", WORKLOAD, "recurse", "3", "2"])
     eq(op(s, "op_recurse")["count"], 6, "op_recurse")
     eq(op(s, "op_busy")["count"], 6, "op_busy")
+
+
+@test
+def longjmp_out_of_probed_function():
+    # longjmp skips the return probe: frames are closed as unwound when the stack pointer shows
+    # they are gone, so the thread's stack never fills (it did after 32) and every call counts.
+    s = record(probe("op_jump") + probe("op_busy") + ["--", WORKLOAD, "longjmp", "100", "0"])
+    j = op(s, "op_jump")
+    eq(j["count"], 100, "op_jump calls")
+    eq(j["unwound"], 100, "op_jump unwound")
+    eq(op(s, "op_busy")["count"], 200, "op_busy calls (inside and after op_jump)")
+    eq(op(s, "op_busy")["unwound"], 0, "op_busy unwound")
+    eq(set(c["depth"] for c in calls(s, "op_busy", include_flagged=True)), {0, 1}, "depths")

@@ -10,10 +10,13 @@
  *   touch   COUNT calls of op_touch(ARG MiB): allocates and writes ARG MiB, kept until the next call
  *   threads COUNT calls of op_busy(ARG ms) in each of THREADS threads
  *   forever op_sleep(ARG ms) until killed (for attach by PID)
+ *   longjmp COUNT calls of op_jump (spins ARG ms, then longjmps out of itself), each followed by
+ *           a call of op_busy(0)
  *   fork    COUNT children one after the other, each calls op_busy(ARG ms) once and exits
  * Env WORKLOAD_SLOW=PCT makes op_busy/op_sleep PCT percent longer. WORKLOAD_TIMINGS=FILE gets one
  * line per call: "op ns". WORKLOAD_START_DELAY_MS waits before the first call. */
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +74,14 @@ __attribute__((noinline)) void op_touch(int mib)
 	held = malloc(len);
 	if (held)
 		memset(held, 1, len);
+}
+
+static jmp_buf jump_back;
+
+__attribute__((noinline)) void op_jump(int ms)
+{
+	op_busy(ms);
+	longjmp(jump_back, 1);
 }
 
 static void record(const char *op, unsigned long long ns)
@@ -143,6 +154,11 @@ int main(int argc, char **argv)
 		} else if (!strcmp(mode, "touch")) {
 			op_touch(arg);
 			record("op_touch", now() - t);
+		} else if (!strcmp(mode, "longjmp")) {
+			if (!setjmp(jump_back))
+				op_jump(arg);
+			record("op_jump", now() - t);
+			op_busy(0);
 		} else if (!strcmp(mode, "fork")) {
 			pid_t c = fork();
 
