@@ -32,6 +32,7 @@ struct frame {
 	__u64 rss_ret;   /* RSS when the Python frame left the chain, 0 until then (see on_rss) */
 	__u32 op_id;
 	__u32 pad;
+	__u64 sp;    /* native: stack pointer at entry (0: not known), to see frames left by longjmp */
 };
 
 struct thread_state {
@@ -152,6 +153,54 @@ static __always_inline bool traced(__u32 tgid)
 	return bpf_map_lookup_elem(&pids, &tgid) != NULL;
 }
 
+/* Inode of the recorder's PID namespace when it is not the initial one (in a container), else 0.
+ * Then the pids user space knows (pids map keys, event pid/tid) are numbers in that namespace. */
+const volatile __u32 pidns_ino = 0;
+#define PIDNS_MAX_LEVEL 8
+
+/* pid's number in the recorder's namespace; 0 if not visible there. */
+static __always_inline __u32 ns_nr(struct pid *pid)
+{
+	__u32 level = BPF_CORE_READ(pid, level);
+
+	for (__u32 l = 0; l < PIDNS_MAX_LEVEL; l++) {
+		struct upid *u;
+
+		if (l > level)
+			break;
+		u = (void *)pid + bpf_core_field_offset(struct pid, numbers) +
+		    l * bpf_core_type_size(struct upid);
+		if (BPF_CORE_READ(u, ns, ns.inum) == pidns_ino)
+			return BPF_CORE_READ(u, nr);
+	}
+	return 0;
+}
+
+static __always_inline __u32 task_vtgid(struct task_struct *t)
+{
+	return pidns_ino ? ns_nr(BPF_CORE_READ(t, group_leader, thread_pid)) : BPF_CORE_READ(t, tgid);
+}
+
+static __always_inline __u32 task_vpid(struct task_struct *t)
+{
+	return pidns_ino ? ns_nr(BPF_CORE_READ(t, thread_pid)) : BPF_CORE_READ(t, pid);
+}
+
+/* tgid of the current task as user space numbers it. */
+static __always_inline __u32 cur_vtgid(void)
+{
+	if (!pidns_ino)
+		return bpf_get_current_pid_tgid() >> 32;
+	return task_vtgid(bpf_get_current_task_btf());
+}
+
+static __always_inline __u32 cur_vpid(void)
+{
+	if (!pidns_ino)
+		return (__u32)bpf_get_current_pid_tgid();
+	return task_vpid(bpf_get_current_task_btf());
+}
+
 struct pcpu_ctx {
 	__s64 sum;
 	__s32 *counters;
@@ -235,7 +284,10 @@ static __always_inline void push(struct thread_state *ts, __u32 op_id, __u64 key
 	struct frame *f;
 
 	if (d >= MAX_DEPTH) {
-		ts->overflow++;
+		/* Only native and module-body returns take overflow entries back; a py: return
+		 * that finds no frame is an orphan, so a py: entry must not leave one. */
+		if (key == 0)
+			ts->overflow++;
 		__sync_fetch_and_add(&stats.depth_overflow, 1);
 		return;
 	}
@@ -249,6 +301,7 @@ static __always_inline void push(struct thread_state *ts, __u32 op_id, __u64 key
 	f->op_id = op_id;
 	f->key = key;
 	f->pad = OP_NONE;
+	f->sp = 0;
 	f->rss_start = op_id == OP_NONE ? 0 : task_rss();
 	f->rss_peak = f->rss_start;
 	f->rss_last = f->rss_start;
@@ -315,8 +368,8 @@ __noinline int pop_emit(struct thread_state *ts, __u32 tid, __u64 now, __u32 fla
 	}
 	e->type = EV_CALL;
 	e->op_id = op;
-	e->pid = bpf_get_current_pid_tgid() >> 32;
-	e->tid = tid;
+	e->pid = cur_vtgid();
+	e->tid = pidns_ino ? cur_vpid() : tid;
 	e->start_ns = f->start_ns;
 	e->duration_ns = dur;
 	e->on_cpu_ns = oncpu;
@@ -331,18 +384,42 @@ __noinline int pop_emit(struct thread_state *ts, __u32 tid, __u64 now, __u32 fla
 
 /* ---- native operations: uprobe + uretprobe, op id in the bpf_cookie ---- */
 
+/* Native frames entered at a stack pointer at or below sp (stack grows down) are no longer on
+ * the stack: a longjmp (or an unwinder) left them, and the kernel dropped their returns. Close
+ * them as unwound. At an entry sp is the new frame's; at a return, the caller's after ret. */
+static __always_inline void close_left(struct thread_state *ts, __u32 tid, __u64 now, __u64 sp)
+{
+	for (int i = 0; i < MAX_DEPTH; i++) {
+		__u32 d = ts->depth;
+		struct frame *f;
+
+		if (d == 0)
+			break;
+		f = &ts->f[(d - 1) & (MAX_DEPTH - 1)];
+		if (f->key != 0 || f->sp == 0 || f->sp > sp)
+			break;
+		pop_emit(ts, tid, now, CALL_F_UNWOUND);
+	}
+}
+
 SEC("uprobe")
 int BPF_KPROBE(op_entry)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u64 id = bpf_get_current_pid_tgid();
 	struct thread_state *ts;
+	__u32 d;
 
-	if (!traced(id >> 32))
+	if (!traced(cur_vtgid()))
 		return 0;
 	ts = thread_get((__u32)id, now);
-	if (ts)
-		push(ts, (__u32)bpf_get_attach_cookie(ctx), 0, now);
+	if (!ts)
+		return 0;
+	close_left(ts, (__u32)id, now, PT_REGS_SP(ctx));
+	d = ts->depth;
+	push(ts, (__u32)bpf_get_attach_cookie(ctx), 0, now);
+	if (ts->depth == d + 1)
+		ts->f[d & (MAX_DEPTH - 1)].sp = PT_REGS_SP(ctx);
 	return 0;
 }
 
@@ -354,7 +431,7 @@ int BPF_KRETPROBE(op_return)
 	__u32 op = (__u32)bpf_get_attach_cookie(ctx);
 	struct thread_state *ts;
 
-	if (!traced(id >> 32))
+	if (!traced(cur_vtgid()))
 		return 0;
 	ts = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });
 	if (!ts)
@@ -375,6 +452,8 @@ int BPF_KRETPROBE(op_return)
 			break;
 		pop_emit(ts, (__u32)id, now, CALL_F_UNWOUND);
 	}
+	/* Our frame was entered 8 bytes below the sp after ret; frames entered below it are gone. */
+	close_left(ts, (__u32)id, now, PT_REGS_SP(ctx) - 9);
 	if (ts->depth == 0 || ts->f[(ts->depth - 1) & (MAX_DEPTH - 1)].op_id != op) {
 		__sync_fetch_and_add(&stats.orphan_returns, 1);
 		return 0;
@@ -504,12 +583,20 @@ const volatile bool follow_children = false;
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	__u32 ptgid, ctgid;
 	__u8 one = 1;
 
-	if (!follow_children || ptgid == ctgid || !traced(ptgid))
+	if (!follow_children || parent->tgid == child->tgid)
 		return 0;
-	bpf_map_update_elem(&pids, &ctgid, &one, BPF_ANY);
+	ptgid = task_vtgid(parent);
+	if (!traced(ptgid))
+		return 0;
+	ctgid = task_vtgid(child);
+	/* Full (exits free their slots): the child runs untraced, counted and warned about. */
+	if (bpf_map_update_elem(&pids, &ctgid, &one, BPF_ANY)) {
+		__sync_fetch_and_add(&stats.pids_full, 1);
+		return 0;
+	}
 	proc_event(PROC_FORK, ctgid, ptgid, 0);
 	return 0;
 }
@@ -517,7 +604,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u32 tgid = p->tgid;
+	__u32 tgid = task_vtgid(p);
 
 	if (traced(tgid))
 		proc_event(PROC_EXEC, tgid, 0, 0);
@@ -528,7 +615,7 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p)
 {
 	__u64 now = bpf_ktime_get_ns();
-	__u32 tgid = p->tgid, tid = p->pid;
+	__u32 tgid = task_vtgid(p), tid = p->pid;
 	struct thread_state *ts;
 
 	if (!traced(tgid))
@@ -542,8 +629,12 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	}
 	bpf_map_delete_elem(&py_tstates, &tid);
 	bpf_map_delete_elem(&offcpu, &tid);
-	if (tid == tgid)
+	if (p->pid == p->tgid)
 		proc_event(PROC_EXIT, tgid, 0, BPF_CORE_READ(p, exit_code));
+	/* Last thread of the process gone (live was decremented before this tracepoint): free its
+	 * slot, so the map never fills with dead processes and a recycled PID is not traced. */
+	if (BPF_CORE_READ(p, signal, live.counter) == 0)
+		bpf_map_delete_elem(&pids, &tgid);
 	return 0;
 }
 
@@ -1082,7 +1173,7 @@ int BPF_KPROBE(eval_code_entry, void *co)
 	struct thread_state *ts;
 	__u32 op, hit;
 
-	if (!traced(id >> 32))
+	if (!traced(cur_vtgid()))
 		return 0;
 	ts = thread_get((__u32)id, now);
 	if (!ts)
@@ -1096,9 +1187,15 @@ int BPF_KPROBE(eval_code_entry, void *co)
 	}
 	op = mc.op;
 	hit = mc.hit;
-	push(ts, op, 0, now);
-	/* Remember which module to report at return in the frame's spare pad field. */
-	ts->f[(ts->depth - 1) & (MAX_DEPTH - 1)].pad = hit;
+	{
+		__u32 d = ts->depth;
+
+		push(ts, op, 0, now);
+		/* Remember which module to report at return in the frame's spare pad field (not when
+		 * the push overflowed: the top frame is then someone else's). */
+		if (ts->depth == d + 1)
+			ts->f[d & (MAX_DEPTH - 1)].pad = hit;
+	}
 	return 0;
 }
 

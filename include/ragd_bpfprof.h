@@ -117,6 +117,7 @@ struct bpf_stats {
 	__u64 rc_rejected;      /* other references (logging's f_code, tracebacks, frame objects) */
 	__u64 rc_resync;        /* the value did not move by exactly 1 since the last write seen */
 	__u64 rc_unmatched;     /* a frame cleared that we never saw created (armed mid-call) */
+	__u64 pids_full;        /* a forked child not traced: the pids map was full */
 };
 
 /* Where CPython keeps what we read, per interpreter version (user/python.c fills it). */

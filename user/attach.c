@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
 #include <linux/perf_event.h>
@@ -62,6 +63,16 @@ static int add_link(struct attacher *a, struct bpf_link *l)
 	return 0;
 }
 
+/* Inode of our PID namespace if it is not the initial one (PROC_PID_INIT_INO), else 0. */
+static __u32 own_pidns(void)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/pid", &st) || st.st_ino == 0xEFFFFFFCu)
+		return 0;
+	return (__u32)st.st_ino;
+}
+
 int attach_open_load(struct attacher *a, const struct attach_cfg *cfg, char *err, size_t errlen)
 {
 	struct prof_bpf *skel;
@@ -83,6 +94,7 @@ int attach_open_load(struct attacher *a, const struct attach_cfg *cfg, char *err
 	skel->rodata->nr_cpus = a->ncpus;
 	skel->rodata->page_shift = __builtin_ctz(sysconf(_SC_PAGESIZE));
 	skel->rodata->follow_children = cfg->follow_children;
+	skel->rodata->pidns_ino = own_pidns();
 	skel->rodata->nr_mod_ops = cfg->nr_mod_ops;
 	skel->data->mod_code_filename = cfg->mod_code_filename;
 	skel->data->mod_str_data = cfg->mod_str_data;

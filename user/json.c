@@ -207,8 +207,8 @@ int session_write_json(const struct session *s, FILE *f)
 	else
 		fputs(", \"exit_code\": null},\n", f);
 	fprintf(f, "  \"stats\": {\"events\": %llu, \"dropped_events\": %llu, \"samples\": %llu, "
-		"\"sample_hz\": %llu},\n", ULL(s->events), ULL(s->dropped_events), ULL(s->samples),
-		ULL(s->sample_hz));
+		"\"sample_hz\": %llu, \"dropped_calls\": %llu},\n", ULL(s->events), ULL(s->dropped_events),
+		ULL(s->samples), ULL(s->sample_hz), ULL(s->dropped_calls));
 
 	fputs("  \"operations\": [", f);
 	for (k = 0; k < nops; k++) {
@@ -717,6 +717,9 @@ static int read_bpfprof(struct rd *r, struct session *s, const cJSON *root)
 	if (!(stats = req_obj(r, root, "", "stats")) ||
 	    req_u64(r, stats, "stats", "events", &s->events) < 0 ||
 	    req_u64(r, stats, "stats", "dropped_events", &s->dropped_events) < 0 ||
+	    /* older files: any drop may have been a call */
+	    (s->dropped_calls = s->dropped_events, 0) ||
+	    opt_u64(r, stats, "stats", "dropped_calls", &s->dropped_calls) < 0 ||
 	    opt_u64(r, stats, "stats", "samples", &s->samples) < 0 ||
 	    opt_u64(r, stats, "stats", "sample_hz", &s->sample_hz) < 0)
 		return -1;

@@ -33,6 +33,7 @@ static __u64 session_mono0;
 #define RESOLVE_MIN_NS 200000000ull /* pending py: ops looked up again after 0.2 s, doubling */
 /* Sampled call instances: a new one starts when the op's frame address changes on a thread. */
 #define MAX_INST 65536
+#define INST_SLOTS 256 /* threads told apart per sampled op */
 
 /* PENDING: code not found yet; READY: found, may hold breakpoints (run->armed); EXACT: native
  * or module op, always exact; SAMPLED: cannot be exact. */
@@ -66,9 +67,10 @@ struct op_run {
 	int narmed, nfound;
 	/* sampling */
 	__u64 wall_ns, on_ns, off_ns, self_ns;
-	__u64 last_frame[64];    /* per tid slot (tid % 64): frame address of the current instance */
-	__u64 last_ts[64];
-	int last_inst[64];
+	__u64 last_frame[INST_SLOTS]; /* per thread (hashed on the full tid): current instance's frame */
+	__u64 last_ts[INST_SLOTS];
+	int last_inst[INST_SLOTS];
+	__u32 last_tid[INST_SLOTS];
 };
 
 /* Appends [a, b) (b == 0: still open) to a span list; closes the open one with b. */
@@ -115,6 +117,7 @@ struct rec {
 	__u64 period_ns;
 	struct inst *inst;
 	size_t ninst;
+	__u64 inst_dropped;      /* sampled call instances past MAX_INST, not counted */
 	char interp[PATH_MAX];   /* interpreter ELF known before launch, "" if none */
 	__u64 eval_code_off;
 	bool paused_pending;     /* target stopped by BPF, waiting for SIGCONT */
@@ -678,19 +681,37 @@ static void short_file(const char *file, char *out, size_t len)
 	snprintf(out, len, "%s", p);
 }
 
+/* The thread's slot (open addressing); with more threads than slots one is reused: an instance
+ * may then be split in two, never merged with another thread's. */
+static int inst_slot(struct op_run *run, __u32 tid)
+{
+	unsigned h = (tid * 2654435761u) % INST_SLOTS;
+
+	for (unsigned k = 0; k < INST_SLOTS; k++) {
+		unsigned sl = (h + k) % INST_SLOTS;
+
+		if (run->last_inst[sl] < 0 || run->last_tid[sl] == tid)
+			return sl;
+	}
+	return h;
+}
+
 static void inst_note(struct rec *r, int op, __u32 tid, __u64 frame, __u64 ts, __u64 w)
 {
 	struct op_run *run = &r->run[op];
-	int slot = tid % 64;
+	int slot = inst_slot(run, tid);
 
-	if (run->last_frame[slot] == frame && run->last_inst[slot] >= 0 &&
+	if (run->last_tid[slot] == tid && run->last_frame[slot] == frame && run->last_inst[slot] >= 0 &&
 	    ts <= r->inst[run->last_inst[slot]].end + 2 * r->period_ns + w) {
 		r->inst[run->last_inst[slot]].end = ts + w;
 		return;
 	}
-	if (r->ninst >= MAX_INST)
+	if (r->ninst >= MAX_INST) {
+		r->inst_dropped++;
 		return;
+	}
 	r->inst[r->ninst] = (struct inst){ op, ts, ts + w };
+	run->last_tid[slot] = tid;
 	run->last_frame[slot] = frame;
 	run->last_inst[slot] = r->ninst++;
 }
@@ -959,6 +980,27 @@ static int resolve_native(struct rec *r, int i, char *path, __u64 *off, char *er
 	return 0;
 }
 
+/* Two ops on one probe site (one function, or aliases such as malloc/__libc_malloc) would
+ * pop each other's frames (returns come in entry order): refuse rather than count wrong. */
+static int same_site(struct rec *r, int i, char (*npath)[PATH_MAX], const __u64 *noff, char *err,
+		     size_t errlen)
+{
+	struct stat a, b;
+
+	if (stat(npath[i], &a))
+		return 0;
+	for (int j = 0; j < i; j++) {
+		if (r->o->ops[j].kind != OP_NATIVE || noff[j] != noff[i] || stat(npath[j], &b) ||
+		    a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+			continue;
+		snprintf(err, errlen, "probes '%s' and '%s' are on the same function (%s+0x%llx): "
+			 "use one op per function", r->o->ops[j].name, r->o->ops[i].name, npath[i],
+			 (unsigned long long)noff[i]);
+		return -1;
+	}
+	return 0;
+}
+
 static void host_info(struct session *s)
 {
 	struct utsname u;
@@ -1074,6 +1116,7 @@ static void finish(struct rec *r)
 	struct bpf_stats st = skel->bss->stats;
 
 	r->s->dropped_events += st.calls_dropped + st.samples_dropped + st.proc_dropped;
+	r->s->dropped_calls += st.calls_dropped;
 	if (r->o->verbose)
 		fprintf(stderr, "bpf: calls %llu (dropped %llu), samples %llu (dropped %llu), breakpoint hits "
 			"%llu, no tstate %llu, orphan returns %llu, depth overflow %llu, rss events %llu, return "
@@ -1098,6 +1141,12 @@ static void finish(struct rec *r)
 	if (st.depth_overflow)
 		session_warn(r->s, "%llu calls nested deeper than %d were not timed",
 			     (unsigned long long)st.depth_overflow, MAX_DEPTH);
+	if (r->inst_dropped)
+		session_warn(r->s, "%llu sampled call instances past %d not counted",
+			     (unsigned long long)r->inst_dropped, MAX_INST);
+	if (st.pids_full)
+		session_warn(r->s, "%llu child processes not traced (more than 1024 alive at once)",
+			     (unsigned long long)st.pids_full);
 
 	for (int i = 0; i < r->o->nops; i++) {
 		struct op_result *or = res(r, i);
@@ -1224,7 +1273,7 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 	r->slot_budget = o->max_breakpoints;
 	r->period_ns = 1000000000ull / (o->hz > 0 ? o->hz : 999);
 	for (int i = 0; i < o->nops; i++)
-		for (int j = 0; j < 64; j++)
+		for (int j = 0; j < INST_SLOTS; j++)
 			r->run[i].last_inst[j] = -1;
 
 	/* Input errors first: nothing is attached or launched before the spec holds. */
@@ -1296,7 +1345,8 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 	for (int i = 0; i < o->nops; i++) {
 		if (o->ops[i].kind != OP_NATIVE)
 			continue;
-		if (resolve_native(r, i, npath[i], &noff[i], err, errlen)) {
+		if (resolve_native(r, i, npath[i], &noff[i], err, errlen) ||
+		    same_site(r, i, npath, noff, err, errlen)) {
 			free(npath);
 			free(noff);
 			rc = 2;

@@ -102,6 +102,7 @@ struct session {
 
 	__u64 events;          /* records received */
 	__u64 dropped_events;  /* records lost (ring buffer full), all kinds */
+	__u64 dropped_calls;   /* of which call records: exact ops then use their BPF histograms */
 	__u64 samples;
 	__u64 sample_hz;
 

@@ -284,7 +284,7 @@ void session_compute_stats(struct session *s)
 			op->source = SRC_SAMPLES;
 			continue;
 		}
-		if (cnt[k] && (s->dropped_events == 0 || !op->hist))
+		if (cnt[k] && (s->dropped_calls == 0 || !op->hist))
 			stats_from_calls(op, r, cnt[k], dur + off[k]);
 		else if (op->hist)
 			stats_from_hist(op, r, cnt[k]);

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from lib import (BIN, WORKLOAD, calls, eq, load, median, ms, op, read_timings, record, run, spawn, test,
+from lib import (BIN, WORKLOAD, Skip, calls, eq, load, median, ms, op, read_timings, record, run, spawn, test,
                  timing, tmp, wait_launched, within)
 
 
@@ -359,3 +359,62 @@ def bad_input_exits_2():
         eq(p.returncode, 2, f"exit code as nobody ({p.stderr})")
         if "root" not in p.stderr:
             raise AssertionError(p.stderr)
+
+
+@test
+def many_sequential_children_all_traced():
+    # The pids map holds 1,024 processes: exits must free their slots, or child 1,023 on is lost.
+    s = record(probe("op_busy") + ["--", WORKLOAD, "fork", "1100", "0"], timeout=300)
+    eq(op(s, "op_busy")["count"], 1100, "calls in 1,100 children")
+    eq(len(set(c["pid"] for c in calls(s, "op_busy"))), 1100, "distinct child pids")
+    eq(s["target"]["exit_code"], 0, "exit code")
+
+
+def in_pid_namespace(script):
+    """Runs sh -c SCRIPT as PID 1 of a new PID namespace with its own /proc (as in a container)."""
+    if not os.path.exists("/usr/bin/unshare"):
+        raise Skip("no unshare")
+    p = subprocess.run(["/usr/bin/unshare", "-fp", "--mount-proc", "sh", "-c", script],
+                       capture_output=True, text=True, timeout=120)
+    eq(p.returncode, 0, f"exit code in the namespace ({p.stderr.strip()})")
+
+
+@test
+def pid_namespace_launch_and_attach():
+    # Namespace pids (what the recorder and its children see) are not the kernel's global tgids.
+    out, t = tmp("s.json"), tmp("t.txt")
+    in_pid_namespace(f"WORKLOAD_TIMINGS={t} {BIN} record -q -o {out} {' '.join(probe('op_busy'))} -- "
+                     f"{WORKLOAD} fork 30 1")
+    eq(op(load(out), "op_busy")["count"], 30, "launched in a namespace")
+    # -p: the target waits 2 s before its first call, so every one of its calls is seen.
+    in_pid_namespace(f"WORKLOAD_TIMINGS={t} WORKLOAD_START_DELAY_MS=2000 {WORKLOAD} sleep 50 5 & "
+                     f"{BIN} record -q -p $! -o {out} {' '.join(probe('op_sleep'))} && wait")
+    s = load(out)
+    eq(op(s, "op_sleep")["count"], len(read_timings(t)["op_sleep"]), "attached in a namespace")
+    eq(len(calls(s, "op_sleep")), 50, "call records")
+
+
+@test
+def two_ops_on_one_function_refused():
+    # Returns pop in entry order: two ops on one site would swap each other's calls.
+    expect_usage_error(["record", "-e", f"a=native:{WORKLOAD}:op_busy", "-e", f"b=native:{WORKLOAD}:op_busy",
+                        "--", WORKLOAD, "busy", "1", "1"], "'a' and 'b'")
+    expect_usage_error(["record", "-e", "m=native:libc.so.6:malloc", "-e", "lm=native:libc.so.6:__libc_malloc",
+                        "--", WORKLOAD, "busy", "1", "1"], "same function")
+    # Distinct functions still record together.
+    s = record(probe("op_busy") + probe("op_recurse") + ["--", WORKLOAD, "recurse", "3", "2"])
+    eq(op(s, "op_recurse")["count"], 6, "op_recurse")
+    eq(op(s, "op_busy")["count"], 6, "op_busy")
+
+
+@test
+def longjmp_out_of_probed_function():
+    # longjmp skips the return probe: frames are closed as unwound when the stack pointer shows
+    # they are gone, so the thread's stack never fills (it did after 32) and every call counts.
+    s = record(probe("op_jump") + probe("op_busy") + ["--", WORKLOAD, "longjmp", "100", "0"])
+    j = op(s, "op_jump")
+    eq(j["count"], 100, "op_jump calls")
+    eq(j["unwound"], 100, "op_jump unwound")
+    eq(op(s, "op_busy")["count"], 200, "op_busy calls (inside and after op_jump)")
+    eq(op(s, "op_busy")["unwound"], 0, "op_busy unwound")
+    eq(set(c["depth"] for c in calls(s, "op_busy", include_flagged=True)), {0, 1}, "depths")

@@ -11,15 +11,20 @@
  *   threads COUNT calls of op_busy(ARG ms) in each of THREADS threads
  *   bimodal COUNT calls of op_busy: 2 of 5 fast (ARG ms), 3 slow (3*ARG ms), so p50 is slow
  *   forever op_sleep(ARG ms) until killed (for attach by PID)
+ *   longjmp COUNT calls of op_jump (spins ARG ms, then longjmps out of itself), each followed by
+ *           a call of op_busy(0)
+ *   fork    COUNT children one after the other, each calls op_busy(ARG ms) once and exits
  * Env WORKLOAD_SLOW=PCT makes op_busy/op_sleep PCT percent longer; WORKLOAD_SLOW_FAST=PCT only
  * the fast calls of bimodal. WORKLOAD_TIMINGS=FILE gets one
  * line per call: "op ns". WORKLOAD_START_DELAY_MS waits before the first call. */
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static double slow = 1.0, slow_fast = 1.0;
@@ -71,6 +76,14 @@ __attribute__((noinline)) void op_touch(int mib)
 	held = malloc(len);
 	if (held)
 		memset(held, 1, len);
+}
+
+static jmp_buf jump_back;
+
+__attribute__((noinline)) void op_jump(int ms)
+{
+	op_busy(ms);
+	longjmp(jump_back, 1);
 }
 
 static void record(const char *op, unsigned long long ns)
@@ -153,6 +166,22 @@ int main(int argc, char **argv)
 		} else if (!strcmp(mode, "touch")) {
 			op_touch(arg);
 			record("op_touch", now() - t);
+		} else if (!strcmp(mode, "longjmp")) {
+			if (!setjmp(jump_back))
+				op_jump(arg);
+			record("op_jump", now() - t);
+			op_busy(0);
+		} else if (!strcmp(mode, "fork")) {
+			pid_t c = fork();
+
+			if (c == 0) {
+				op_busy(arg);
+				_exit(0);
+			}
+			if (c < 0 || waitpid(c, NULL, 0) != c) {
+				perror("workload: fork");
+				return 1;
+			}
 		} else if (!strcmp(mode, "threads")) {
 			pthread_t th[64];
 			struct targ a = { count, arg };

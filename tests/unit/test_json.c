@@ -101,6 +101,7 @@ static struct session *rich_session(void)
 	s->exit_code = 3;
 	s->events = 123456789;
 	s->dropped_events = 7;
+	s->dropped_calls = 4;
 	s->samples = 999;
 	s->sample_hz = 997;
 
@@ -186,6 +187,7 @@ static void assert_sessions_equal(const struct session *x, const struct session 
 	assert_string_equal(x->source_format, y->source_format);
 	assert_int_equal(x->events, y->events);
 	assert_int_equal(x->dropped_events, y->dropped_events);
+	assert_int_equal(x->dropped_calls, y->dropped_calls);
 	assert_int_equal(x->samples, y->samples);
 	assert_int_equal(x->sample_hz, y->sample_hz);
 
@@ -441,7 +443,7 @@ static void test_roundtrip_string(void **state)
 		"\"warnings\"", "\"stdev_ns\": 0.30000000000000004", "\"off_cpu_ns\"", "\"self_ns\"",
 		"\"unwound\"", "\"stats_source\": \"histogram\"", "\"function\"", "\"resolved\"",
 		"\"note\"", "\"iteration\"", "\"flags\": [\"unwound\", \"open\"]", "\"depth\"",
-		"\"samples\": 999", "\"sample_hz\": 997", "\"stacks\"" };
+		"\"samples\": 999", "\"sample_hz\": 997", "\"dropped_calls\": 4", "\"stacks\"" };
 	size_t i;
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)

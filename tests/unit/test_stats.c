@@ -252,6 +252,7 @@ static void test_stats_from_hist(void **state)
 	s->ops[c].p50_ns = 123;
 	s->ops[d].note[0] = 'x';
 	s->dropped_events = 5;
+	s->dropped_calls = 5;
 	session_compute_stats(s);
 
 	assert_int_equal(op->source, SRC_HISTOGRAM);
@@ -278,6 +279,12 @@ static void test_stats_from_hist(void **state)
 	assert_int_equal(s->ops[c].count, 77);
 	assert_int_equal(s->ops[c].p50_ns, 123);
 	assert_int_equal(s->ops[d].count, 0);
+
+	/* only stack samples dropped: the call records are complete, so they still win */
+	s->dropped_calls = 0;
+	session_compute_stats(s);
+	assert_int_equal(op->source, SRC_CALLS);
+	assert_int_equal(op->count, 1);
 
 	/* nothing dropped: the calls are exact, so they win even with a histogram */
 	s->dropped_events = 0;
