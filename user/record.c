@@ -402,6 +402,21 @@ static void op_disarm(struct rec *r, int i)
 	op_code_map(r, i, 0);
 }
 
+/* After attach_breakpoint*(): N links (or -errno) from FIRST become op i's; on failure the
+ * op's breakpoints so far go too. 0 or -errno. */
+static int op_keep_links(struct rec *r, int i, int first, int n)
+{
+	if (n >= 0 && op_take_links(r, &r->run[i], first, n)) {
+		attach_drop_links(&r->a, first, n);
+		n = -ENOMEM;
+	}
+	if (n < 0) {
+		op_disarm(r, i);
+		return n;
+	}
+	return 0;
+}
+
 static int op_armed(struct rec *r, int i, const char *how)
 {
 	struct op_run *run = &r->run[i];
@@ -432,14 +447,8 @@ static int op_arm_rc(struct rec *r, int i)
 		st.last = 0;
 	attach_map_set(r->a.skel->maps.py_rc_state, &k, sizeof(k), &st, sizeof(st), "refcount state");
 	n = attach_breakpoint_w(&r->a, run->code, k, &first);
-	if (n >= 0 && op_take_links(r, run, first, n)) {
-		attach_drop_links(&r->a, first, n);
-		n = -ENOMEM;
-	}
-	if (n < 0) {
-		op_disarm(r, i);
+	if ((n = op_keep_links(r, i, first, n)) < 0)
 		return n;
-	}
 	return op_armed(r, i, "refcount of code");
 }
 
@@ -459,14 +468,8 @@ static int op_arm(struct rec *r, int i)
 		__u64 addr = run->bytecode + (is_ret ? 2ull * run->ret_units[j] : 0);
 
 		n = attach_breakpoint(&r->a, addr, BP_COOKIE(k, is_ret), &first);
-		if (n >= 0 && op_take_links(r, run, first, n)) {
-			attach_drop_links(&r->a, first, n);
-			n = -ENOMEM;
-		}
-		if (n < 0) {
-			op_disarm(r, i);
+		if ((n = op_keep_links(r, i, first, n)) < 0)
 			return n;
-		}
 	}
 	return op_armed(r, i, "first bytecode + returns at");
 }
