@@ -287,8 +287,13 @@ def attach_search_loop_exact(py):
     eq(o["precision"], "exact", f"search precision (note: {o.get('note')})")
     if o["count"] < 40:
         raise AssertionError(f"only {o['count']} search calls in 2 s")
-    ours = [c for c in s["calls"] if c["op"] == "search" and "open" not in c["flags"]]
-    eq(len(ours), o["count"], "call records")
+    closed = [c for c in s["calls"] if c["op"] == "search" and "open" not in c["flags"]]
+    eq(len(closed), o["count"], "call records")
+    # A call in flight while the watch was armed can come out flagged (unwound: its end is an
+    # upper bound); the others are timed from their first to their last instant.
+    ours = [c for c in closed if not c["flags"]]
+    if len(closed) - len(ours) > 2:
+        raise AssertionError(f"{len(closed) - len(ours)} of {len(closed)} calls flagged")
     theirs = [j for j in map(json.loads, open(tim)) if j["op"] == "search"]
     pairs = match_calls(ours, theirs)
     if len(pairs) != len(ours):
