@@ -1029,14 +1029,11 @@ static __always_inline void py_reap(struct py_proc *pp, struct thread_state *ts,
 /* Closes the call of frame F (op) and, as unwound, anything opened above it. */
 static __always_inline void py_close(struct thread_state *ts, __u32 tid, __u32 op, __u64 F, __u64 now)
 {
-	__u32 d = ts->depth, pos = MAX_DEPTH;
+	struct find_ctx fc = { .ts = ts, .key = F, .op = op, .pos = MAX_DEPTH };
+	__u32 d = ts->depth, pos;
 
-	for (__u32 j = 0; j < MAX_DEPTH; j++) {
-		if (j >= d)
-			break;
-		if (ts->f[j].key == F && ts->f[j].op_id == op)
-			pos = j;
-	}
+	bpf_loop(d < MAX_DEPTH ? d : MAX_DEPTH, find_one, &fc, 0);
+	pos = fc.pos;
 	if (pos >= MAX_DEPTH || d - pos > 8) {
 		__sync_fetch_and_add(&stats.rc_unmatched, 1);
 		return;
