@@ -122,6 +122,7 @@ def _ab(db, slow):
 
 
 @test
+@timing
 def profile_vs_ragd_catches_planted_slowdown():
     # A/B in one run: A B B A ... so the machine's drift hits both sides alike.
     # Sampled search is judged on 12 per-iteration totals a side: at the edge of what shows 20 %
@@ -144,6 +145,7 @@ def profile_vs_ragd_catches_planted_slowdown():
 
 
 @test
+@timing
 def profile_vs_ragd_same_is_stable():
     db = indexed_db()
     for k in range(5):
