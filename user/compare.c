@@ -28,6 +28,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "session.h"
+#include "util.h"
 #include "stats.h"
 
 #define C_BOLD   "\033[1m"
@@ -479,7 +480,7 @@ static const char *fmt_op_ns(const struct op_result *op, double v, char *buf, si
 		snprintf(buf, len, "-");
 		return buf;
 	}
-	return fmt_ns((__u64)(v + 0.5), buf, len);
+	return fmt_ns(u64_round(v), buf, len); /* v comes from a file */
 }
 
 static const char *prec_name(const struct cmp_row *r)
@@ -751,7 +752,7 @@ static void md_side(const struct op_result *op, size_t n, double median, const s
 		fputs("-", out);
 		return;
 	}
-	fprintf(out, "p50 %s", fmt_ns(r->judged ? (__u64)(median + 0.5) : op->p50_ns, b, sizeof(b)));
+	fprintf(out, "p50 %s", fmt_ns(r->judged ? u64_round(median) : op->p50_ns, b, sizeof(b)));
 	if (r->judged || r->status == ST_INCONCLUSIVE)
 		fprintf(out, " (n=%zu%s)", n, r->unit == U_ITERATION ? " it" : "");
 	else

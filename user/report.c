@@ -487,7 +487,7 @@ static void print_ops_table(const struct session *s, const struct report_opts *o
 		table_set(&t, r, 3, "%s", or_dash(op->p50_ns, b, sizeof(b)));
 		table_set(&t, r, 4, "%s", or_dash(op->p95_ns, b, sizeof(b)));
 		table_set(&t, r, 5, "%s", or_dash(op->p99_ns, b, sizeof(b)));
-		table_set(&t, r, 6, "%s", or_dash((__u64)(op->mean_ns + 0.5), b, sizeof(b)));
+		table_set(&t, r, 6, "%s", or_dash(u64_round(op->mean_ns), b, sizeof(b)));
 		table_set(&t, r, 7, "%s", or_dash(op->max_ns, b, sizeof(b)));
 		table_set(&t, r, 8, "%s", or_dash(op->total_ns, b, sizeof(b)));
 		if (op->total_ns)

@@ -325,3 +325,13 @@ int check_target_pid(int pid, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+__u64 u64_round(double d)
+{
+	const double max = 18446744073709549568.0; /* largest double below 2^64 */
+
+	if (!(d > 0))
+		return 0;
+	d += 0.5;
+	return d >= max ? (__u64)max : (__u64)d;
+}

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/types.h>
 #include <stdio.h>
 
 /* printf into err (one-line error messages, control characters escaped as by str_sanitize);
@@ -30,6 +31,9 @@ void print_safe_error(const char *prog, const char *msg);
 /* The one duration / number parser for the command line: a finite decimal number in
  * [lo, hi] (rejects "", "inf", "nan", trailing junk). 0 or -1. */
 int parse_number(const char *s, double lo, double hi, double *out);
+/* Nearest __u64 to d, clamped to [0, 2^64 - 2048]: values read from files never make the cast
+ * undefined. */
+__u64 u64_round(double d);
 /* ISO 8601 ("2025-01-02T03:04:05.123456", maybe Z, +HH:MM, +HHMM; 'T' or ' ') to ns since
  * the epoch, years 1..9999 (fits int64 ns only up to 2262: later times return -1 with
  * errno ERANGE). Naive times are UTC. 0 or -1. */

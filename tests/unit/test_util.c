@@ -396,6 +396,18 @@ static void test_output_signals(void **state)
 	unlink(at("sig.json"));
 }
 
+/* Doubles read from files reach integer casts clamped, never undefined (compare's fuzzer found
+ * 1.8e19 cast to __u64). */
+static void test_u64_round(void **state)
+{
+	assert_int_equal(u64_round(-5.0), 0);
+	assert_int_equal(u64_round(0.0 / 0.0), 0);
+	assert_int_equal(u64_round(1.4), 1);
+	assert_int_equal(u64_round(1.6), 2);
+	assert_true(u64_round(1.9e19) == (__u64)18446744073709549568.0);
+	assert_true(u64_round(1.0 / 0.0) == (__u64)18446744073709549568.0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -409,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_output_check),
 		cmocka_unit_test(test_output_write),
 		cmocka_unit_test(test_output_signals),
+		cmocka_unit_test(test_u64_round),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
