@@ -807,32 +807,31 @@ static void resume_target(struct rec *r)
 	}
 }
 
+/* Python process PID exited or exec'd: its breakpoints and BPF entry go. Its symbols stay, for
+ * samples already queued. Returns it, or NULL. */
+static struct pyproc *py_forget(struct rec *r, pid_t pid)
+{
+	struct pyproc *p = py_get(r, pid);
+	__u32 k = pid;
+
+	if (p && r->primary == p - r->py)
+		py_drop_primary(r);
+	if (p && p->ok)
+		bpf_map__delete_elem(r->a.skel->maps.py_procs, &k, sizeof(k), 0);
+	return p;
+}
+
 static void on_proc(struct rec *r, const struct proc_rec *e)
 {
 	if (e->kind == PROC_EXEC && r->want_python) {
-		struct pyproc *p = py_get(r, e->pid);
+		struct pyproc *p = py_forget(r, e->pid);
 
-		/* A new image: the old interpreter's code objects are gone. */
-		if (p && r->primary == p - r->py)
-			py_drop_primary(r);
-		if (p && p->ok) {
-			__u32 k = p->pid;
-
-			bpf_map__delete_elem(r->a.skel->maps.py_procs, &k, sizeof(k), 0);
-			p->pid = -1; /* keep its symbols for queued samples; detect afresh */
-		}
+		/* A new image: detect its interpreter afresh. */
+		if (p)
+			p->pid = -1;
 		py_try(r, e->pid, false);
 	} else if (e->kind == PROC_EXIT) {
-		struct pyproc *p = py_get(r, e->pid);
-
-		if (p && r->primary == p - r->py)
-			py_drop_primary(r);
-		if (p && p->ok) {
-			__u32 k = p->pid;
-
-			bpf_map__delete_elem(r->a.skel->maps.py_procs, &k, sizeof(k), 0);
-			/* Keep symbols: samples already queued may still name its code. */
-		}
+		py_forget(r, e->pid);
 		if ((pid_t)e->pid == r->root && !r->launched) {
 			r->root_exited = true;
 			r->root_status = e->exit_code;
