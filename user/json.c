@@ -10,10 +10,14 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <cjson/cJSON.h>
 #include "output.h"
 #include "util.h"
@@ -632,7 +636,91 @@ static int read_op(struct rd *r, struct session *s, const cJSON *jop, int i)
 	return 0;
 }
 
-static int read_call(struct rd *r, struct session *s, const cJSON *jc, size_t i)
+/* Op name -> op index, open addressing (slot = entry + 1, 0 = empty), for the calls of big
+ * files. Names point into the cJSON tree or the session's ops, whichever it was built from. */
+struct opmap {
+	struct { const char *name; int idx; } *ent;
+	int n;
+	size_t cap;    /* 0 or a power of two, >= 2n */
+	int *slots;
+};
+
+static __u64 name_hash(const char *p, size_t len)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	while (len--) {
+		h ^= (unsigned char)*p++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static void opmap_free(struct opmap *m)
+{
+	free(m->ent);
+	free(m->slots);
+	memset(m, 0, sizeof(*m));
+}
+
+static size_t opmap_slot(const struct opmap *m, const char *name, size_t len)
+{
+	size_t mask = m->cap - 1, i;
+
+	for (i = name_hash(name, len) & mask; m->slots[i]; i = (i + 1) & mask) {
+		const char *k = m->ent[m->slots[i] - 1].name;
+
+		if (!strncmp(k, name, len) && !k[len])
+			break;
+	}
+	return i;
+}
+
+/* The first index given a name wins (as cJSON's lookup would); -ENOMEM. */
+static int opmap_add(struct opmap *m, const char *name, int idx)
+{
+	size_t i;
+
+	if ((size_t)(m->n + 1) * 2 > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 64;
+		int *slots = calloc(cap, sizeof(*slots));
+		void *ent = realloc(m->ent, cap / 2 * sizeof(*m->ent));
+		int k;
+
+		if (ent)
+			m->ent = ent;
+		if (!slots || !ent) {
+			free(slots);
+			return -ENOMEM;
+		}
+		free(m->slots);
+		m->slots = slots;
+		m->cap = cap;
+		for (k = 0; k < m->n; k++)
+			m->slots[opmap_slot(m, m->ent[k].name, strlen(m->ent[k].name))] = k + 1;
+	}
+	i = opmap_slot(m, name, strlen(name));
+	if (m->slots[i])
+		return 0;
+	m->ent[m->n].name = name;
+	m->ent[m->n].idx = idx;
+	m->slots[i] = ++m->n;
+	return 0;
+}
+
+/* The op index of NAME (LEN bytes, not NUL-terminated), or -1. */
+static int opmap_find(const struct opmap *m, const char *name, size_t len)
+{
+	size_t i;
+
+	if (!m->cap)
+		return -1;
+	i = opmap_slot(m, name, len);
+	return m->slots[i] ? m->ent[m->slots[i] - 1].idx : -1;
+}
+
+static int read_call(struct rd *r, struct session *s, const struct opmap *m, const cJSON *jc,
+		     size_t i)
 {
 	struct call_rec c = { 0 };
 	const cJSON *flags, *fl;
@@ -644,7 +732,7 @@ static int read_call(struct rd *r, struct session *s, const cJSON *jc, size_t i)
 		return fail(r, "%s is not an object", path);
 	if (req_str(r, jc, path, "op", opname, sizeof(opname)) < 0)
 		return -1;
-	op = session_find_op(s, opname);
+	op = m ? opmap_find(m, opname, strlen(opname)) : session_find_op(s, opname);
 	if (op < 0)
 		return fail(r, "%s.op '%s' is not in operations", path, opname);
 	c.op = (__u32)op;
@@ -683,10 +771,424 @@ static int read_call(struct rd *r, struct session *s, const cJSON *jc, size_t i)
 	return 0;
 }
 
-static int read_bpfprof(struct rd *r, struct session *s, const cJSON *root)
+static int read_stack(struct rd *r, struct session *s, const cJSON *it, size_t i)
+{
+	const cJSON *st = get(it, "stack");
+	__u64 on = 0, off = 0;
+	char path[48];
+
+	snprintf(path, sizeof(path), "stacks[%zu]", i);
+	if (!cJSON_IsObject(it))
+		return fail(r, "%s is not an object", path);
+	if (!cJSON_IsString(st))
+		return fail(r, "%s.stack missing or not a string", path);
+	if (req_u64(r, it, path, "on_cpu_ns", &on) < 0 ||
+	    req_u64(r, it, path, "off_cpu_ns", &off) < 0)
+		return -1;
+	if (session_add_stack(s, st->valuestring, on, off) < 0)
+		return fail(r, "out of memory");
+	return 0;
+}
+
+/* ------------------------------------------------ streaming the big arrays of a large file */
+
+/* A 1M-call file is 230 MB; as one cJSON tree it took 1.7 GB and 9 s. So the top-level object
+ * is walked member by member here: calls[] and stacks[] element by element (calls mostly by a
+ * scanner for the writer's own line format, everything else one cJSON value at a time, freed
+ * right after), every other member into a small cJSON root for the checks above. The result
+ * is the tree reader's, error for error: each element goes through the same read_call() /
+ * read_stack(), their errors are replayed in the tree reader's order, and whatever this walker
+ * does not take on (text that is not valid JSON, nesting near cJSON's limit, a BOM inside)
+ * goes to the tree reader, which says what it always said. */
+
+#define RELEASE_CHUNK (16u << 20)   /* mapped pages read are given back this often */
+
+/* A top-level array read element by element: calls[] or stacks[]. */
+struct big {
+	const char *start;   /* '[' of the key's first occurrence; NULL: not streamed */
+	bool seen;           /* the key occurred (its first value decides, as in cJSON) */
+	bool calls;          /* calls[], else stacks[] */
+	bool done;           /* converted during the walk (else: later, in file order) */
+	struct rd rd;        /* the conversion's first error, replayed where the tree reader
+			      * would have met it */
+	char err[8192];
+};
+
+struct stream {
+	const char *base, *end;   /* the text; *end == '\0' */
+	bool mapped;              /* base is a private file mapping: pages read may be dropped */
+	const char *released;     /* mapped: pages below this were given back */
+	bool bail;                /* the tree reader must decide */
+	bool ops_built;
+	struct opmap ops;         /* calls' op names -> index */
+	cJSON *root;              /* every other top-level member */
+	struct big calls, stacks;
+};
+
+static const char *ws(const struct stream *st, const char *p)
+{
+	while (p < st->end && (unsigned char)*p <= 32)   /* cJSON's idea of white space */
+		p++;
+	return p;
+}
+
+static int json_depth(const cJSON *it)
+{
+	const cJSON *c;
+	int d = 0, k;
+
+	for (c = it->child; c; c = c->next)
+		if ((k = json_depth(c)) > d)
+			d = k;
+	return d + 1;
+}
+
+/* The value at p, parsed as the whole-document parse would have; NULL when not valid (or
+ * when only the whole document can tell: a BOM, which cJSON skips at the start of what it is
+ * given, or nesting near its limit of 1000, which counts from the document's root). */
+static cJSON *value_at(const struct stream *st, const char *p, const char **endp)
+{
+	cJSON *it;
+
+	if ((unsigned char)*p == 0xEF)
+		return NULL;
+	it = cJSON_ParseWithLengthOpts(p, (size_t)(st->end - p) + 1, endp, 0);
+	if (it && json_depth(it) > 990) {
+		cJSON_Delete(it);
+		return NULL;
+	}
+	return it;
+}
+
+/* Read pages of a mapped file go back every 16 MiB: RSS stays at what the session holds. */
+static void stream_release(struct stream *st, const char *p)
+{
+	uintptr_t lo = (uintptr_t)st->released, hi;
+
+	if (!st->mapped || (size_t)(p - st->released) < RELEASE_CHUNK)
+		return;
+	hi = (uintptr_t)p & ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
+	if (hi > lo && !madvise((void *)lo, hi - lo, MADV_DONTNEED))
+		st->released = (const char *)hi;
+}
+
+/* At p's '"': the closing '"' of a string without escapes, or NULL. */
+static const char *plain_str(const struct stream *st, const char *p)
+{
+	const char *q = p + 1;
+
+	while (q < st->end && *q != '"' && *q != '\\')
+		q++;
+	return *q == '"' ? q : NULL;
+}
+
+/* An integer of 1-15 digits (exact as a double, so cJSON's value), or NULL. */
+static const char *plain_u64(const char *p, __u64 *v)
+{
+	__u64 x = 0;
+	int n = 0;
+
+	for (; *p >= '0' && *p <= '9'; p++, n++) {
+		if (n == 15)
+			return NULL;
+		x = x * 10 + (__u64)(*p - '0');
+	}
+	if (!n || *p == '.' || *p == 'e' || *p == 'E' || *p == '+' || *p == '-')
+		return NULL;
+	*v = x;
+	return p;
+}
+
+/* flags: an array of plain strings, as read_call() reads them. */
+static const char *plain_flags(const struct stream *st, const char *p, __u32 *flags)
+{
+	const char *q, *v;
+	char hex[40];
+	size_t n;
+
+	if (*p != '[')
+		return NULL;
+	p = ws(st, p + 1);
+	if (*p == ']')
+		return p + 1;
+	for (;;) {
+		if (*p != '"' || !(q = plain_str(st, p)))
+			return NULL;
+		v = p + 1;
+		n = (size_t)(q - v);
+		if (n == 7 && !memcmp(v, "unwound", 7)) {
+			*flags |= CALL_F_UNWOUND;
+		} else if (n == 4 && !memcmp(v, "open", 4)) {
+			*flags |= CALL_F_OPEN;
+		} else if (n == 7 && !memcmp(v, "sampled", 7)) {
+			*flags |= CALL_F_SAMPLED;
+		} else if (n >= 2 && !memcmp(v, "0x", 2)) {
+			if (n >= sizeof(hex))
+				return NULL;
+			memcpy(hex, v, n);
+			hex[n] = '\0';
+			*flags |= (__u32)strtoul(hex, NULL, 16);
+		}
+		p = ws(st, q + 1);
+		if (*p == ']')
+			return p + 1;
+		if (*p != ',')
+			return NULL;
+		p = ws(st, p + 1);
+	}
+}
+
+enum { K_OP, K_PID, K_TID, K_ITER, K_START, K_DUR, K_ONCPU, K_RSS0, K_RSS1, K_PEAK, K_DEPTH,
+       K_FLAGS, K_N };
+static const char *const call_keys[K_N] = {
+	"op", "pid", "tid", "iteration", "start_ns", "duration_ns", "on_cpu_ns", "rss_start_bytes",
+	"rss_end_bytes", "rss_peak_bytes", "depth", "flags",
+};
+#define K_REQUIRED (1u << K_OP | 1u << K_TID | 1u << K_START | 1u << K_DUR | 1u << K_ONCPU | \
+		    1u << K_RSS0 | 1u << K_RSS1 | 1u << K_PEAK)
+
+/* Which call key the n bytes at k are; the writer's order is tried first. */
+static int call_key(const char *k, size_t n, int prev)
+{
+	int i, j;
+
+	for (j = 0; j < K_N; j++) {
+		i = (prev + 1 + j) % K_N;
+		if (strlen(call_keys[i]) == n && !memcmp(call_keys[i], k, n))
+			return i;
+	}
+	return -1;
+}
+
+/* A call as the writer prints it, without cJSON: known keys once each, plain strings, small
+ * integers, a known op. NULL for anything else: cJSON and read_call() judge that element. */
+static const char *plain_call(const struct stream *st, const char *p, struct call_rec *c)
+{
+	unsigned seen = 0;
+	const char *q;
+	int k = -1, op;
+	__u64 v;
+
+	memset(c, 0, sizeof(*c));
+	if (*p != '{')
+		return NULL;
+	p = ws(st, p + 1);
+	for (;;) {
+		if (*p != '"' || !(q = plain_str(st, p)) ||
+		    (k = call_key(p + 1, (size_t)(q - p - 1), k)) < 0 || (seen & 1u << k))
+			return NULL;
+		seen |= 1u << k;
+		p = ws(st, q + 1);
+		if (*p != ':')
+			return NULL;
+		p = ws(st, p + 1);
+		if (k == K_OP) {
+			if (*p != '"' || !(q = plain_str(st, p)) || q - p - 1 >= NAME_MAX_LEN ||
+			    (op = opmap_find(&st->ops, p + 1, (size_t)(q - p - 1))) < 0)
+				return NULL;
+			c->op = (__u32)op;
+			p = q + 1;
+		} else if (k == K_FLAGS) {
+			if (!(p = plain_flags(st, p, &c->flags)))
+				return NULL;
+		} else {
+			if (!(p = plain_u64(p, &v)))
+				return NULL;
+			switch (k) {
+			case K_START: c->start_ns = v; break;
+			case K_DUR: c->duration_ns = v; break;
+			case K_ONCPU: c->on_cpu_ns = v; break;
+			case K_RSS0: c->rss_start = v; break;
+			case K_RSS1: c->rss_end = v; break;
+			case K_PEAK: c->rss_peak = v; break;
+			default:
+				if (v > UINT32_MAX)
+					return NULL;
+				if (k == K_PID)
+					c->pid = (__u32)v;
+				else if (k == K_TID)
+					c->tid = (__u32)v;
+				else if (k == K_ITER)
+					c->iteration = (__u32)v;
+				else
+					c->depth = (__u32)v;
+			}
+		}
+		p = ws(st, p);
+		if (*p == '}')
+			break;
+		if (*p != ',')
+			return NULL;
+		p = ws(st, p + 1);
+	}
+	return (seen & K_REQUIRED) == K_REQUIRED ? p + 1 : NULL;
+}
+
+/* The array at p ('['), element by element, each converted while `convert` and no error yet;
+ * returns what follows its ']', NULL when the tree reader must decide. */
+static const char *walk_array(struct stream *st, struct big *b, const char *p, struct session *s,
+			      bool convert)
+{
+	struct call_rec c;
+	const char *e;
+	cJSON *it;
+	size_t i;
+
+	p = ws(st, p + 1);
+	if (*p == ']')
+		return p + 1;
+	for (i = 0;; i++) {
+		bool conv = convert && !b->rd.failed;
+
+		if (b->calls && (e = plain_call(st, p, &c))) {
+			if (conv && session_add_call(s, &c) < 0)
+				fail(&b->rd, "out of memory");
+		} else {
+			if (!(it = value_at(st, p, &e)))
+				return NULL;
+			if (conv && b->calls)
+				read_call(&b->rd, s, &st->ops, it, i);
+			else if (conv)
+				read_stack(&b->rd, s, it, i);
+			cJSON_Delete(it);
+		}
+		stream_release(st, e);
+		p = ws(st, e);
+		if (*p == ']')
+			return p + 1;
+		if (*p != ',')
+			return NULL;
+		p = ws(st, p + 1);
+	}
+}
+
+/* Op names of the first "operations" member, by position: if read_op() takes them all, that
+ * is exactly the index session_find_op() gives (names unique); if not, calls are never read. */
+static bool ops_from_tree(struct stream *st)
+{
+	const cJSON *ops = get(st->root, "operations"), *it, *name;
+	int i = 0;
+
+	if (st->ops_built)
+		return st->ops.cap > 0;
+	if (!ops)
+		return false;
+	st->ops_built = true;
+	if (!cJSON_IsArray(ops))
+		return false;
+	cJSON_ArrayForEach(it, ops) {
+		name = get(it, "name");
+		if (cJSON_IsString(name) && opmap_add(&st->ops, name->valuestring, i) < 0) {
+			opmap_free(&st->ops);
+			return false;
+		}
+		i++;
+	}
+	if (!st->ops.cap && opmap_add(&st->ops, "", -1) < 0)   /* built, if empty */
+		return false;
+	return true;
+}
+
+/* The top-level object: calls[] and stacks[] walked (and converted when the keys they need
+ * came first: schema, and operations for calls), every other member into st->root.
+ * 0, or -1: the tree reader must decide. */
+static int stream_walk(struct stream *st, struct session *s)
+{
+	bool schema_seen = false, ours = false, conv;
+	const char *p = st->base, *e;
+	struct big skip, *b;
+	cJSON *key, *val;
+
+	if ((unsigned char)*p == 0xEF)
+		return -1;
+	p = ws(st, p);
+	if (*p != '{' || !(st->root = cJSON_CreateObject()))
+		return -1;
+	p = ws(st, p + 1);
+	if (*p == '}')
+		return ws(st, p + 1) == st->end ? 0 : -1;
+	for (;;) {
+		if (*p != '"' || !(key = value_at(st, p, &e)))
+			return -1;
+		p = ws(st, e);
+		if (*p != ':') {
+			cJSON_Delete(key);
+			return -1;
+		}
+		p = ws(st, p + 1);
+		b = !strcmp(key->valuestring, "calls") ? &st->calls :
+		    !strcmp(key->valuestring, "stacks") ? &st->stacks : NULL;
+		if (b && *p == '[') {
+			if (!b->seen) {
+				conv = ours && (b == &st->stacks || ops_from_tree(st));
+				b->start = p;
+				b->done = conv;
+			} else {   /* a later duplicate: only its syntax matters */
+				memset(&skip, 0, offsetof(struct big, err));
+				skip.calls = b->calls;
+				b = &skip;
+				conv = false;
+			}
+			e = walk_array(st, b, p, s, conv);
+			if (!e) {
+				cJSON_Delete(key);
+				return -1;
+			}
+		} else {
+			val = value_at(st, p, &e);
+			if (!val) {
+				cJSON_Delete(key);
+				return -1;
+			}
+			if (!schema_seen && !strcmp(key->valuestring, "schema")) {
+				schema_seen = true;
+				ours = cJSON_IsString(val) && !strcmp(val->valuestring, SCHEMA_ID);
+			}
+			cJSON_AddItemToObject(st->root, key->valuestring, val);
+		}
+		if (b == &st->calls || b == &st->stacks)
+			b->seen = true;
+		cJSON_Delete(key);
+		p = ws(st, e);
+		if (*p == '}')
+			break;
+		if (*p != ',')
+			return -1;
+		p = ws(st, p + 1);
+	}
+	return ws(st, p + 1) == st->end ? 0 : -1;
+}
+
+/* Where the tree reader reads calls[] or stacks[]: converts them now if the walk could not
+ * (operations came after calls), then gives their first error, as it would have. */
+static int stream_finish(struct rd *r, struct stream *st, struct big *b, struct session *s)
+{
+	int k;
+
+	if (!b->done) {
+		if (b->calls) {
+			opmap_free(&st->ops);
+			for (k = 0; k < s->nops; k++)
+				if (opmap_add(&st->ops, s->ops[k].name, k) < 0)
+					return fail(r, "out of memory");
+		}
+		b->done = true;
+		if (!walk_array(st, b, b->start, s, true)) {
+			st->bail = true;
+			return -1;
+		}
+	}
+	if (b->rd.failed) {
+		r->failed = 1;
+		seterr(r->err, r->errlen, "%s", b->err);
+		return -1;
+	}
+	return 0;
+}
+
+static int read_bpfprof(struct rd *r, struct session *s, const cJSON *root, struct stream *st)
 {
 	const cJSON *host, *target, *ops, *calls, *stats, *warns, *stacks, *it, *ec;
-	char path[48];
 	size_t i;
 	int n;
 
@@ -731,33 +1233,29 @@ static int read_bpfprof(struct rd *r, struct session *s, const cJSON *root)
 		if (read_op(r, s, it, n++) < 0)
 			return -1;
 
-	if (!(calls = req_arr(r, root, "", "calls")))
-		return -1;
-	i = 0;
-	cJSON_ArrayForEach(it, calls)
-		if (read_call(r, s, it, i++) < 0)
+	if (st && st->calls.start) {
+		if (stream_finish(r, st, &st->calls, s) < 0)
 			return -1;
+	} else {
+		if (!(calls = req_arr(r, root, "", "calls")))
+			return -1;
+		i = 0;
+		cJSON_ArrayForEach(it, calls)
+			if (read_call(r, s, NULL, it, i++) < 0)
+				return -1;
+	}
 
 	stacks = get(root, "stacks");
-	if (stacks && !cJSON_IsNull(stacks)) {
+	if (st && st->stacks.start) {
+		if (stream_finish(r, st, &st->stacks, s) < 0)
+			return -1;
+	} else if (stacks && !cJSON_IsNull(stacks)) {
 		if (!cJSON_IsArray(stacks))
 			return fail(r, "stacks is not an array");
 		i = 0;
-		cJSON_ArrayForEach(it, stacks) {
-			const cJSON *st = get(it, "stack");
-			__u64 on = 0, off = 0;
-
-			snprintf(path, sizeof(path), "stacks[%zu]", i++);
-			if (!cJSON_IsObject(it))
-				return fail(r, "%s is not an object", path);
-			if (!cJSON_IsString(st))
-				return fail(r, "%s.stack missing or not a string", path);
-			if (req_u64(r, it, path, "on_cpu_ns", &on) < 0 ||
-			    req_u64(r, it, path, "off_cpu_ns", &off) < 0)
+		cJSON_ArrayForEach(it, stacks)
+			if (read_stack(r, s, it, i++) < 0)
 				return -1;
-			if (session_add_stack(s, st->valuestring, on, off) < 0)
-				return fail(r, "out of memory");
-		}
 	}
 
 	if (!(warns = req_arr(r, root, "", "warnings")))
@@ -882,47 +1380,102 @@ static int read_ragd_profile(struct rd *r, struct session *s, const cJSON *root)
 	return 0;
 }
 
-static int read_text(struct session *s, const char *text, size_t len, struct rd *r)
+/* A parsed root: ours, ragd's, or neither. st: the streamed arrays (NULL: all in root). */
+static int read_root(struct rd *r, struct session *s, const cJSON *root, struct stream *st)
 {
 	const cJSON *schema;
+
+	if (!cJSON_IsObject(root))
+		return fail(r, "not a JSON object");
+	schema = get(root, "schema");
+	if (schema) {
+		if (!cJSON_IsString(schema))
+			return fail(r, "schema is not a string, expected %s", SCHEMA_ID);
+		if (strcmp(schema->valuestring, SCHEMA_ID) != 0)
+			return fail(r, "schema is '%.64s', expected %s", schema->valuestring, SCHEMA_ID);
+		return read_bpfprof(r, s, root, st);
+	}
+	if (get(root, "results"))
+		return read_ragd_profile(r, s, root);
+	return fail(r, "no 'schema' key: neither a %s file nor a ragd profile", SCHEMA_ID);
+}
+
+/* The whole text as one cJSON tree: small files' way, and the judge of whatever the streaming
+ * walk leaves to it. text[len] is '\0'. */
+static int read_tree(struct session *s, const char *text, struct rd *r)
+{
 	const char *end = NULL;
-	const void *nul;
 	cJSON *root;
 	int ret;
 
 	session_init(s);
-	/* cJSON would stop at an embedded NUL and call the rest fine */
-	nul = memchr(text, '\0', len);
-	if (nul)
-		return fail(r, "not valid JSON (truncated or garbage near byte %zu)",
-			    (size_t)((const char *)nul - text));
 	root = cJSON_ParseWithOpts(text, &end, 1);
 	if (!root) {
 		size_t at = end && end >= text ? (size_t)(end - text) : 0;
 
 		return fail(r, "not valid JSON (truncated or garbage near byte %zu)", at);
 	}
-	if (!cJSON_IsObject(root)) {
-		cJSON_Delete(root);
-		return fail(r, "not a JSON object");
-	}
-
-	schema = get(root, "schema");
-	if (schema) {
-		if (!cJSON_IsString(schema))
-			ret = fail(r, "schema is not a string, expected %s", SCHEMA_ID);
-		else if (strcmp(schema->valuestring, SCHEMA_ID) != 0)
-			ret = fail(r, "schema is '%.64s', expected %s", schema->valuestring, SCHEMA_ID);
-		else
-			ret = read_bpfprof(r, s, root);
-	} else if (get(root, "results")) {
-		ret = read_ragd_profile(r, s, root);
-	} else {
-		ret = fail(r, "no 'schema' key: neither a %s file nor a ragd profile", SCHEMA_ID);
-	}
+	ret = read_root(r, s, root, NULL);
 	cJSON_Delete(root);
 	if (ret < 0)
 		session_free(s);
+	return ret;
+}
+
+/* The first NUL in text[0, len); a mapped file's pages are given back as it goes. */
+static const char *find_nul(const char *text, size_t len, bool mapped)
+{
+	size_t off, n;
+	const char *nul;
+
+	if (!mapped)
+		return memchr(text, '\0', len);
+	for (off = 0; off < len; off += n) {
+		n = len - off < RELEASE_CHUNK ? len - off : RELEASE_CHUNK;
+		nul = memchr(text + off, '\0', n);
+		if (nul)
+			return nul;
+		if (n == RELEASE_CHUNK)   /* text is page-aligned, the chunk a multiple of pages */
+			madvise((void *)(text + off), n, MADV_DONTNEED);
+	}
+	return NULL;
+}
+
+/* text[len] is '\0'; mapped: text is a private file mapping whose pages may be dropped. */
+static int read_text(struct session *s, const char *text, size_t len, struct rd *r, bool mapped)
+{
+	struct stream *st;
+	const void *nul;
+	int ret;
+
+	session_init(s);
+	/* cJSON would stop at an embedded NUL and call the rest fine */
+	nul = find_nul(text, len, mapped);
+	if (nul)
+		return fail(r, "not valid JSON (truncated or garbage near byte %zu)",
+			    (size_t)((const char *)nul - text));
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return fail(r, "out of memory");
+	st->base = st->released = text;
+	st->end = text + len;
+	st->mapped = mapped;
+	st->calls.calls = true;
+	st->calls.rd = (struct rd){ .label = r->label, .err = st->calls.err,
+				    .errlen = sizeof(st->calls.err) };
+	st->stacks.rd = (struct rd){ .label = r->label, .err = st->stacks.err,
+				     .errlen = sizeof(st->stacks.err) };
+	ret = -1;
+	if (stream_walk(st, s) == 0)
+		ret = read_root(r, s, st->root, st);
+	if (ret < 0) {
+		session_free(s);
+		if (!r->failed)   /* not an error of the file's content: the tree reader decides */
+			ret = read_tree(s, text, r);
+	}
+	cJSON_Delete(st->root);
+	opmap_free(&st->ops);
+	free(st);
 	return ret;
 }
 
@@ -930,13 +1483,34 @@ int session_read_string(struct session *s, const char *text, char *err, size_t e
 {
 	struct rd r = { .label = "<string>", .err = err, .errlen = errlen };
 
-	return read_text(s, text, strlen(text), &r);
+	return read_text(s, text, strlen(text), &r, false);
+}
+
+/* The file mapped read-only and private, with a zero byte after it (an anonymous page where
+ * the file ends on a page boundary): cJSON and the scanners need text[len] == '\0'. NULL when
+ * it cannot be mapped (then it is read). */
+static char *map_file(int fd, size_t len, size_t *maplen)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = (len / pg + 1) * pg;
+	char *a;
+
+	a = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a == MAP_FAILED)
+		return NULL;
+	if (mmap(a, len, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) == MAP_FAILED) {
+		munmap(a, n);
+		return NULL;
+	}
+	madvise(a, len, MADV_SEQUENTIAL);
+	*maplen = n;
+	return a;
 }
 
 int session_read_file(struct session *s, const char *path, char *err, size_t errlen)
 {
 	struct rd r = { .label = path, .err = err, .errlen = errlen };
-	size_t len = 0, cap = 1 << 16, n;
+	size_t len = 0, cap = 1 << 16, n, maplen;
+	struct stat sb;
 	char *buf, *nb;
 	FILE *f;
 	int ret;
@@ -949,6 +1523,14 @@ int session_read_file(struct session *s, const char *path, char *err, size_t err
 		if (errno == EINVAL)
 			return fail(&r, "not a regular file");
 		return fail(&r, "cannot open: %s", strerror(errno));
+	}
+	/* big files mapped, not copied: their pages are given back as they are read. (Files that
+	 * say size 0, as in /proc, are read.) */
+	if (!fstat(fileno(f), &sb) && sb.st_size > 0 && (buf = map_file(fileno(f), sb.st_size, &maplen))) {
+		fclose(f);
+		ret = read_text(s, buf, (size_t)sb.st_size, &r, true);
+		munmap(buf, maplen);
+		return ret;
 	}
 	buf = malloc(cap);
 	while (buf) {
@@ -982,7 +1564,7 @@ int session_read_file(struct session *s, const char *path, char *err, size_t err
 		free(buf);
 		return fail(&r, "empty file");
 	}
-	ret = read_text(s, buf, len, &r);
+	ret = read_text(s, buf, len, &r, false);
 	free(buf);
 	return ret;
 }
