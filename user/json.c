@@ -1486,6 +1486,13 @@ int session_read_string(struct session *s, const char *text, char *err, size_t e
 	return read_text(s, text, strlen(text), &r, false);
 }
 
+int session_read_string_tree(struct session *s, const char *text, char *err, size_t errlen)
+{
+	struct rd r = { .label = "<string>", .err = err, .errlen = errlen };
+
+	return read_tree(s, text, &r);
+}
+
 /* The file mapped read-only and private, with a zero byte after it (an anonymous page where
  * the file ends on a page boundary): cJSON and the scanners need text[len] == '\0'. NULL when
  * it cannot be mapped (then it is read). */

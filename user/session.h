@@ -145,6 +145,9 @@ int session_write_file(const struct session *s, const char *path, char *err, siz
 /* Reads ragd-bpfprof/1 or ragd's own ProfileSession JSON; 0 or -1 with a one-line err. */
 int session_read_file(struct session *s, const char *path, char *err, size_t errlen);
 int session_read_string(struct session *s, const char *text, char *err, size_t errlen);
+/* The same from one cJSON tree of the whole text, without the streaming walk: what the
+ * streaming reader must equal (tests and the fuzzer compare them). */
+int session_read_string_tree(struct session *s, const char *text, char *err, size_t errlen);
 
 /* report.c */
 struct report_opts {

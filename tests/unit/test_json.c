@@ -649,6 +649,224 @@ static void test_bad_content(void **state)
 	drop_session(s);
 }
 
+/* ------------------------------------------------------------ streaming reader = tree reader */
+
+/* text read by the streaming reader (from a string and from a mapped file) and by the one
+ * cJSON tree: the same error after the label, or sessions that write the same bytes. Returns
+ * whether it was read. */
+static bool same_as_tree(const char *text)
+{
+	struct session *a = new_session(), *b = new_session(), *c = new_session();
+	char ea[1024] = "", eb[1024] = "", ec[1024] = "", path[128];
+	int ra, rb, rc;
+	bool ok;
+
+	snprintf(path, sizeof(path), "%s/same.json", tmpdir);
+	write_text(path, text);
+	ra = session_read_string(a, text, ea, sizeof(ea));
+	rb = session_read_string_tree(b, text, eb, sizeof(eb));
+	rc = *text ? session_read_file(c, path, ec, sizeof(ec)) : rb;
+	if (ra != rb || rc != rb)
+		fail_msg("stream %d '%s', file %d '%s', tree %d '%s' for:\n%.300s", ra, ea, rc, ec,
+			 rb, eb, text);
+	if (rb) {
+		assert_string_equal(ea, eb);
+		if (*text) {
+			assert_true(strncmp(ec, path, strlen(path)) == 0);
+			assert_string_equal(ec + strlen(path), eb + strlen("<string>"));
+		}
+	} else {
+		char *ja = to_json(a), *jb = to_json(b), *jc = to_json(c);
+
+		assert_string_equal(ja, jb);
+		assert_string_equal(jc, jb);
+		free(ja);
+		free(jb);
+		free(jc);
+	}
+	ok = rb == 0;
+	drop_session(a);
+	drop_session(b);
+	drop_session(c);
+	return ok;
+}
+
+static void test_stream_equals_tree(void **state)
+{
+	struct session *s = rich_session();
+	char *good = to_json(s), *t, *u, *v;
+	const char *ops = strstr(good, "  \"operations\": ["), *calls = strstr(good, "  \"calls\": [");
+	const char *stacks = strstr(good, "  \"stacks\": [");
+	size_t i, n = strlen(good);
+	struct {
+		const char *from, *to;
+	} cases[] = {
+		/* what the scanner leaves to cJSON, each in a call */
+		{ "{\"op\": \"embed\", \"pid\": 100", "{\"op\": \"emb\\u0065d\", \"pid\": 100" },
+		{ "{\"op\": \"embed\", \"pid\": 100", "{\"pid\": 100, \"op\": \"embed\", \"x\": {\"y\": [1, null]}" },
+		{ "{\"op\": \"embed\", \"pid\": 100", "{\"op\": \"embed\", \"op\": \"search\", \"pid\": 100" },
+		{ "{\"op\": \"embed\", \"pid\": 100", "{\"op\": \"embed\", \"pid\": 0100" },
+		{ "{\"op\": \"embed\", \"pid\": 100", "{\"op\": \"embed\", \"pid\": 1e2" },
+		{ "{\"op\": \"embed\", \"pid\": 100", "{\"op\": \"embed\", \"pid\": 100.0" },
+		{ "{\"op\": \"embed\", \"pid\": 100", "{\"op\": \"embed\", \"pid\": null" },
+		{ "{\"op\": \"embed\", \"pid\": 100", "{\"op\": \"embed\", \"pid\": 4294967296" },
+		{ "{\"op\": \"embed\", \"pid\": 100", "{\"op\": \"embed\", \"pid\": \"100\"" },
+		{ "\"start_ns\": 0,", "\"start_ns\": 1234567890123456789," },
+		{ "\"start_ns\": 0,", "\"start_ns\": 999999999999999," },
+		{ "\"start_ns\": 0,", "\"start_ns\": 1000000000000000," },
+		{ "\"start_ns\": 0,", "\"start_ns\": 18446744073709551616," },
+		{ "\"start_ns\": 0,", "\"start_ns\": 9007199254740993," },
+		{ "\"start_ns\": 0,", "\"start_ns\": 0009007199254740993," },
+		{ "\"flags\": [\"unwound\"]", "\"flags\": [\"unwound\", \"0x10\", \"later\", \"0xffffffffff\"]" },
+		{ "\"flags\": [\"unwound\"]", "\"flags\": null" },
+		{ "\"flags\": [\"unwound\"]", "\"flags\": [\"unw\\u006fund\"]" },
+		{ "\"flags\": [\"unwound\"]", "\"flags\": \"unwound\"" },
+		{ "\"flags\": [\"unwound\"]", "\"flags\" :\t[ \"unwound\" ,\r\n\"open\" ] " },
+		{ "{\"op\": \"embed\", \"pid\": 100", "{\"op\": \"nope\", \"pid\": 100" },
+		{ "{\"op\": \"embed\", \"pid\": 100", "{\"op\": \"\", \"pid\": 100" },
+		{ "{\"op\": \"embed\", \"pid\": 100", "{\"op\": \"e\tmbed\", \"pid\": 100" },
+		{ "\"rss_peak_bytes\": 2147483648,", "" },
+		{ "{\"op\": \"embed\", \"pid\": 100", "{}, {\"op\": \"embed\", \"pid\": 100" },
+		{ "{\"op\": \"embed\", \"pid\": 100", "7, {\"op\": \"embed\", \"pid\": 100" },
+		{ "{\"op\": \"embed\", \"pid\": 100", "\xef\xbb\xbf{\"op\": \"embed\", \"pid\": 100" },
+		/* errors in file order vs the tree reader's order; syntax errors win */
+		{ "\"tid\": 200,", "\"tid\": -1," },
+		{ "\"cpus\": 16", "\"cpus\": \"16\"" },
+		{ "{\"stack\": ", "{\"stackz\": " },
+		{ "{\"stack\": ", "7, {\"stack\": " },
+		{ "\"warnings\": [", "\"warnings\": [1, " },
+		{ "\"schema\": \"ragd-bpfprof/1\"", "\"schema\": \"ragd-bpfprof/2\"" },
+		{ "\"schema\": \"ragd-bpfprof/1\",", "" },
+		{ "\"schema\": \"ragd-bpfprof/1\",", "\"results\": []," },
+		{ "\"schema\": \"ragd-bpfprof/1\"", "\"schema\": \"ragd-bpfprof/1\", \"schema\": \"x\"" },
+		{ "\"schema\": \"ragd-bpfprof/1\"", "\"schema\": \"x\", \"schema\": \"ragd-bpfprof/1\"" },
+		{ "  \"calls\": [", "  \"calls\": 5, \"calls\": [" },
+		{ "  \"calls\": [", "  \"calls\": [], \"calls\": [" },
+		{ "  \"calls\": [", "  \"calls\": null, \"calls\": [" },
+		{ "  \"stacks\": [", "  \"stacks\": null, \"stacks\": [" },
+		{ "  \"stacks\": [", "  \"stacks\": [], \"stacks\": [" },
+		{ "  \"operations\": [", "  \"operations\": [], \"operations\": [" },
+		{ "  \"operations\": [", "  \"operations\": {}, \"operations\": [" },
+		{ "\"name\": \"search\"", "\"name\": \"embed\"" },
+		{ "\"name\": \"search\"", "\"name\": 5" },
+		{ "{\n  \"schema\"", "\xef\xbb\xbf{\n  \"schema\"" },
+		{ "{\n  \"schema\"", " \t\r\n{\n  \"schema\"" },
+		{ "\"calls\": [", "\"calls\" : [ " },
+		{ "\"calls\": [", "\"c\\u0061lls\": [" },
+	};
+
+	assert_true(ops && calls && stacks && ops < calls && calls < stacks);
+	assert_true(same_as_tree(good));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		t = replace(good, cases[i].from, cases[i].to);
+		same_as_tree(t);
+		/* the same with a syntax error after it: that wins */
+		u = malloc(strlen(t) + 4);
+		assert_non_null(u);
+		sprintf(u, "%s}", t);
+		assert_false(same_as_tree(u));
+		free(u);
+		free(t);
+	}
+
+	/* operations (and schema) after calls: calls are read in a second pass */
+	t = malloc(n + 1);
+	assert_non_null(t);
+	i = (size_t)(ops - good);
+	memcpy(t, good, i);                                     /* up to operations */
+	memcpy(t + i, calls, (size_t)(stacks - calls));          /* calls */
+	memcpy(t + i + (stacks - calls), ops, (size_t)(calls - ops));   /* operations */
+	strcpy(t + i + (stacks - ops), stacks);                  /* the rest */
+	assert_int_equal(strlen(t), n);
+	assert_true(same_as_tree(t));
+	u = replace(t, "\"tid\": 200,", "\"tid\": \"x\",");
+	assert_false(same_as_tree(u));
+	free(u);
+	u = replace(t, "\"name\": \"search\"", "\"name\": \"embed\"");
+	assert_false(same_as_tree(u));
+	free(u);
+	u = replace(t, "{\n  \"schema\": \"ragd-bpfprof/1\",", "{");
+	v = replace(u, "]\n}\n", "], \"schema\": \"ragd-bpfprof/1\"}\n");
+	assert_true(same_as_tree(v));
+	free(v);
+	free(u);
+	free(t);
+
+	/* cut anywhere, nested deep, odd documents */
+	t = strdup(good);
+	assert_non_null(t);
+	for (i = 1; i < n; i += 7) {
+		t[i] = '\0';
+		same_as_tree(t);
+		t[i] = good[i];
+	}
+	free(t);
+	for (i = 985; i <= 1001; i += 2) {
+		size_t d;
+
+		t = malloc(n + 2 * i + 32);
+		assert_non_null(t);
+		strcpy(t, good);
+		u = strstr(t, "{\"op\": \"embed\", \"pid\": 100");
+		memmove(u + i + 1 + strlen("\"x\": ,") + i, u + 1, strlen(u + 1) + 1);
+		memcpy(u + 1, "\"x\": ", 5);
+		for (d = 0; d < i; d++) {
+			u[6 + d] = '[';
+			u[6 + i + d] = ']';
+		}
+		u[6 + 2 * i] = ',';
+		same_as_tree(t);
+		free(t);
+	}
+	same_as_tree("{}");
+	same_as_tree(" { } ");
+	same_as_tree("[]");
+	same_as_tree("{\"schema\": \"ragd-bpfprof/1\", \"calls\": [], \"calls\": [{]}");
+	same_as_tree("{\"schema\": \"ragd-bpfprof/1\", \"calls\": [{\"op\": \"a\"}]}");
+	same_as_tree("{\"schema\": \"ragd-bpfprof/1\", \"operations\": [], \"calls\": [{\"op\": \"a\"}]}");
+	same_as_tree("{\"name\": \"n\", \"calls\": [1], \"stacks\": [2], \"results\": []}");
+	free(good);
+	drop_session(s);
+}
+
+/* A file that ends exactly on a page boundary is mapped with a zero byte after it. */
+static void test_stream_page_boundary(void **state)
+{
+	struct session *s = rich_session(), *r;
+	char *good = to_json(s), *t, path[128], err[256];
+	size_t n = strlen(good), pg = (size_t)sysconf(_SC_PAGESIZE), size = (n / pg + 1) * pg;
+	FILE *f;
+
+	t = malloc(size + 1);
+	assert_non_null(t);
+	memcpy(t, good, n);
+	memset(t + n, ' ', size - n);
+	t[size] = '\0';
+	snprintf(path, sizeof(path), "%s/page.json", tmpdir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(t, 1, size, f), size);
+	assert_int_equal(fclose(f), 0);
+	r = new_session();
+	assert_int_equal(session_read_file(r, path, err, sizeof(err)), 0);
+	assert_int_equal(r->ncalls, s->ncalls);
+	drop_session(r);
+	/* and cut inside a string at the boundary */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	t[n - 30] = '"';
+	memset(t + n - 29, 'x', size - n + 29);
+	assert_int_equal(fwrite(t, 1, size, f), size);
+	assert_int_equal(fclose(f), 0);
+	r = new_session();
+	assert_int_equal(session_read_file(r, path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not valid JSON"));
+	drop_session(r);
+	free(t);
+	free(good);
+	drop_session(s);
+}
+
 /* ------------------------------------------------------------ ragd profile import */
 
 /* What ragd 1.0's ProfileSession.export_json writes (json.dumps(to_dict(), indent=2)). */
@@ -867,6 +1085,8 @@ int main(void)
 		cmocka_unit_test(test_write_file_error),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_bad_content),
+		cmocka_unit_test(test_stream_equals_tree),
+		cmocka_unit_test(test_stream_page_boundary),
 		cmocka_unit_test(test_ragd_import),
 		cmocka_unit_test(test_ragd_import_bad),
 		cmocka_unit_test(test_ragd_import_minimal),
