@@ -80,11 +80,19 @@ struct cmp_row {
 	char reason[200];                /* inconclusive: why */
 };
 
+/* A session's closed calls grouped by op (call order kept): calls of op k are
+ * idx[off[k] .. off[k + 1]). Built once, so each op's values need not scan every call. */
+struct op_calls {
+	size_t *off;
+	size_t *idx;
+};
+
 struct cmp_ctx {
 	double thr, alpha, mem_pct, mem_bytes;
 	int min_n;
 	uint64_t seed;
 	int ntests;
+	struct op_calls ob, oc;   /* of base and cur */
 };
 
 static __u64 cnt(const struct op_result *op)
@@ -104,6 +112,32 @@ static double pct_change(double base, double cur)
 static bool closed_call(const struct call_rec *c, int op)
 {
 	return c->op == (__u32)op && !(c->flags & CALL_F_OPEN);
+}
+
+static int op_calls_build(const struct session *s, struct op_calls *g)
+{
+	size_t i, k;
+
+	g->off = calloc((size_t)s->nops + 2, sizeof(*g->off));
+	g->idx = malloc((s->ncalls ? s->ncalls : 1) * sizeof(*g->idx));
+	if (!g->off || !g->idx)
+		return -ENOMEM;
+	for (i = 0; i < s->ncalls; i++)
+		if (s->calls[i].op < (__u32)s->nops && closed_call(&s->calls[i], (int)s->calls[i].op))
+			g->off[s->calls[i].op + 2]++;
+	for (k = 2; k < (size_t)s->nops + 2; k++)
+		g->off[k] += g->off[k - 1];
+	/* off[k + 1] is where op k's next call goes; after the fill it is op k's end */
+	for (i = 0; i < s->ncalls; i++)
+		if (s->calls[i].op < (__u32)s->nops && closed_call(&s->calls[i], (int)s->calls[i].op))
+			g->idx[g->off[s->calls[i].op + 1]++] = i;
+	return 0;
+}
+
+static void op_calls_free(struct op_calls *g)
+{
+	free(g->off);
+	free(g->idx);
 }
 
 /* Per-iteration totals of a sampled op: one value for every iteration the session ran (an
@@ -173,11 +207,12 @@ static int64_t *hist_values(const struct op_result *o, size_t *n)
 /* The values an op is judged on, sorted: per-call durations (exact), per-call values rebuilt
  * from the histogram (records dropped), per-iteration totals (sampled on either side: both
  * sides then, so like is compared with like). */
-static int64_t *time_values(const struct session *s, int op, size_t *n, bool *hist, enum unit u)
+static int64_t *time_values(const struct session *s, const struct op_calls *g, int op, size_t *n,
+			    bool *hist, enum unit u)
 {
 	const struct op_result *o = &s->ops[op];
+	size_t i, k = g->off[op + 1] - g->off[op];
 	int64_t *v = NULL;
-	size_t i, k = 0;
 
 	*n = 0;
 	if (u == U_ITERATION) {
@@ -185,14 +220,9 @@ static int64_t *time_values(const struct session *s, int op, size_t *n, bool *hi
 	} else if (o->source == SRC_HISTOGRAM && o->hist) {
 		*hist = true;
 		v = hist_values(o, n);
-	} else {
-		for (i = 0; i < s->ncalls; i++)
-			k += closed_call(&s->calls[i], op);
-		if (k && (v = malloc(k * sizeof(*v)))) {
-			for (i = 0; i < s->ncalls; i++)
-				if (closed_call(&s->calls[i], op))
-					v[(*n)++] = (int64_t)s->calls[i].duration_ns;
-		}
+	} else if (k && (v = malloc(k * sizeof(*v)))) {
+		for (i = g->off[op]; i < g->off[op + 1]; i++)
+			v[(*n)++] = (int64_t)s->calls[g->idx[i]].duration_ns;
 	}
 	if (v)
 		sort_i64(v, *n);
@@ -200,17 +230,18 @@ static int64_t *time_values(const struct session *s, int op, size_t *n, bool *hi
 }
 
 /* Per-call RSS change, of calls that had RSS measured (see rss_from_calls), sorted. */
-static int64_t *rss_values(const struct session *s, int op, size_t *n)
+static int64_t *rss_values(const struct session *s, const struct op_calls *g, int op, size_t *n)
 {
-	int64_t *v = malloc((s->ncalls ? s->ncalls : 1) * sizeof(*v));
+	size_t k = g->off[op + 1] - g->off[op];
+	int64_t *v = malloc((k ? k : 1) * sizeof(*v));
 
 	*n = 0;
 	if (!v)
 		return NULL;
-	for (size_t i = 0; i < s->ncalls; i++) {
-		const struct call_rec *c = &s->calls[i];
+	for (size_t i = g->off[op]; i < g->off[op + 1]; i++) {
+		const struct call_rec *c = &s->calls[g->idx[i]];
 
-		if (!closed_call(c, op) || (!c->rss_start && !c->rss_end && !c->rss_peak))
+		if (!c->rss_start && !c->rss_end && !c->rss_peak)
 			continue;
 		v[(*n)++] = (int64_t)(c->rss_end - c->rss_start);
 	}
@@ -261,10 +292,11 @@ static int time_effects(struct cmp_row *r, const int64_t *a, const int64_t *b, s
 }
 
 static int memory_effects(struct cmp_row *r, const struct session *base, int bi,
-			  const struct session *cur, int ci, int min_n)
+			  const struct session *cur, int ci, const struct cmp_ctx *x)
 {
 	size_t na, nb;
-	int64_t *a = rss_values(base, bi, &na), *b = rss_values(cur, ci, &nb);
+	int64_t *a = rss_values(base, &x->ob, bi, &na), *b = rss_values(cur, &x->oc, ci, &nb);
+	int min_n = x->min_n;
 	struct stat_res *st = &r->st[S_RSS];
 	int err = 0;
 
@@ -319,8 +351,8 @@ static int judge(const struct session *base, int bi, const struct session *cur, 
 
 	r->unit = r->b->precision == PREC_SAMPLED || r->c->precision == PREC_SAMPLED ? U_ITERATION :
 		  U_CALL;
-	a = time_values(base, bi, &r->nb, &r->hist, r->unit);
-	b = time_values(cur, ci, &r->nc, &r->hist, r->unit);
+	a = time_values(base, &x->ob, bi, &r->nb, &r->hist, r->unit);
+	b = time_values(cur, &x->oc, ci, &r->nc, &r->hist, r->unit);
 	if (r->nb == 0 && r->nc == 0 && r->unit == U_CALL) {
 		snprintf(r->reason, sizeof(r->reason), "no per-call data on either side");
 	} else if ((int)r->nb < x->min_n || (int)r->nc < x->min_n) {
@@ -341,7 +373,7 @@ static int judge(const struct session *base, int bi, const struct session *cur, 
 		rng_seed(&rng, name_seed(x->seed, r->name));
 		err = time_effects(r, a, b, &rng);
 		if (!err)
-			err = memory_effects(r, base, bi, cur, ci, x->min_n);
+			err = memory_effects(r, base, bi, cur, ci, x);
 		r->judged = !err;
 	}
 	r->status = r->judged ? ST_STABLE : ST_INCONCLUSIVE;
@@ -988,7 +1020,7 @@ int compare_sessions(const struct session *base, const struct session *cur,
 {
 	static const struct compare_opts defaults = { 0 };
 	struct cmp_row *rows;
-	struct cmp_ctx x;
+	struct cmp_ctx x = { 0 };
 	int tally[NSTATUS];
 	int n, regressions;
 
@@ -996,9 +1028,12 @@ int compare_sessions(const struct session *base, const struct session *cur,
 		o = &defaults;
 	ctx_init(&x, o);
 	rows = calloc(base->nops + cur->nops + 1, sizeof(*rows));
-	if (!rows)
-		return -1;
-	n = build_rows(base, cur, &x, rows);
+	if (!rows || op_calls_build(base, &x.ob) || op_calls_build(cur, &x.oc))
+		n = -1;
+	else
+		n = build_rows(base, cur, &x, rows);
+	op_calls_free(&x.ob);
+	op_calls_free(&x.oc);
 	if (n < 0) {
 		free(rows);
 		return -1;

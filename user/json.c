@@ -940,10 +940,13 @@ static const char *plain_flags(const struct stream *st, const char *p, __u32 *fl
 
 enum { K_OP, K_PID, K_TID, K_ITER, K_START, K_DUR, K_ONCPU, K_RSS0, K_RSS1, K_PEAK, K_DEPTH,
        K_FLAGS, K_N };
-static const char *const call_keys[K_N] = {
-	"op", "pid", "tid", "iteration", "start_ns", "duration_ns", "on_cpu_ns", "rss_start_bytes",
-	"rss_end_bytes", "rss_peak_bytes", "depth", "flags",
+#define KEY(s) { s, sizeof(s) - 1 }
+static const struct { const char *name; size_t len; } call_keys[K_N] = {
+	KEY("op"), KEY("pid"), KEY("tid"), KEY("iteration"), KEY("start_ns"), KEY("duration_ns"),
+	KEY("on_cpu_ns"), KEY("rss_start_bytes"), KEY("rss_end_bytes"), KEY("rss_peak_bytes"),
+	KEY("depth"), KEY("flags"),
 };
+#undef KEY
 #define K_REQUIRED (1u << K_OP | 1u << K_TID | 1u << K_START | 1u << K_DUR | 1u << K_ONCPU | \
 		    1u << K_RSS0 | 1u << K_RSS1 | 1u << K_PEAK)
 
@@ -954,7 +957,7 @@ static int call_key(const char *k, size_t n, int prev)
 
 	for (j = 0; j < K_N; j++) {
 		i = (prev + 1 + j) % K_N;
-		if (strlen(call_keys[i]) == n && !memcmp(call_keys[i], k, n))
+		if (call_keys[i].len == n && !memcmp(call_keys[i].name, k, n))
 			return i;
 	}
 	return -1;

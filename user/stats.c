@@ -7,6 +7,8 @@
 #include <string.h>
 #include "session.h"
 
+static void radix_sort(__u64 *v, size_t n, __u64 flip, int (*cmp)(const void *, const void *));
+
 static int cmp_u64(const void *a, const void *b)
 {
 	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
@@ -317,8 +319,8 @@ double mann_whitney_p(const __u64 *a, size_t na, const __u64 *b, size_t nb)
 	}
 	memcpy(sa, a, na * sizeof(*sa));
 	memcpy(sb, b, nb * sizeof(*sb));
-	qsort(sa, na, sizeof(*sa), cmp_u64);
-	qsort(sb, nb, sizeof(*sb), cmp_u64);
+	radix_sort(sa, na, 0, cmp_u64);
+	radix_sort(sb, nb, 0, cmp_u64);
 
 	while (i < na || j < nb) {
 		__u64 v;
@@ -410,9 +412,53 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* LSD radix sort of 64-bit keys (key = v ^ flip: flip the sign bit to sort int64 as __u64),
+ * 8 bits a pass, passes where all keys share the byte skipped: compare sorts 1M-call sessions
+ * (qsort took a third of its time). Small arrays, or no memory: qsort. */
+static void radix_sort(__u64 *v, size_t n, __u64 flip, int (*cmp)(const void *, const void *))
+{
+	size_t (*cnt)[256], i, pos;
+	__u64 *tmp, *src = v, *dst, *t;
+	int b;
+
+	if (n < 512 || !(tmp = malloc(n * sizeof(*tmp)))) {
+		qsort(v, n, sizeof(*v), cmp);
+		return;
+	}
+	cnt = calloc(8, sizeof(*cnt));
+	if (!cnt) {
+		free(tmp);
+		qsort(v, n, sizeof(*v), cmp);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		for (b = 0; b < 8; b++)
+			cnt[b][((v[i] ^ flip) >> (8 * b)) & 0xff]++;
+	dst = tmp;
+	for (b = 0; b < 8; b++) {
+		if (cnt[b][((src[0] ^ flip) >> (8 * b)) & 0xff] == n)
+			continue;
+		for (i = 0, pos = 0; i < 256; i++) {
+			size_t c = cnt[b][i];
+
+			cnt[b][i] = pos;
+			pos += c;
+		}
+		for (i = 0; i < n; i++)
+			dst[cnt[b][((src[i] ^ flip) >> (8 * b)) & 0xff]++] = src[i];
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+	free(cnt);
+	free(tmp);
+}
+
 void sort_i64(int64_t *v, size_t n)
 {
-	qsort(v, n, sizeof(*v), cmp_i64);
+	radix_sort((__u64 *)v, n, 1ULL << 63, cmp_i64);
 }
 
 int64_t quantile_i64(const int64_t *sorted, size_t n, double q)
@@ -434,18 +480,34 @@ static uint64_t pairs_at_most(const int64_t *a, size_t na, const int64_t *b, siz
 	return n;
 }
 
-/* The k-th smallest (1-based) of the na*nb differences, by bisection on the value. */
+/* The k-th smallest (1-based) of the na*nb differences: the smallest d with at least k pairs
+ * <= d, searched on the value. A step interpolates the pair count (smooth for big samples: 8
+ * steps instead of 22 on 80k calls a side), or halves when the last step did not halve the
+ * range (so never worse than twice bisection); either keeps the answer in [lo, hi], so the
+ * result is plain bisection's. */
 static int64_t kth_diff(const int64_t *a, size_t na, const int64_t *b, size_t nb, uint64_t k)
 {
 	int64_t lo = b[0] - a[na - 1], hi = b[nb - 1] - a[0];
+	uint64_t clo = 0, chi = (uint64_t)na * nb, c;   /* pairs < lo, pairs <= hi */
+	bool halve = false;
 
 	while (lo < hi) {
-		int64_t mid = lo + (hi - lo) / 2;   /* hi - lo > 0: floor */
+		int64_t mid = lo + (hi - lo) / 2, w0 = hi - lo;   /* hi - lo > 0: floor */
 
-		if (pairs_at_most(a, na, b, nb, mid) >= k)
+		if (!halve && chi > clo) {
+			double w = (double)(hi - lo), off = (double)(k - clo) / (double)(chi - clo) * w;
+
+			mid = off >= w ? hi - 1 : lo + (int64_t)off;
+		}
+		c = pairs_at_most(a, na, b, nb, mid);
+		if (c >= k) {
 			hi = mid;
-		else
+			chi = c;
+		} else {
 			lo = mid + 1;
+			clo = c;
+		}
+		halve = hi - lo > w0 / 2;
 	}
 	return lo;
 }
@@ -485,11 +547,15 @@ int hl_shift(const int64_t *a, size_t na, const int64_t *b, size_t nb, double co
 
 	if (!na || !nb)
 		return -EINVAL;
-	if (N % 2)
+	if (N % 2) {
 		out->est = (double)kth_diff(a, na, b, nb, N / 2 + 1);
-	else
-		out->est = ((double)kth_diff(a, na, b, nb, N / 2) +
-			    (double)kth_diff(a, na, b, nb, N / 2 + 1)) / 2;
+	} else {
+		int64_t m = kth_diff(a, na, b, nb, N / 2);
+
+		/* the next order statistic is mostly the same value: one count says so */
+		out->est = ((double)m + (double)(pairs_at_most(a, na, b, nb, m) >= N / 2 + 1 ? m :
+			    kth_diff(a, na, b, nb, N / 2 + 1))) / 2;
+	}
 	z = z_two_sided(conf);
 	half = z * sqrt((double)na * nb * ((double)na + nb + 1) / 12);
 	k = (double)N / 2 - half < 1 ? 1 : (uint64_t)floor((double)N / 2 - half);
