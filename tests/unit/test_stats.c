@@ -420,6 +420,92 @@ static void test_hl_shift_recovers_shift(void **state)
 	assert_true(e.est == -2000000);
 }
 
+static int cmp_i64_test(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* The k-th (1-based) of all b_j - a_i, the slow way. */
+static int64_t brute_kth(const int64_t *a, size_t na, const int64_t *b, size_t nb, uint64_t k)
+{
+	int64_t *d = malloc(na * nb * sizeof(*d)), r;
+	size_t n = 0;
+
+	assert_non_null(d);
+	for (size_t j = 0; j < nb; j++)
+		for (size_t i = 0; i < na; i++)
+			d[n++] = b[j] - a[i];
+	qsort(d, n, sizeof(*d), cmp_i64_test);
+	r = d[k - 1];
+	free(d);
+	return r;
+}
+
+/* Radix sort = qsort, and the interpolated k-th difference search = the order statistics
+ * themselves, on smooth, tied, outlying, negative and tiny samples. */
+static void test_hl_shift_exact(void **state)
+{
+	static const size_t sizes[][2] = { { 1, 1 }, { 2, 3 }, { 9, 40 }, { 600, 520 }, { 700, 31 } };
+	int64_t *a, *b, *c;
+
+	for (int shape = 0; shape < 5; shape++) {
+		for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+			size_t na = sizes[z][0], nb = sizes[z][1], i;
+			uint64_t N = (uint64_t)na * nb, k;
+			struct effect e;
+			double z2 = 1.959963984540054;   /* as hl_shift's z for 0.95 */
+
+			a = malloc(na * sizeof(*a));
+			b = malloc(nb * sizeof(*b));
+			c = malloc((na > nb ? na : nb) * sizeof(*c));
+			assert_true(a && b && c);
+			for (i = 0; i < na + nb; i++) {
+				int64_t v;
+
+				switch (shape) {
+				case 0: v = 1000000 + (int64_t)(rnd() % 100000); break;          /* smooth */
+				case 1: v = (int64_t)(rnd() % 4) * 4096; break;                  /* tied */
+				case 2: v = rnd() % 50 ? 40000 + (int64_t)(rnd() % 999) :
+					    (int64_t)(rnd() % (1ULL << 40)); break;              /* outliers */
+				case 3: v = (int64_t)(rnd() % 8000000) - 4000000; break;         /* negative */
+				default: v = (int64_t)(rnd() % (1ULL << 61)) - (1LL << 60); break;   /* wide */
+				}
+				if (i < na)
+					a[i] = v;
+				else
+					b[i - na] = v + (shape == 0 ? 3000 : 0);
+			}
+			memcpy(c, a, na * sizeof(*c));
+			sort_i64(a, na);
+			qsort(c, na, sizeof(*c), cmp_i64_test);
+			assert_memory_equal(a, c, na * sizeof(*c));
+			memcpy(c, b, nb * sizeof(*c));
+			sort_i64(b, nb);
+			qsort(c, nb, sizeof(*c), cmp_i64_test);
+			assert_memory_equal(b, c, nb * sizeof(*c));
+
+			assert_int_equal(hl_shift(a, na, b, nb, 0.95, &e), 0);
+			if (N % 2)
+				assert_true(e.est == (double)brute_kth(a, na, b, nb, N / 2 + 1));
+			else
+				assert_true(e.est == ((double)brute_kth(a, na, b, nb, N / 2) +
+						      (double)brute_kth(a, na, b, nb, N / 2 + 1)) / 2);
+			{
+				double half = z2 * sqrt((double)na * nb * ((double)na + nb + 1) / 12);
+
+				k = (double)N / 2 - half < 1 ? 1 : (uint64_t)floor((double)N / 2 - half);
+			}
+			assert_true(e.lo == (double)brute_kth(a, na, b, nb, k));
+			assert_true(e.hi == (double)brute_kth(a, na, b, nb, N - k + 1));
+			free(a);
+			free(b);
+			free(c);
+		}
+	}
+}
+
 static void test_quantile_boot(void **state)
 {
 	int64_t a[300], b[300];
@@ -480,6 +566,7 @@ int main(void)
 		cmocka_unit_test(test_mw_large),
 		cmocka_unit_test(test_hl_shift_small),
 		cmocka_unit_test(test_hl_shift_recovers_shift),
+		cmocka_unit_test(test_hl_shift_exact),
 		cmocka_unit_test(test_quantile_boot),
 		cmocka_unit_test(test_holm),
 	};
