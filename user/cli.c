@@ -503,13 +503,6 @@ static int cmd_report(int argc, char **argv)
 		return usage_error("report: needs exactly one FILE.json (or - for stdin)");
 	session_init(&s);
 	rc = read_session(&s, argv[optind]);
-	if (!rc && s.nops > MAX_OPS && strcmp(format, "json") && strcmp(format, "folded")) {
-		/* the report's tables are sized for a recording; json/folded and compare are not */
-		fprintf(stderr, "%s: %s: %d operations; this report format shows at most %d (use "
-			"--format json or folded, or compare)\n", prog, term_safe(argv[optind]), s.nops,
-			MAX_OPS);
-		rc = 2;
-	}
 	if (!rc && opname && report_filter_op(&s, opname, err, sizeof(err))) {
 		fprintf(stderr, "%s: report: --op: %s\n", prog, term_safe(err));
 		rc = 2;

@@ -57,7 +57,7 @@ static int top_rank(const struct session *s, const char *name)
 	for (int i = 0; i < s->nops; i++)
 		if (!strcmp(s->ops[i].name, name))
 			return i;
-	return MAX_OPS;
+	return s->nops;
 }
 
 static int sibling_cmp(const struct ftree *t, const struct session *s, int p, int c,

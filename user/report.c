@@ -342,17 +342,27 @@ static void tree_visit(const struct session *s, const int *parent, int i, int de
 			tree_visit(s, parent, j, depth + 1, order, depths, n);
 }
 
+/* order and depths hold s->nops each; 0 ops shown when out of memory. */
 static int tree_order(const struct session *s, int *order, int *depths)
 {
-	int parent[MAX_OPS];
+	int *parent = malloc(((size_t)s->nops + 1) * sizeof(*parent));
 	int i, n = 0;
 
+	if (!parent)
+		return 0;
 	for (i = 0; i < s->nops; i++)
 		parent[i] = op_shown(&s->ops[i]) ? op_parent(s, i) : -2;
 	for (i = 0; i < s->nops; i++)
 		if (parent[i] == -1)
 			tree_visit(s, parent, i, 0, order, depths, &n);
+	free(parent);
 	return n;
+}
+
+/* n ints per op of s, zeroed (any number of ops: files are not bound by record's MAX_OPS). */
+static int *op_ints(const struct session *s, int n)
+{
+	return calloc(((size_t)s->nops + 1) * n, sizeof(int));
 }
 
 /* --sort keys: larger first, name ascending. "tree" (the default) keeps the op tree. */
@@ -445,14 +455,19 @@ static void print_ops_table(const struct session *s, const struct report_opts *o
 	/* what goes first when the terminal is narrow: p99, Max, Prec, Mean, p95, RSS delta, ... */
 	static const int drop[12] = { 0, 7, 0, 0, 5, 9, 6, 8, 0, 3, 4, 2 };
 	struct table t = { .ncols = 12 };
-	int order[MAX_OPS], depths[MAX_OPS];
+	int *order = op_ints(s, 2), *depths = order + s->nops + 1;
 	bool any_hist = false;
 	char b[32];
 	int n, k;
 
+	if (!order) {
+		fprintf(out, "out of memory\n");
+		return;
+	}
 	n = ops_order(s, o->sort, order, depths);
 	if (!n) {
 		fprintf(out, "\nNo operation was seen.\n");
+		free(order);
 		return;
 	}
 	for (k = 0; k < n; k++) {
@@ -465,6 +480,7 @@ static void print_ops_table(const struct session *s, const struct report_opts *o
 		if (r < 0) {
 			fprintf(out, "out of memory\n");
 			table_free(&t);
+			free(order);
 			return;
 		}
 		if (depths[k] > 0)
@@ -508,6 +524,7 @@ static void print_ops_table(const struct session *s, const struct report_opts *o
 	fputc('\n', out);
 	table_print_fit(&t, hdr, left, drop, o->width, "", o->color, out);
 	table_free(&t);
+	free(order);
 	if (any_hist)
 		fprintf(out, "  * percentiles from the BPF histogram (buckets <= 1.6%% wide): "
 			"call records were dropped\n");
@@ -515,10 +532,12 @@ static void print_ops_table(const struct session *s, const struct report_opts *o
 
 static void print_call_notes(const struct session *s, const struct report_opts *o, FILE *out)
 {
-	__u64 open[MAX_OPS] = {};
+	__u64 *open = calloc((size_t)s->nops + 1, sizeof(*open));
 	size_t i;
 	int j;
 
+	if (!open)
+		return;
 	for (i = 0; i < s->ncalls; i++)
 		if ((s->calls[i].flags & CALL_F_OPEN) && s->calls[i].op < (__u32)s->nops)
 			open[s->calls[i].op]++;
@@ -533,18 +552,19 @@ static void print_call_notes(const struct session *s, const struct report_opts *
 			fprintf(out, "  %s: %llu call(s) still running when the session ended "
 				"(timed up to the end)\n", op->name, (unsigned long long)open[j]);
 	}
+	free(open);
 }
 
 /* One line per reason, the ops that share it after it (wrapped at 80 columns): a reason
  * repeated for fifteen ops reads once. */
 static void print_not_seen(const struct session *s, FILE *out)
 {
-	bool done[MAX_OPS] = {};
+	bool *done;
 	int j, k, total = 0;
 
 	for (j = 0; j < s->nops; j++)
 		total += !op_shown(&s->ops[j]);
-	if (!total)
+	if (!total || !(done = calloc((size_t)s->nops, sizeof(*done))))
 		return;
 	fprintf(out, "\nnot seen (%d of %d operations), by reason:\n", total, s->nops);
 	for (j = 0; j < s->nops; j++) {
@@ -571,6 +591,7 @@ static void print_not_seen(const struct session *s, FILE *out)
 		}
 		fputc('\n', out);
 	}
+	free(done);
 }
 
 /* --- where the time goes (sampled operations) --- */
@@ -808,9 +829,11 @@ static void print_histogram(const struct op_result *op, FILE *out)
 
 static void print_histograms(const struct session *s, const struct report_opts *o, FILE *out)
 {
-	int order[MAX_OPS], depths[MAX_OPS];
+	int *order = op_ints(s, 2), *depths = order + s->nops + 1;
 	int n, k;
 
+	if (!order)
+		return;
 	n = tree_order(s, order, depths);
 	for (k = 0; k < n; k++) {
 		const struct op_result *op = &s->ops[order[k]];
@@ -823,6 +846,7 @@ static void print_histograms(const struct session *s, const struct report_opts *
 			(unsigned long long)op->count);
 		print_histogram(op, out);
 	}
+	free(order);
 }
 
 /* --- calls by thread, process or iteration --- */
@@ -838,7 +862,7 @@ static __u32 by_key(const struct call_rec *c, char by)
 
 struct by_sort {
 	const struct call_rec *calls;
-	const int *rank;   /* per op: place in the table, MAX_OPS if not shown */
+	const int *rank;   /* per op: place in the table, nops if not shown */
 	char by;
 };
 
@@ -898,14 +922,18 @@ static void print_by_table(const struct session *s, const struct report_opts *o,
 	static const int drop[9] = { 0, 0, 0, 0, 4, 3, 0, 2, 1 };
 	const char *hdr[9] = { "Operation", "Thread", "Count", "p50", "p95", "Mean", "Total",
 			       "On-CPU %", "Peak RSS" };
-	int order[MAX_OPS], depths[MAX_OPS], by_rank[MAX_OPS], n, k;
+	int *order = op_ints(s, 3), *depths, *by_rank, n, k;
 	struct table t = { .ncols = 9 };
 	char by = o->by[0];
-	size_t *idx, *d, m = 0;
+	size_t *idx = NULL, *d = NULL, m = 0;
 
+	if (!order)
+		return;
+	depths = order + s->nops + 1;
+	by_rank = depths + s->nops + 1;
 	hdr[1] = by == 'p' ? "Process" : by == 'i' ? "Iteration" : "Thread";
-	for (k = 0; k < MAX_OPS; k++)
-		by_rank[k] = MAX_OPS;
+	for (k = 0; k < s->nops; k++)
+		by_rank[k] = s->nops;
 	n = ops_order(s, o->sort, order, depths);
 	for (k = 0; k < n; k++)
 		by_rank[order[k]] = k;
@@ -915,7 +943,7 @@ static void print_by_table(const struct session *s, const struct report_opts *o,
 		goto cleanup;
 	for (size_t i = 0; i < s->ncalls; i++)
 		if (!(s->calls[i].flags & CALL_F_OPEN) && s->calls[i].op < (__u32)s->nops &&
-		    by_rank[s->calls[i].op] < MAX_OPS)
+		    by_rank[s->calls[i].op] < s->nops)
 			idx[m++] = i;
 	qsort_r(idx, m, sizeof(*idx), by_cmp, &(struct by_sort){ s->calls, by_rank, by });
 	for (size_t a = 0, b; a < m; a = b) {
@@ -936,6 +964,7 @@ cleanup:
 	table_free(&t);
 	free(idx);
 	free(d);
+	free(order);
 }
 
 /* --- --op NAME: that op and its subtree --- */
@@ -949,7 +978,7 @@ static bool in_subtree(const char *name, const char *root)
 
 int report_filter_op(struct session *s, const char *name, char *err, size_t errlen)
 {
-	int map[MAX_OPS], j, n = 0;
+	int *map, j, n = 0, nops = s->nops;
 	size_t i, m = 0;
 
 	for (j = 0; j < s->nops; j++)
@@ -963,6 +992,11 @@ int report_filter_op(struct session *s, const char *name, char *err, size_t errl
 				len += snprintf(err + len, errlen - len, " %s", s->ops[j].name);
 		if (len < errlen)
 			snprintf(err + len, errlen - len, ")");
+		return -1;
+	}
+	map = op_ints(s, 1);
+	if (!map) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	for (j = 0; j < s->nops; j++) {
@@ -980,11 +1014,12 @@ int report_filter_op(struct session *s, const char *name, char *err, size_t errl
 		s->ops[j].hist = NULL;   /* moved or freed above */
 	s->nops = n;
 	for (i = 0; i < s->ncalls; i++)
-		if (s->calls[i].op < MAX_OPS && map[s->calls[i].op] >= 0) {
+		if (s->calls[i].op < (__u32)nops && map[s->calls[i].op] >= 0) {
 			s->calls[m] = s->calls[i];
 			s->calls[m++].op = map[s->calls[i].op];
 		}
 	s->ncalls = m;
+	free(map);
 	/* Stacks start with their top-level op only: kept for a top-level NAME. */
 	for (i = 0, m = 0; i < s->nstacks; i++) {
 		if (s->stacks[i].stack && stack_of_op(s->stacks[i].stack, name))

@@ -147,10 +147,10 @@ int report_perfetto(const struct session *s, FILE *out)
 	size_t n = 0, ns = 0;
 	size_t *idx = sorted_calls(s, false, &n);
 	size_t *sidx = sorted_calls(s, true, &ns);
-	bool seen[MAX_OPS] = {};
+	bool *seen = calloc((size_t)s->nops + 1, sizeof(*seen));
 	int err = -1;
 
-	if (!idx || !sidx)
+	if (!idx || !sidx || !seen)
 		goto cleanup;
 	fputs("{\"displayTimeUnit\":\"ms\",\"otherData\":{\"tool\":\"ragd-bpfprof\",\"session\":", out);
 	json_str(out, s->name);
@@ -186,6 +186,7 @@ int report_perfetto(const struct session *s, FILE *out)
 cleanup:
 	free(idx);
 	free(sidx);
+	free(seen);
 	return err;
 }
 

@@ -534,6 +534,104 @@ static void test_report_perfetto(void **state)
 	session_free(&s);
 }
 
+/* 200 ops (record's BPF maps stop at MAX_OPS = 64; files, imports and merges do not): every
+ * view handles them, ops past 64 included. Under SANITIZE=1 the old fixed 64-op arrays
+ * overflowed here. */
+static void test_report_many_ops(void **state)
+{
+	struct report_opts ro = { .histogram = true };
+	struct session s;
+	char name[NAME_MAX_LEN], *out;
+	int k;
+
+	session_init(&s);
+	for (k = 0; k < 200; k++) {
+		/* op050 .. op199 in groups of ten: "g07" with children "g07.op073", ... */
+		if (k >= 50 && k % 10 == 0) {
+			snprintf(name, sizeof(name), "g%02d", k / 10);
+			assert_true(session_add_op(&s, name, OP_PY, PREC_EXACT) >= 0);
+		}
+		if (k >= 50)
+			snprintf(name, sizeof(name), "g%02d.op%03d", k / 10, k);
+		else
+			snprintf(name, sizeof(name), "op%03d", k);
+		assert_true(session_add_op(&s, name, k % 7 == 3 ? OP_NATIVE : OP_PY,
+					   k % 9 == 4 ? PREC_SAMPLED : PREC_EXACT) >= 0);
+	}
+	assert_true(s.nops > 200);
+	for (k = 0; k < s.nops; k++) {
+		struct call_rec c = { .op = k, .pid = 40 + k % 3, .tid = 100 + k % 5, .start_ns = 1000 * k,
+				      .duration_ns = 500 + k, .rss_start = 1 << 20, .rss_end = 2 << 20,
+				      .rss_peak = 3 << 20, .iteration = k % 4 };
+
+		if (k % 11 == 5) {   /* never seen */
+			snprintf(s.ops[k].note, sizeof(s.ops[k].note), "reason %d", k % 2);
+			continue;
+		}
+		if (s.ops[k].precision == PREC_SAMPLED)
+			c.flags = CALL_F_SAMPLED;
+		assert_int_equal(session_add_call(&s, &c), 0);
+		if (k % 13 == 0) {
+			c.flags |= CALL_F_OPEN;
+			assert_int_equal(session_add_call(&s, &c), 0);
+		}
+	}
+	session_compute_stats(&s);
+	k = session_find_op(&s, "g19.op198");
+	assert_true(k > 64);
+	s.ops[k].hist = calloc(HIST_BUCKETS, sizeof(*s.ops[k].hist));
+	assert_non_null(s.ops[k].hist);
+	s.ops[k].hist[hist_index(s.ops[k].max_ns)] = 1;
+	assert_true(session_add_stack(&s, "g19;main (x.py);f (y.py)", 1000000, 0) >= 0);
+	assert_true(session_add_stack(&s, "op001;main (x.py)", 2000000, 5000) >= 0);
+
+	out = text_of(&s, &ro);
+	assert_non_null(row(out, "op000"));
+	assert_non_null(row(out, "g19"));
+	assert_non_null(row(out, "  op198"));
+	assert_non_null(strstr(out, "\n  g19.op193: 1 call(s) still running"));
+	assert_non_null(strstr(out, "not seen (20 of 215 operations)"));
+	assert_non_null(strstr(out, "g17.op179 g19.op199\n"));   /* not seen, past 64 */
+	assert_non_null(strstr(out, "\ng19.op198 (exact, 1 calls)"));
+	free(out);
+	ro = (struct report_opts){ .sort = "total" };
+	out = text_of(&s, &ro);
+	assert_non_null(row(out, "g19.op198"));
+	free(out);
+	ro = (struct report_opts){ .by = "thread" };
+	out = text_of(&s, &ro);
+	assert_non_null(strstr(out, "\ng19.op198 "));
+	free(out);
+	out = written(&s, svg_writer);
+	assert_non_null(strstr(out, "data-n=\"g19\""));
+	free(out);
+	out = written(&s, report_perfetto);
+	assert_non_null(strstr(out, "\"name\":\"g19.op193\""));   /* a sampled op's track */
+	free(out);
+	out = written(&s, report_speedscope);
+	assert_non_null(strstr(out, "{\"name\":\"g19.op198\"}"));
+	free(out);
+	out = written(&s, report_folded);
+	assert_non_null(strstr(out, "g19;main (x.py);f (y.py) 1000\n"));
+	free(out);
+
+	/* --op on an op past 64 keeps it and its subtree, calls renumbered */
+	{
+		char err[256];
+
+		assert_int_equal(report_filter_op(&s, "g19", err, sizeof(err)), 0);
+		assert_int_equal(s.nops, 11);
+		for (size_t i = 0; i < s.ncalls; i++)
+			assert_true(s.calls[i].op < 11);
+		out = text_of(&s, &(struct report_opts){ 0 });
+		assert_non_null(row(out, "g19"));
+		assert_non_null(row(out, "  op198"));
+		assert_null(row(out, "op000"));
+		free(out);
+	}
+	session_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -551,6 +649,7 @@ int main(void)
 		cmocka_unit_test(test_report_perfetto),
 		cmocka_unit_test(test_report_empty),
 		cmocka_unit_test(test_report_hist_source),
+		cmocka_unit_test(test_report_many_ops),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
