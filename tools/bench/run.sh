@@ -13,6 +13,8 @@
 #   native op_busy(0)        .output/targets/workload busy 50000 0: alone / uprobe+uretprobe on
 #                            op_busy; the difference divided by the calls is the cost per call
 #   native op_busy(2 ms)     .output/targets/workload busy 300 2: alone / uprobe on op_busy
+#   report/compare 1M calls  tools/bench/report_bench.sh: time and max RSS of report and compare
+#                            on a generated 1M-call session (goal <= 2 s, <= 300 MB)
 #
 # Python times are the workload's own wall time (tools/bench/pywall.py, callbench.py), native
 # times the sum of the per-call times the workload measures itself (WORKLOAD_TIMINGS), so the
@@ -174,6 +176,11 @@ for path in sys.argv[1:]:
             print("  warning: %s" % w)
             break
 EOF
+# ------------------------------------------------------------------ report/compare, 1M calls
+# Time and peak RSS of report and compare on a generated 1M-call session (own script: no root).
+echo
+"$BENCH/report_bench.sh" || fails=$((fails + 1))
+
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ $fails -eq 0 ] || { echo "bench: $fails run(s) failed" >&2; exit 1; }
 exit 0
