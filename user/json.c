@@ -1027,6 +1027,53 @@ static const char *plain_call(const struct stream *st, const char *p, struct cal
 	return (seen & K_REQUIRED) == K_REQUIRED ? p + 1 : NULL;
 }
 
+/* The bytes of literal L at p (and p moved past them)? Bounded by the text's end. */
+#define AT(st, p, L) ((size_t)((st)->end - (p)) >= sizeof(L) - 1 && \
+		      !memcmp((p), (L), sizeof(L) - 1) && ((p) += sizeof(L) - 1, true))
+
+/* The writer's own call line, key for key (session_write_json): constant separators compare
+ * as a few words. NULL for anything else, which plain_call() then reads. */
+static const char *writer_call(const struct stream *st, const char *p, struct call_rec *c)
+{
+#define SEP(k) { ", \"" k "\": ", sizeof(", \"" k "\": ") - 1 }
+	static const struct { const char *s; size_t n; } sep[10] = {
+		SEP("pid"), SEP("tid"), SEP("iteration"), SEP("start_ns"), SEP("duration_ns"),
+		SEP("on_cpu_ns"), SEP("rss_start_bytes"), SEP("rss_end_bytes"), SEP("rss_peak_bytes"),
+		SEP("depth"),
+	};
+#undef SEP
+	__u64 v[10];
+	const char *q;
+	int op, k;
+
+	if (!AT(st, p, "{\"op\": \"") || !(q = plain_str(st, p - 1)) || q - p >= NAME_MAX_LEN ||
+	    (op = opmap_find(&st->ops, p, (size_t)(q - p))) < 0)
+		return NULL;
+	p = q + 1;
+	for (k = 0; k < 10; k++) {
+		if ((size_t)(st->end - p) < sep[k].n || memcmp(p, sep[k].s, sep[k].n) ||
+		    !(p = plain_u64(p + sep[k].n, &v[k])))
+			return NULL;
+	}
+	if (v[0] > UINT32_MAX || v[1] > UINT32_MAX || v[2] > UINT32_MAX || v[9] > UINT32_MAX)
+		return NULL;
+	memset(c, 0, sizeof(*c));
+	if (!AT(st, p, ", \"flags\": ") || !(p = plain_flags(st, p, &c->flags)) || *p != '}')
+		return NULL;
+	c->op = (__u32)op;
+	c->pid = (__u32)v[0];
+	c->tid = (__u32)v[1];
+	c->iteration = (__u32)v[2];
+	c->start_ns = v[3];
+	c->duration_ns = v[4];
+	c->on_cpu_ns = v[5];
+	c->rss_start = v[6];
+	c->rss_end = v[7];
+	c->rss_peak = v[8];
+	c->depth = (__u32)v[9];
+	return p + 1;
+}
+
 /* The array at p ('['), element by element, each converted while `convert` and no error yet;
  * returns what follows its ']', NULL when the tree reader must decide. */
 static const char *walk_array(struct stream *st, struct big *b, const char *p, struct session *s,
@@ -1043,7 +1090,7 @@ static const char *walk_array(struct stream *st, struct big *b, const char *p, s
 	for (i = 0;; i++) {
 		bool conv = convert && !b->rd.failed;
 
-		if (b->calls && (e = plain_call(st, p, &c))) {
+		if (b->calls && ((e = writer_call(st, p, &c)) || (e = plain_call(st, p, &c)))) {
 			if (conv && session_add_call(s, &c) < 0)
 				fail(&b->rd, "out of memory");
 		} else {

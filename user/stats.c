@@ -421,6 +421,10 @@ static void radix_sort(__u64 *v, size_t n, __u64 flip, int (*cmp)(const void *, 
 	__u64 *tmp, *src = v, *dst, *t;
 	int b;
 
+	for (i = 1; i < n && (v[i - 1] ^ flip) <= (v[i] ^ flip); i++)
+		;
+	if (i >= n)   /* already sorted: mann_whitney_p gets hl_shift's sorted samples */
+		return;
 	if (n < 512 || !(tmp = malloc(n * sizeof(*tmp)))) {
 		qsort(v, n, sizeof(*v), cmp);
 		return;
@@ -466,16 +470,60 @@ int64_t quantile_i64(const int64_t *sorted, size_t n, double q)
 	return n ? sorted[nearest_rank(q, n) - 1] : 0;
 }
 
-/* Pairs with b_j - a_i <= d; two pointers since a_i >= b_j - d moves right with j. */
-static uint64_t pairs_at_most(const int64_t *a, size_t na, const int64_t *b, size_t nb, int64_t d)
+/* A sorted sample as its distinct values with their counts (w NULL: each value once). RSS
+ * deltas are page multiples: 400k calls hold ~60k distinct values, so counting pairs over runs
+ * is several times cheaper. */
+struct runs {
+	const int64_t *v;
+	uint64_t *w;
+	size_t n;
+	uint64_t total;
+};
+
+/* Runs of sorted[0..n): compressed when at most half the values are distinct (else, or out of
+ * memory, the values themselves). *buf is what to free. */
+static void runs_of(const int64_t *sorted, size_t n, struct runs *r, int64_t **buf)
 {
-	uint64_t n = 0;
+	size_t i, d = n ? 1 : 0;
+	int64_t *v;
+
+	*r = (struct runs){ .v = sorted, .n = n, .total = n };
+	*buf = NULL;
+	for (i = 1; i < n; i++)
+		d += sorted[i] != sorted[i - 1];
+	if (d * 2 > n || !(v = malloc(d * (sizeof(*v) + sizeof(*r->w)))))
+		return;
+	r->w = (uint64_t *)(v + d);
+	for (i = 0, d = 0; i < n; i++) {
+		if (!i || sorted[i] != sorted[i - 1]) {
+			v[d] = sorted[i];
+			r->w[d++] = 0;
+		}
+		r->w[d - 1]++;
+	}
+	r->v = v;
+	r->n = d;
+	*buf = v;
+}
+
+/* Pairs with b_j - a_i <= d; two pointers since a_i >= b_j - d moves right with j. */
+static uint64_t pairs_at_most(const struct runs *a, const struct runs *b, int64_t d)
+{
+	uint64_t n = 0, rest = a->total;
 	size_t i = 0, j;
 
-	for (j = 0; j < nb; j++) {
-		while (i < na && a[i] < b[j] - d)
-			i++;
-		n += na - i;
+	if (!a->w && !b->w) {
+		for (j = 0; j < b->n; j++) {
+			while (i < a->n && a->v[i] < b->v[j] - d)
+				i++;
+			n += a->n - i;
+		}
+		return n;
+	}
+	for (j = 0; j < b->n; j++) {
+		for (; i < a->n && a->v[i] < b->v[j] - d; i++)
+			rest -= a->w ? a->w[i] : 1;
+		n += rest * (b->w ? b->w[j] : 1);
 	}
 	return n;
 }
@@ -485,10 +533,10 @@ static uint64_t pairs_at_most(const int64_t *a, size_t na, const int64_t *b, siz
  * steps instead of 22 on 80k calls a side), or halves when the last step did not halve the
  * range (so never worse than twice bisection); either keeps the answer in [lo, hi], so the
  * result is plain bisection's. */
-static int64_t kth_diff(const int64_t *a, size_t na, const int64_t *b, size_t nb, uint64_t k)
+static int64_t kth_diff(const struct runs *a, const struct runs *b, uint64_t k)
 {
-	int64_t lo = b[0] - a[na - 1], hi = b[nb - 1] - a[0];
-	uint64_t clo = 0, chi = (uint64_t)na * nb, c;   /* pairs < lo, pairs <= hi */
+	int64_t lo = b->v[0] - a->v[a->n - 1], hi = b->v[b->n - 1] - a->v[0];
+	uint64_t clo = 0, chi = a->total * b->total, c;   /* pairs < lo, pairs <= hi */
 	bool halve = false;
 
 	while (lo < hi) {
@@ -499,7 +547,7 @@ static int64_t kth_diff(const int64_t *a, size_t na, const int64_t *b, size_t nb
 
 			mid = off >= w ? hi - 1 : lo + (int64_t)off;
 		}
-		c = pairs_at_most(a, na, b, nb, mid);
+		c = pairs_at_most(a, b, mid);
 		if (c >= k) {
 			hi = mid;
 			chi = c;
@@ -542,25 +590,31 @@ int hl_shift(const int64_t *a, size_t na, const int64_t *b, size_t nb, double co
 	     struct effect *out)
 {
 	uint64_t N = (uint64_t)na * nb, k;
+	int64_t *bufa, *bufb;
+	struct runs ra, rb;
 	double z, half;
 	__u64 *ua, *ub;
 
 	if (!na || !nb)
 		return -EINVAL;
+	runs_of(a, na, &ra, &bufa);
+	runs_of(b, nb, &rb, &bufb);
 	if (N % 2) {
-		out->est = (double)kth_diff(a, na, b, nb, N / 2 + 1);
+		out->est = (double)kth_diff(&ra, &rb, N / 2 + 1);
 	} else {
-		int64_t m = kth_diff(a, na, b, nb, N / 2);
+		int64_t m = kth_diff(&ra, &rb, N / 2);
 
 		/* the next order statistic is mostly the same value: one count says so */
-		out->est = ((double)m + (double)(pairs_at_most(a, na, b, nb, m) >= N / 2 + 1 ? m :
-			    kth_diff(a, na, b, nb, N / 2 + 1))) / 2;
+		out->est = ((double)m + (double)(pairs_at_most(&ra, &rb, m) >= N / 2 + 1 ? m :
+			    kth_diff(&ra, &rb, N / 2 + 1))) / 2;
 	}
 	z = z_two_sided(conf);
 	half = z * sqrt((double)na * nb * ((double)na + nb + 1) / 12);
 	k = (double)N / 2 - half < 1 ? 1 : (uint64_t)floor((double)N / 2 - half);
-	out->lo = (double)kth_diff(a, na, b, nb, k);
-	out->hi = (double)kth_diff(a, na, b, nb, N - k + 1);
+	out->lo = (double)kth_diff(&ra, &rb, k);
+	out->hi = (double)kth_diff(&ra, &rb, N - k + 1);
+	free(bufa);
+	free(bufb);
 
 	ua = to_u64(a, na);
 	ub = to_u64(b, nb);
