@@ -579,3 +579,29 @@ def make_demo_fits_one_screen():
             raise AssertionError(f"{noise!r} on the screen:\n{r.stdout}")
     if "According to [" not in open(os.path.join(out, "demo.log")).read():
         raise AssertionError("the workload's output is not in demo.log")
+
+
+@test
+def report_and_compare_any_number_of_ops():
+    """A session with 200 ops (a ragd profile import; record stops at 64, files do not) in every
+    report format, and a generated 20k-call ragd-bpfprof/1 session: report and compare read it,
+    its JSON round-trips byte for byte."""
+    path = tmp("many.json")
+    results = [{"operation": "grp%02d.op%03d" % (k // 10, k) if k % 10 else "grp%02d" % (k // 10),
+                "duration_ms": 1.0 + k / 100 + r / 10} for k in range(200) for r in range(3)]
+    with open(path, "w") as f:
+        json.dump({"name": "many ops", "start_time": "2026-01-01T00:00:00", "results": results}, f)
+    text = run(["report", path, "--no-color"], check=0).stdout
+    for want in ("grp19 ", "  op199 ", "grp00 "):
+        if want not in text:
+            raise AssertionError(f"{want!r} missing from the report of 200 ops:\n{text[:3000]}")
+    for fmt in ("svg", "perfetto", "speedscope", "folded", "json"):
+        run(["report", path, "--format", fmt, "-o", tmp("many." + fmt)], check=0)
+    run(["report", path, "--op", "grp19", "--by", "thread", "--no-color"], check=0)
+    run(["compare", path, path], check=0)
+    big = tmp("gen.json")
+    subprocess.run(["python3", os.path.join(ROOT, "tools", "bench", "gen_session.py"), big,
+                    "--calls", "20000"], check=True, timeout=120)
+    back = run(["report", big, "--format", "json"], check=0).stdout
+    eq(back, open(big).read(), "gen_session.py's session read and written again")
+    run(["compare", big, big], check=0)
