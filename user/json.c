@@ -1194,7 +1194,11 @@ static int stream_walk(struct stream *st, struct session *s)
 				schema_seen = true;
 				ours = cJSON_IsString(val) && !strcmp(val->valuestring, SCHEMA_ID);
 			}
-			cJSON_AddItemToObject(st->root, key->valuestring, val);
+			if (!cJSON_AddItemToObject(st->root, key->valuestring, val)) {
+				cJSON_Delete(val);
+				cJSON_Delete(key);
+				return -1;
+			}
 		}
 		if (b == &st->calls || b == &st->stacks)
 			b->seen = true;
