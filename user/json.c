@@ -819,6 +819,8 @@ struct stream {
 	bool mapped;              /* base is a private file mapping: pages read may be dropped */
 	const char *released;     /* mapped: pages below this were given back */
 	bool bail;                /* the tree reader must decide */
+	const char *bad;          /* not valid JSON: where the whole-document parse fails, when
+				   * that is certain (else the tree reader says where) */
 	bool ops_built;
 	struct opmap ops;         /* calls' op names -> index */
 	cJSON *root;              /* every other top-level member */
@@ -843,16 +845,45 @@ static int json_depth(const cJSON *it)
 	return d + 1;
 }
 
+/* Containers open at most in [p, e), outside strings. */
+static int prefix_depth(const char *p, const char *e)
+{
+	bool str = false;
+	int d = 0, max = 0;
+
+	for (; p < e; p++) {
+		if (str) {
+			if (*p == '\\' && p + 1 < e)
+				p++;
+			else if (*p == '"')
+				str = false;
+		} else if (*p == '"') {
+			str = true;
+		} else if (*p == '[' || *p == '{') {
+			max = ++d > max ? d : max;
+		} else if (*p == ']' || *p == '}') {
+			d--;
+		}
+	}
+	return max;
+}
+
 /* The value at p, parsed as the whole-document parse would have; NULL when not valid (or
  * when only the whole document can tell: a BOM, which cJSON skips at the start of what it is
- * given, or nesting near its limit of 1000, which counts from the document's root). */
-static cJSON *value_at(const struct stream *st, const char *p, const char **endp)
+ * given, or nesting near its limit of 1000, which counts from the document's root). Given the
+ * same bytes up to the text's NUL, cJSON fails where the whole-document parse would: st->bad,
+ * unless nesting was deep enough for the limit to differ. */
+static cJSON *value_at(struct stream *st, const char *p, const char **endp)
 {
 	cJSON *it;
 
-	if ((unsigned char)*p == 0xEF)
+	if ((unsigned char)*p == 0xEF) {
+		st->bad = p;   /* mid-document, cJSON fails right there */
 		return NULL;
+	}
 	it = cJSON_ParseWithLengthOpts(p, (size_t)(st->end - p) + 1, endp, 0);
+	if (!it && *endp >= p && *endp <= st->end && prefix_depth(p, *endp) < 990)
+		st->bad = *endp;
 	if (it && json_depth(it) > 990) {
 		cJSON_Delete(it);
 		return NULL;
@@ -1106,8 +1137,10 @@ static const char *walk_array(struct stream *st, struct big *b, const char *p, s
 		p = ws(st, e);
 		if (*p == ']')
 			return p + 1;
-		if (*p != ',')
+		if (*p != ',') {
+			st->bad = p;   /* cJSON wants ']' there */
 			return NULL;
+		}
 		p = ws(st, p + 1);
 	}
 }
@@ -1139,6 +1172,16 @@ static bool ops_from_tree(struct stream *st)
 	return true;
 }
 
+/* After the root object only white space: else cJSON fails at what follows. */
+static int stream_tail(struct stream *st, const char *p)
+{
+	p = ws(st, p);
+	if (p == st->end)
+		return 0;
+	st->bad = p;
+	return -1;
+}
+
 /* The top-level object: calls[] and stacks[] walked (and converted when the keys they need
  * came first: schema, and operations for calls), every other member into st->root.
  * 0, or -1: the tree reader must decide. */
@@ -1149,19 +1192,24 @@ static int stream_walk(struct stream *st, struct session *s)
 	struct big skip, *b;
 	cJSON *key, *val;
 
-	if ((unsigned char)*p == 0xEF)
+	if ((unsigned char)*p == 0xEF)   /* a BOM: cJSON skips it there */
 		return -1;
 	p = ws(st, p);
 	if (*p != '{' || !(st->root = cJSON_CreateObject()))
 		return -1;
 	p = ws(st, p + 1);
 	if (*p == '}')
-		return ws(st, p + 1) == st->end ? 0 : -1;
+		return stream_tail(st, p + 1);
 	for (;;) {
-		if (*p != '"' || !(key = value_at(st, p, &e)))
+		if (*p != '"') {   /* cJSON's string parser fails one past it */
+			st->bad = p < st->end ? p + 1 : p;
+			return -1;
+		}
+		if (!(key = value_at(st, p, &e)))
 			return -1;
 		p = ws(st, e);
 		if (*p != ':') {
+			st->bad = p;
 			cJSON_Delete(key);
 			return -1;
 		}
@@ -1206,11 +1254,13 @@ static int stream_walk(struct stream *st, struct session *s)
 		p = ws(st, e);
 		if (*p == '}')
 			break;
-		if (*p != ',')
+		if (*p != ',') {
+			st->bad = p;   /* cJSON wants '}' there */
 			return -1;
+		}
 		p = ws(st, p + 1);
 	}
-	return ws(st, p + 1) == st->end ? 0 : -1;
+	return stream_tail(st, p + 1);
 }
 
 /* Where the tree reader reads calls[] or stacks[]: converts them now if the walk could not
@@ -1522,6 +1572,9 @@ static int read_text(struct session *s, const char *text, size_t len, struct rd 
 	ret = -1;
 	if (stream_walk(st, s) == 0)
 		ret = read_root(r, s, st->root, st);
+	else if (st->bad)   /* a big file cut short need not become one cJSON tree to say so */
+		ret = fail(r, "not valid JSON (truncated or garbage near byte %zu)",
+			   (size_t)(st->bad - text));
 	if (ret < 0) {
 		session_free(s);
 		if (!r->failed)   /* not an error of the file's content: the tree reader decides */
