@@ -797,9 +797,11 @@ static int read_stack(struct rd *r, struct session *s, const cJSON *it, size_t i
  * scanner for the writer's own line format, everything else one cJSON value at a time, freed
  * right after), every other member into a small cJSON root for the checks above. The result
  * is the tree reader's, error for error: each element goes through the same read_call() /
- * read_stack(), their errors are replayed in the tree reader's order, and whatever this walker
- * does not take on (text that is not valid JSON, nesting near cJSON's limit, a BOM inside)
- * goes to the tree reader, which says what it always said. */
+ * read_stack(), their errors are replayed in the tree reader's order, text that is not valid
+ * JSON is reported at the byte cJSON's whole-document parse names, and whatever this walker
+ * cannot be sure of (nesting near cJSON's limit, a leading BOM, a root that is no object)
+ * goes to the tree reader, which says what it always said. tests/unit/test_json.c and the
+ * session fuzzer hold the two readers to the same answers. */
 
 #define RELEASE_CHUNK (16u << 20)   /* mapped pages read are given back this often */
 
