@@ -33,6 +33,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 TARGET_SRCS := $(wildcard tests/targets/*.c)
 TARGET_BINS := $(patsubst tests/targets/%.c,$(OUT)/targets/%,$(TARGET_SRCS))
+CXX_TARGET_SRCS := $(wildcard tests/targets/*.cc)
+TARGET_BINS += $(patsubst tests/targets/%.cc,$(OUT)/targets/%,$(CXX_TARGET_SRCS))
 
 .PHONY: all deps build test unit integration demo install clean bench vmtest fuzz fuzz-bins FORCE
 
@@ -69,6 +71,11 @@ $(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(wildcard tests/unit/*.h) $(OUT)/.fl
 $(OUT)/targets/%: tests/targets/%.c
 	@mkdir -p $(@D)
 	$(CC) -O1 -g -fno-inline -fno-omit-frame-pointer -pthread -o $@ $< -lm
+
+# C++ targets (exceptions through probed functions): -O2 so the code looks like a real build.
+$(OUT)/targets/%: tests/targets/%.cc
+	@mkdir -p $(@D)
+	$(CXX) -O2 -g -o $@ $<
 
 $(OUT):
 	@mkdir -p $(OUT)/user $(OUT)/tests $(OUT)/targets

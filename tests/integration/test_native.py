@@ -418,3 +418,84 @@ def longjmp_out_of_probed_function():
     eq(op(s, "op_busy")["count"], 200, "op_busy calls (inside and after op_jump)")
     eq(op(s, "op_busy")["unwound"], 0, "op_busy unwound")
     eq(set(c["depth"] for c in calls(s, "op_busy", include_flagged=True)), {0, 1}, "depths")
+
+
+THROW = os.path.join(os.path.dirname(WORKLOAD), "throw")
+
+
+def throw_probes(suffix=""):
+    return ["-e", f"throw_inner=native:{THROW}:throw_inner{suffix}",
+            "-e", f"throw_outer=native:{THROW}:throw_outer{suffix}"]
+
+
+def check_throw_session(s, n, unwound):
+    for name in ("throw_inner", "throw_outer"):
+        o = op(s, name)
+        eq(o["count"], n, f"{name} calls")
+        eq(o["unwound"], unwound, f"{name} unwound")
+        eq(len([c for c in s["calls"] if c["op"] == name and c["flags"] == ["unwound"]]), unwound,
+           f"{name} call records flagged unwound")
+        eq(len(calls(s, name)), n - unwound, f"{name} call records returned")
+        if "return instruction" not in o["note"]:
+            raise AssertionError(f"{name}: note {o['note']!r} does not say returns are timed at return instructions")
+    eq(s["target"]["exit_code"], 0, "target exit code")
+
+
+@test
+def cxx_exception_through_probed_functions():
+    # A uretprobe replaced the return address: the C++ unwinder found no FDE for the trampoline
+    # and the target aborted (exit 134). Objects with .gcc_except_table get return-instruction
+    # probes instead: same output and exit code as alone, unwound calls flagged.
+    for args, unwound in ((["1000"], 1000), (["1000", "3"], 334)):
+        alone = subprocess.run([THROW] + args, capture_output=True, text=True, timeout=60)
+        eq(alone.returncode, 0, "alone")
+        out = tmp("s.json")
+        p = run(["record", "-q", "-o", out] + throw_probes() + ["--", THROW] + args)
+        eq(p.returncode, 0, f"record exit code (stderr: {p.stderr[-1500:]})")
+        eq(p.stdout, alone.stdout, "target output")
+        if "terminate" in p.stderr:
+            raise AssertionError(f"target aborted: {p.stderr[-500:]}")
+        check_throw_session(load(out), 1000, unwound)
+
+
+@test
+def cxx_exception_through_probed_functions_attached_by_pid():
+    # -p: the user's running process must survive too. It waits 2 s, so every call is seen.
+    alone = subprocess.run([THROW, "1000", "2"], capture_output=True, text=True, timeout=60)
+    p = spawn([THROW, "1000", "2"], env={"THROW_START_DELAY_MS": "2000"})
+    out = tmp("s.json")
+    try:
+        r = run(["record", "-q", "-p", str(p.pid), "-o", out] + throw_probes())
+        o, _ = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    eq(r.returncode, 0, f"record exit code (stderr: {r.stderr[-1500:]})")
+    eq(p.returncode, 0, "target exit code")
+    eq(o, alone.stdout, "target output")
+    check_throw_session(load(out), 1000, 500)
+
+
+@test
+def ret_suffixes():
+    # %ret on a C function: exact like the uretprobe; %uret forces the uretprobe (and so still
+    # aborts a C++ throw: the reason it is not the default there).
+    t = tmp("t.txt")
+    s = record(["-e", f"op_busy=native:{WORKLOAD}:op_busy%ret", "--", WORKLOAD, "busy", "20", ms(2)],
+               env={"WORKLOAD_TIMINGS": t})
+    o = op(s, "op_busy")
+    eq(o["count"], 20, "count")
+    eq(o["unwound"], 0, "unwound")
+    within(o["p50_ns"], median(read_timings(t)["op_busy"]), 0.05, 50000, "p50")
+    if "return instruction" not in o["note"]:
+        raise AssertionError(f"note {o['note']!r}")
+    s = record(probe("op_busy") + ["--", WORKLOAD, "busy", "2", "0"])
+    eq(op(s, "op_busy")["note"], "", "a C object keeps the uretprobe")
+    s = record(["-e", f"throw_inner=native:{THROW}:throw_inner%uret", "--", THROW, "5"])
+    if s["target"]["exit_code"] == 0:
+        raise AssertionError("%uret: the target survived a throw through a uretprobe")
+    p = run(["record", "-q", "-e", f"x=native:{WORKLOAD}:op_busy%bogus", "--", WORKLOAD, "busy", "1", "0"])
+    eq(p.returncode, 2, "unknown suffix")
+    if "%ret" not in p.stderr:
+        raise AssertionError(f"unknown suffix error: {p.stderr!r}")
