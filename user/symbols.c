@@ -1123,6 +1123,12 @@ int elf_func_code_load(const char *path, const char *sym_in, struct elf_func_cod
 	memset(c, 0, sizeof(*c));
 	if (sym_base(path, sym_in, sym, sizeof(sym), err, errlen) || elfh_open(path, &h, err, errlen))
 		return -1;
+	GElf_Ehdr eh;
+
+	if (!gelf_getehdr(h.e, &eh) || eh.e_machine != EM_X86_64) {
+		seterr(err, errlen, "%s: not x86-64 code", path);
+		goto out;
+	}
 	if (find_sym(h.e, sym, true, &f) || !f.best.st_size) {
 		seterr(err, errlen, "%s: no sized function '%s'", path, sym);
 		goto out;

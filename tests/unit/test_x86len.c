@@ -166,6 +166,46 @@ static void test_scan(void **state)
 	assert_int_equal(x86_scan_function(b, n, &s), -1);
 }
 
+/* The %ret / %uret suffix and what decides the automatic choice. */
+static void test_suffix_and_policy(void **state)
+{
+	char path[PATH_MAX], err[256];
+	struct elf_func_code c;
+	struct x86_scan sc;
+	size_t n;
+
+	assert_int_equal(sym_ret_suffix("foo", &n), SYM_RET_AUTO);
+	assert_int_equal(n, 3);
+	assert_int_equal(sym_ret_suffix("foo%ret", &n), SYM_RET_SITES);
+	assert_int_equal(n, 3);
+	assert_int_equal(sym_ret_suffix("malloc@@GLIBC_2.2.5%uret", &n), SYM_RET_URETPROBE);
+	assert_int_equal(n, 19);
+	assert_int_equal(sym_ret_suffix("foo%bogus", &n), -1);
+	if (resolve_lib_search("libc.so.6", path, sizeof(path)))
+		skip();
+	/* glibc has a .gcc_except_table (cancellation cleanups, callbacks such as qsort's are
+	 * built with -fexceptions): unwinding passes through it */
+	assert_int_equal(elf_func_code_load(path, "getppid%ret", &c, err, sizeof(err)), 0);
+	assert_true(c.cxx_unwind);
+	assert_int_equal(x86_scan_function(c.code, c.size, &sc), 0);
+	assert_true(sc.nexits >= 1);
+	elf_func_code_free(&c);
+	assert_int_equal(elf_func_code_load(path, "getppid%nope", &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "%ret"));
+	elf_func_code_free(&c);
+	if (resolve_lib_search("libstdc++.so.6", path, sizeof(path)))
+		skip();
+	assert_int_equal(elf_func_code_load(path, "__cxa_throw", &c, err, sizeof(err)), 0);
+	assert_true(c.cxx_unwind);
+	elf_func_code_free(&c);
+	/* zlib: C without exception tables, the uretprobe stays */
+	if (resolve_lib_search("libz.so.1", path, sizeof(path)))
+		skip();
+	assert_int_equal(elf_func_code_load(path, "zlibVersion", &c, err, sizeof(err)), 0);
+	assert_false(c.cxx_unwind);
+	elf_func_code_free(&c);
+}
+
 /* ---- against objdump ---- */
 
 struct agree {
@@ -306,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_rel_targets),
 		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_suffix_and_policy),
 		cmocka_unit_test(test_objdump_libc),
 		cmocka_unit_test(test_objdump_libstdcxx),
 	};
