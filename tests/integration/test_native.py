@@ -499,3 +499,26 @@ def ret_suffixes():
     eq(p.returncode, 2, "unknown suffix")
     if "%ret" not in p.stderr:
         raise AssertionError(f"unknown suffix error: {p.stderr!r}")
+
+
+@test
+def cxx_exception_through_libc():
+    # glibc has exception tables (cancellation, callbacks): its functions get return-instruction
+    # timing too. A comparator throws through qsort_r; qsort tail-calls qsort_r, so qsort's call
+    # ends at that jump (returned, never unwound) and qsort_r's are unwound.
+    env = {"THROW_VIA_QSORT": "1"}
+    alone = subprocess.run([THROW, "1000", "2"], capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, **env))
+    out = tmp("s.json")
+    p = run(["record", "-q", "-o", out, "-e", f"throw_inner=native:{THROW}:throw_inner",
+             "-e", "qsort=native:libc.so.6:qsort", "-e", "qsort_r=native:libc.so.6:qsort_r",
+             "--", THROW, "1000", "2"], env=env)
+    eq(p.returncode, 0, f"record exit code (stderr: {p.stderr[-1500:]})")
+    eq(p.stdout, alone.stdout, "target output")
+    s = load(out)
+    eq(s["target"]["exit_code"], 0, "target exit code")
+    eq((op(s, "throw_inner")["count"], op(s, "throw_inner")["unwound"]), (1000, 500), "throw_inner")
+    eq(op(s, "qsort")["count"], 500, "qsort calls")
+    if op(s, "qsort")["unwound"] not in (0, 500):   # 0 where qsort tail-calls qsort_r (glibc 2.36)
+        raise AssertionError(f"qsort unwound {op(s, 'qsort')['unwound']}")
+    eq((op(s, "qsort_r")["count"], op(s, "qsort_r")["unwound"]), (500, 500), "qsort_r")

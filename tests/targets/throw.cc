@@ -6,7 +6,8 @@
  *   i % EVERY == 0 (EVERY 1, the default: every time) and main catches. Prints "caught N" (and
  *   "returned M" when EVERY > 1) and exits 0. A uretprobe on either function makes the C++
  *   unwinder find no unwind information for the trampoline and call std::terminate.
- * Env THROW_START_DELAY_MS waits before the first call (attach by PID). */
+ * Env THROW_START_DELAY_MS waits before the first call (attach by PID); THROW_VIA_QSORT=1 throws
+ * from a qsort(3) comparator instead, so the exception also unwinds through libc's qsort. */
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -14,12 +15,23 @@
 #include <unistd.h>
 
 static volatile long sink;
+static bool via_qsort;
+
+static int cmp_throw(const void *a, const void *b)
+{
+	throw std::runtime_error("thrown from a qsort comparator");
+}
 
 extern "C" __attribute__((noinline)) long throw_inner(int i, int every)
 {
 	sink += i;
-	if (i % every == 0)
+	if (i % every == 0) {
+		int v[4] = { 3, 1, 2, 0 };
+
+		if (via_qsort)
+			qsort(v, 4, sizeof(v[0]), cmp_throw);
 		throw std::runtime_error("thrown " + std::to_string(i));
+	}
 	return sink;
 }
 
@@ -38,6 +50,7 @@ int main(int argc, char **argv)
 	const char *delay = getenv("THROW_START_DELAY_MS");
 	int caught = 0, returned = 0;
 
+	via_qsort = getenv("THROW_VIA_QSORT") && atoi(getenv("THROW_VIA_QSORT"));
 	if (every < 1)
 		every = 1;
 	if (delay)
