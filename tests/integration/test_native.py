@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from lib import (BIN, WORKLOAD, Skip, calls, eq, load, median, ms, op, read_timings, record, run, spawn, test,
+from lib import (BIN, SLOW, WORKLOAD, Skip, calls, eq, load, median, ms, op, read_timings, record, run, spawn, test,
                  timing, tmp, wait_launched, within)
 
 
@@ -462,7 +462,7 @@ def cxx_exception_through_probed_functions():
 def cxx_exception_through_probed_functions_attached_by_pid():
     # -p: the user's running process must survive too. It waits 2 s, so every call is seen.
     alone = subprocess.run([THROW, "1000", "2"], capture_output=True, text=True, timeout=60)
-    p = spawn([THROW, "1000", "2"], env={"THROW_START_DELAY_MS": "2000"})
+    p = spawn([THROW, "1000", "2"], env={"THROW_START_DELAY_MS": str(2000 * SLOW)})
     out = tmp("s.json")
     try:
         r = run(["record", "-q", "-p", str(p.pid), "-o", out] + throw_probes())
@@ -487,7 +487,10 @@ def ret_suffixes():
     o = op(s, "op_busy")
     eq(o["count"], 20, "count")
     eq(o["unwound"], 0, "unwound")
-    within(o["p50_ns"], median(read_timings(t)["op_busy"]), 0.05, 50000, "p50")
+    # At least the spin, at most the workload's own clock (which also pays the single step of
+    # the probed ret after our timestamp: 1.5 ms a call under TCG).
+    if not int(ms(2)) * 1e6 <= o["p50_ns"] <= 1.05 * median(read_timings(t)["op_busy"]) + 50000:
+        raise AssertionError(f"p50 {o['p50_ns']} vs {ms(2)} ms spin, workload's own {median(read_timings(t)['op_busy'])}")
     if "return instruction" not in o["note"]:
         raise AssertionError(f"note {o['note']!r}")
     s = record(probe("op_busy") + ["--", WORKLOAD, "busy", "2", "0"])
