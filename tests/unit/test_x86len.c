@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "spec.h"
 #include "symbols.h"
 #include "x86len.h"
 
@@ -181,6 +182,16 @@ static void test_suffix_and_policy(void **state)
 	assert_int_equal(sym_ret_suffix("malloc@@GLIBC_2.2.5%uret", &n), SYM_RET_URETPROBE);
 	assert_int_equal(n, 19);
 	assert_int_equal(sym_ret_suffix("foo%bogus", &n), -1);
+	{
+		/* the default op name drops the suffix like a version; the symbol keeps it */
+		struct op_spec op;
+
+		assert_int_equal(spec_parse("native:/bin/x:_ZN1A1fEv%ret", &op, err, sizeof(err)), 0);
+		assert_string_equal(op.name, "_ZN1A1fEv");
+		assert_string_equal(op.symbol, "_ZN1A1fEv%ret");
+		assert_int_equal(spec_parse("/bin/x:malloc@@GLIBC_2.2.5%uret", &op, err, sizeof(err)), 0);
+		assert_string_equal(op.name, "malloc");
+	}
 	if (resolve_lib_search("libc.so.6", path, sizeof(path)))
 		skip();
 	/* glibc has a .gcc_except_table (cancellation cleanups, callbacks such as qsort's are
