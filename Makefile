@@ -33,6 +33,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 TARGET_SRCS := $(wildcard tests/targets/*.c)
 TARGET_BINS := $(patsubst tests/targets/%.c,$(OUT)/targets/%,$(TARGET_SRCS))
+CXX_TARGET_SRCS := $(wildcard tests/targets/*.cc)
+TARGET_BINS += $(patsubst tests/targets/%.cc,$(OUT)/targets/%,$(CXX_TARGET_SRCS))
 
 .PHONY: all deps build test unit integration demo install clean bench vmtest fuzz fuzz-bins FORCE
 
@@ -70,6 +72,11 @@ $(OUT)/targets/%: tests/targets/%.c
 	@mkdir -p $(@D)
 	$(CC) -O1 -g -fno-inline -fno-omit-frame-pointer -pthread -o $@ $< -lm
 
+# C++ targets (exceptions through probed functions): -O2 so the code looks like a real build.
+$(OUT)/targets/%: tests/targets/%.cc
+	@mkdir -p $(@D)
+	$(CXX) -O2 -g -o $@ $<
+
 $(OUT):
 	@mkdir -p $(OUT)/user $(OUT)/tests $(OUT)/targets
 
@@ -95,7 +102,7 @@ FUZZ_CC ?= $(CLANG)
 FUZZ_OUT := $(OUT)/fuzz
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined,float-cast-overflow \
 	-fno-sanitize-recover=all -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
-FUZZ_LIB_OBJS := $(patsubst %,$(FUZZ_OUT)/%.o,session json stats report compare spec symbols util output)
+FUZZ_LIB_OBJS := $(patsubst %,$(FUZZ_OUT)/%.o,session json stats report compare spec symbols util output x86len)
 FUZZERS := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(FUZZ_OUT)/%.o: user/%.c $(wildcard user/*.h) $(wildcard include/*.h)

@@ -423,13 +423,17 @@ int BPF_KPROBE(op_entry)
 	return 0;
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(op_return)
+/* A native op's return, from the uretprobe (entry_sp: the sp after ret - 8) or from a probe on
+ * one of its return instructions (entry_sp: the sp at the ret, pointing at the return address
+ * like at the entry). ret_site: the frame must also have been entered at entry_sp, since the
+ * instruction is hit by every call, also ones we never saw enter. */
+static __always_inline int native_return(void *ctx, __u64 entry_sp, bool ret_site)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 op = (__u32)bpf_get_attach_cookie(ctx);
 	struct thread_state *ts;
+	struct frame *top;
 
 	if (!traced(cur_vtgid()))
 		return 0;
@@ -452,14 +456,30 @@ int BPF_KRETPROBE(op_return)
 			break;
 		pop_emit(ts, (__u32)id, now, CALL_F_UNWOUND);
 	}
-	/* Our frame was entered 8 bytes below the sp after ret; frames entered below it are gone. */
-	close_left(ts, (__u32)id, now, PT_REGS_SP(ctx) - 9);
-	if (ts->depth == 0 || ts->f[(ts->depth - 1) & (MAX_DEPTH - 1)].op_id != op) {
+	/* Frames entered below our frame are gone (longjmp, a C++ exception caught below us). */
+	close_left(ts, (__u32)id, now, entry_sp - 1);
+	top = &ts->f[(ts->depth - 1) & (MAX_DEPTH - 1)];
+	if (ts->depth == 0 || top->op_id != op || (ret_site && top->sp != entry_sp)) {
 		__sync_fetch_and_add(&stats.orphan_returns, 1);
 		return 0;
 	}
 	pop_emit(ts, (__u32)id, now, 0);
 	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(op_return)
+{
+	/* our frame was entered 8 bytes below the sp after ret */
+	return native_return(ctx, PT_REGS_SP(ctx) - 8, false);
+}
+
+/* Return-instruction timing: a uprobe on each ret (and tail-call jmp) of the function, so the
+ * return address is never replaced and C++ unwinding through the function works. */
+SEC("uprobe")
+int BPF_KPROBE(op_ret_site)
+{
+	return native_return(ctx, PT_REGS_SP(ctx), true);
 }
 
 /* ---- scheduler: on-CPU accounting, off-CPU stacks, process tree ---- */

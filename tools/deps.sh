@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian/Ubuntu packages ragd-bpfprof builds and tests with, if any is missing.
-PKGS="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev libcjson-dev libcmocka-dev pkg-config python3 make gcc"
+PKGS="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev libcjson-dev libcmocka-dev pkg-config python3 make gcc g++"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -14,6 +14,8 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include "attach.h"
+#include "symbols.h"
+#include "x86len.h"
 #include "prof.skel.h"
 
 static bool verbose_log;
@@ -102,6 +104,7 @@ int attach_open_load(struct attacher *a, const struct attach_cfg *cfg, char *err
 
 	bpf_program__set_autoload(skel->progs.op_entry, cfg->want_native);
 	bpf_program__set_autoload(skel->progs.op_return, cfg->want_native);
+	bpf_program__set_autoload(skel->progs.op_ret_site, cfg->want_native);
 	bpf_program__set_autoload(skel->progs.on_bp, cfg->want_python);
 	bpf_program__set_autoload(skel->progs.on_rc, cfg->want_python);
 	/* Only what the session uses: verification is most of start-up. */
@@ -188,6 +191,85 @@ int attach_uprobe_pair(struct attacher *a, int op, pid_t pid, const char *path, 
 		return -1;
 	}
 	return 0;
+}
+
+/* Exits of the function worth a probe: returns, and jumps to another function's entry (tail
+ * calls). Jumps elsewhere (a NAME.cold part of the function) are not returns. */
+static int ret_sites(const struct elf_func_code *c, const struct x86_scan *sc, __u64 *sites,
+		     int *ntail)
+{
+	int n = 0;
+
+	*ntail = 0;
+	for (__u32 i = 0; i < sc->nexits; i++) {
+		const struct x86_exit *x = &sc->exits[i];
+
+		if (x->kind == X86_JMP && !elf_func_code_is_entry(c, c->vaddr + x->target))
+			continue;
+		if (x->kind != X86_RET)
+			(*ntail)++;
+		sites[n++] = c->file_off + x->off;
+	}
+	return n;
+}
+
+/* Uprobes on every return site, then the entry; -errno with nothing left attached on failure. */
+static int attach_sites(struct attacher *a, int op, pid_t pid, const char *path, __u64 off,
+			const __u64 *sites, int n)
+{
+	int first = a->nlinks, e = 0;
+
+	for (int i = 0; i < n && !e; i++)
+		e = uprobe(a, a->skel->progs.op_ret_site, false, op, pid, path, sites[i]);
+	if (!e)
+		e = uprobe(a, a->skel->progs.op_entry, false, op, pid, path, off);
+	if (e)
+		attach_drop_links(a, first, a->nlinks - first);
+	return e;
+}
+
+int attach_native_op(struct attacher *a, int op, pid_t pid, const char *path, const char *sym,
+		     __u64 off, char *note, size_t notelen, char *warn, size_t warnlen, char *err,
+		     size_t errlen)
+{
+	struct elf_func_code c;
+	struct x86_scan sc;
+	__u64 sites[X86_MAX_EXITS];
+	size_t blen;
+	int mode = sym_ret_suffix(sym, &blen), n, ntail, e;
+	char why[192] = "";
+
+	note[0] = warn[0] = 0;
+	if (mode == SYM_RET_URETPROBE)
+		return attach_uprobe_pair(a, op, pid, path, off, err, errlen);
+	if (elf_func_code_load(path, sym, &c, why, sizeof(why))) {
+		if (mode == SYM_RET_AUTO)
+			return attach_uprobe_pair(a, op, pid, path, off, err, errlen);
+		goto fallback;
+	}
+	if (mode == SYM_RET_AUTO && !c.cxx_unwind) {
+		elf_func_code_free(&c);
+		return attach_uprobe_pair(a, op, pid, path, off, err, errlen);
+	}
+	if (x86_scan_function(c.code, c.size, &sc)) {
+		snprintf(why, sizeof(why), "%s", sc.why);
+		goto fallback;
+	}
+	n = ret_sites(&c, &sc, sites, &ntail);
+	if ((e = attach_sites(a, op, pid, path, off, sites, n))) {
+		snprintf(why, sizeof(why), "cannot attach a return-instruction uprobe: %s", strerror(-e));
+		goto fallback;
+	}
+	snprintf(note, notelen, "returns timed at %d return instruction%s%s (unwind-safe)%s", n,
+		 n == 1 ? "" : "s", ntail ? " and tail-call jumps" : "",
+		 sc.indirect_jmps ? "; calls leaving by an indirect jump are closed as unwound" : "");
+	elf_func_code_free(&c);
+	return 0;
+fallback:
+	elf_func_code_free(&c);
+	snprintf(warn, warnlen, "%.*s: return-instruction timing not possible (%s): a uretprobe "
+		 "is used, a C++ exception thrown through it aborts the target", (int)blen, sym, why);
+	return attach_uprobe_pair(a, op, pid, path, off, err, errlen);
 }
 
 int attach_eval_code(struct attacher *a, pid_t pid, const char *path, __u64 off, char *err, size_t errlen)

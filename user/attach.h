@@ -48,6 +48,14 @@ int attach_map_set(struct bpf_map *map, const void *key, size_t ksz, const void 
  * filters to the traced tree). */
 int attach_uprobe_pair(struct attacher *a, int op, pid_t pid, const char *path, __u64 off,
 		       char *err, size_t errlen);
+/* A native op on SYM (its spec symbol, maybe with %ret/%uret) at PATH+off: entry uprobe, and
+ * the return timed by uprobes on the function's return instructions when asked (%ret) or when
+ * the object can be unwound through by C++ exceptions (.gcc_except_table, libstdc++ or
+ * libgcc_s needed), else by a uretprobe. NOTE gets how returns are timed (or ""), WARN why
+ * return-instruction timing had to fall back to the uretprobe (or ""). 0 or -1 with err. */
+int attach_native_op(struct attacher *a, int op, pid_t pid, const char *path, const char *sym,
+		     __u64 off, char *note, size_t notelen, char *warn, size_t warnlen, char *err,
+		     size_t errlen);
 /* PyEval_EvalCode entry+return on the interpreter ELF. */
 int attach_eval_code(struct attacher *a, pid_t pid, const char *path, __u64 off, char *err, size_t errlen);
 /* A read/write hardware breakpoint of 1 byte at addr on every CPU, running on_bp with cookie.

@@ -1502,8 +1502,13 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 		for (int i = 0; i < o->nops; i++) {
 			if (o->ops[i].kind != OP_NATIVE)
 				continue;
-			if (attach_uprobe_pair(&r->a, r->op_base + i, upid, npath[i], noff[i], err, errlen))
+			char w[1024];
+
+			if (attach_native_op(&r->a, r->op_base + i, upid, npath[i], o->ops[i].symbol, noff[i],
+					     res(r, i)->note, DESC_MAX_LEN, w, sizeof(w), err, errlen))
 				goto cleanup_paths;
+			if (w[0])
+				session_warn(r->s, "%s", w);
 			r->run[i].state = OPS_EXACT;
 		}
 		if (r->want_python && r->interp[0] && r->eval_code_off && r->nmods) {

@@ -140,7 +140,7 @@ static int fill(struct op_spec *out, const char *ctx, const char *name, size_t n
 		if (kind == OP_PY_MODULE)
 			module_name(path, path_len, defname, sizeof(defname));
 		else if (kind == OP_NATIVE)
-			snprintf(defname, sizeof(defname), "%.*s", (int)strcspn(sym, "@"), sym);
+			snprintf(defname, sizeof(defname), "%.*s", (int)strcspn(sym, "@%"), sym);
 		else
 			snprintf(defname, sizeof(defname), "%.*s", (int)sym_len, sym);
 		if (!spec_valid_name(defname)) {

@@ -492,15 +492,49 @@ static int vaddr_off(Elf *e, __u64 vaddr, __u64 *off, __u64 *file_avail, __u64 *
 
 /* ---- public: symbols ---- */
 
-int elf_sym_offset(const char *path, const char *sym, __u64 *file_off, __u64 *size,
+int sym_ret_suffix(const char *sym, size_t *base_len)
+{
+	const char *pct = strchr(sym, '%');
+
+	*base_len = pct ? (size_t)(pct - sym) : strlen(sym);
+	if (!pct)
+		return SYM_RET_AUTO;
+	if (!strcmp(pct, SYM_SUFFIX_RET))
+		return SYM_RET_SITES;
+	if (!strcmp(pct, SYM_SUFFIX_URET))
+		return SYM_RET_URETPROBE;
+	return -1;
+}
+
+/* SYM without its %ret/%uret suffix into buf; -1 with err for an unknown suffix. */
+static int sym_base(const char *path, const char *sym, char *buf, size_t len, char *err,
+		    size_t errlen)
+{
+	size_t n;
+
+	if (sym_ret_suffix(sym, &n) < 0 || n >= len) {
+		seterr(err, errlen, "%s: '%s': unknown suffix '%s' (use %s or %s)", path, sym,
+		       sym + n, SYM_SUFFIX_RET, SYM_SUFFIX_URET);
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(buf, sym, n);
+	buf[n] = 0;
+	return 0;
+}
+
+int elf_sym_offset(const char *path, const char *sym_in, __u64 *file_off, __u64 *size,
 		   char *err, size_t errlen)
 {
 	struct elfh h;
 	struct find_ctx c;
 	__u64 off, favail, mavail;
 	char hint[3 * SUGGEST_NAME_MAX + 32];
+	char sym[512];
 	int ret = -1;
 
+	if (sym_base(path, sym_in, sym, sizeof(sym), err, errlen))
+		return -1;
 	if (elfh_open(path, &h, err, errlen))
 		return -1;
 	if (find_sym(h.e, sym, true, &c)) {
@@ -999,4 +1033,156 @@ int elf_needed(const char *path, const char *prefix, char *out, size_t outlen)
 	if (rc)
 		errno = ENOENT;
 	return rc;
+}
+
+/* ---- a function's code, for return-instruction timing (user/attach.c) ---- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct starts_ctx {
+	struct elf_func_code *c;
+	size_t cap;
+};
+
+/* Starts of real functions (tail-call targets); gcc's NAME.cold fragments are parts of their
+ * function, a jump there is no return. */
+static int starts_cb(const struct symv *s, void *ctx)
+{
+	struct starts_ctx *sc = ctx;
+	struct elf_func_code *c = sc->c;
+
+	if (!sym_defined(&s->sym) || !sym_is_func(&s->sym) || strstr(s->name, ".cold"))
+		return 0;
+	if (c->nstarts == sc->cap) {
+		size_t cap = sc->cap ? sc->cap * 2 : 1024;
+		__u64 *n = realloc(c->starts, cap * sizeof(*n));
+
+		if (!n)
+			return 1;
+		c->starts = n;
+		sc->cap = cap;
+	}
+	c->starts[c->nstarts++] = s->sym.st_value;
+	return 0;
+}
+
+/* Is the object C++ code that exceptions unwind through? Its FDEs name the C++ personality
+ * routine (defined in libstdc++, imported by C++ objects, also when libstdc++ is linked in
+ * statically), or it needs a C++ runtime. C objects built with -fexceptions (glibc, for
+ * cancellation and qsort callbacks) use __gcc_personality_v0 and keep the cheaper uretprobe:
+ * SYMBOL%ret asks for return instructions there. */
+static bool cxx_object(Elf *e, const char *path)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	char needed[256];
+
+	while ((scn = elf_nextscn(e, scn))) {
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) ||
+		    !sh.sh_entsize || !(d = elf_getdata(scn, NULL)))
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *n;
+
+			if (gelf_getsym(d, (int)i, &sym) && (n = elf_strptr(e, sh.sh_link, sym.st_name)) &&
+			    !strcmp(n, "__gxx_personality_v0"))
+				return true;
+		}
+	}
+	return !elf_needed(path, "libstdc++", needed, sizeof(needed)) ||
+	       !elf_needed(path, "libc++", needed, sizeof(needed));
+}
+
+static void plt_ranges(Elf *e, struct elf_func_code *c)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(e, &shstrndx))
+		return;
+	while ((scn = elf_nextscn(e, scn)) && c->nplt < 4) {
+		const char *n;
+
+		if (gelf_getshdr(scn, &sh) && (n = elf_strptr(e, shstrndx, sh.sh_name)) &&
+		    !strncmp(n, ".plt", 4) && (sh.sh_flags & SHF_EXECINSTR)) {
+			c->plt_lo[c->nplt] = sh.sh_addr;
+			c->plt_hi[c->nplt++] = sh.sh_addr + sh.sh_size;
+		}
+	}
+}
+
+int elf_func_code_load(const char *path, const char *sym_in, struct elf_func_code *c, char *err,
+		       size_t errlen)
+{
+	struct elfh h;
+	struct find_ctx f;
+	struct starts_ctx sc = { .c = c };
+	__u64 favail, mavail;
+	char sym[512];
+	int ret = -1;
+
+	memset(c, 0, sizeof(*c));
+	if (sym_base(path, sym_in, sym, sizeof(sym), err, errlen) || elfh_open(path, &h, err, errlen))
+		return -1;
+	GElf_Ehdr eh;
+
+	if (!gelf_getehdr(h.e, &eh) || eh.e_machine != EM_X86_64) {
+		seterr(err, errlen, "%s: not x86-64 code", path);
+		goto out;
+	}
+	if (find_sym(h.e, sym, true, &f) || !f.best.st_size) {
+		seterr(err, errlen, "%s: no sized function '%s'", path, sym);
+		goto out;
+	}
+	c->vaddr = f.best.st_value;
+	c->size = f.best.st_size;
+	if (vaddr_off(h.e, c->vaddr, &c->file_off, &favail, &mavail) || favail < c->size) {
+		seterr(err, errlen, "%s: '%s' is not in the file", path, sym);
+		goto out;
+	}
+	c->code = malloc(c->size);
+	if (!c->code || pread(h.fd, c->code, c->size, c->file_off) != (ssize_t)c->size) {
+		seterr(err, errlen, "%s: cannot read the code of '%s'", path, sym);
+		goto out;
+	}
+	if (for_each_sym(h.e, SHT_SYMTAB, starts_cb, &sc) || for_each_sym(h.e, SHT_DYNSYM, starts_cb, &sc)) {
+		seterr(err, errlen, "out of memory");
+		goto out;
+	}
+	if (c->nstarts)
+		qsort(c->starts, c->nstarts, sizeof(*c->starts), cmp_u64);
+	plt_ranges(h.e, c);
+	c->cxx_unwind = cxx_object(h.e, path);
+	ret = 0;
+out:
+	elfh_close(&h);
+	if (ret)
+		elf_func_code_free(c);
+	return ret;
+}
+
+bool elf_func_code_is_entry(const struct elf_func_code *c, __u64 vaddr)
+{
+	for (int i = 0; i < c->nplt; i++)
+		if (vaddr >= c->plt_lo[i] && vaddr < c->plt_hi[i])
+			return true;
+	return c->nstarts && bsearch(&vaddr, c->starts, c->nstarts, sizeof(*c->starts), cmp_u64);
+}
+
+void elf_func_code_free(struct elf_func_code *c)
+{
+	free(c->code);
+	free(c->starts);
+	c->code = NULL;
+	c->starts = NULL;
+	c->nstarts = 0;
 }

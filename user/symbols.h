@@ -5,6 +5,7 @@
 #ifndef RAGD_BPFPROF_SYMBOLS_H
 #define RAGD_BPFPROF_SYMBOLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <linux/types.h>
@@ -17,6 +18,33 @@
  * "PATH: No such file or directory", "PATH: 'memcpy' is an IFUNC ...". */
 int elf_sym_offset(const char *path, const char *sym, __u64 *file_off, __u64 *size,
 		   char *err, size_t errlen);
+
+/* A native op's SYMBOL may end in "%ret" (time returns at the function's return instructions,
+ * never touching the return address: safe for C++ exceptions) or "%uret" (always the
+ * uretprobe). Without a suffix the choice is automatic (user/attach.c). elf_sym_offset and
+ * elf_func_code_load take SYMBOL with its suffix. */
+#define SYM_SUFFIX_RET "%ret"
+#define SYM_SUFFIX_URET "%uret"
+enum { SYM_RET_AUTO, SYM_RET_SITES, SYM_RET_URETPROBE };
+/* The SYM_RET_* of SYM's suffix (-1: an unknown "%..."); *base_len: length without it. */
+int sym_ret_suffix(const char *sym, size_t *base_len);
+
+/* A function's code and what the return-timing choice needs to know about its object. */
+struct elf_func_code {
+	__u64 vaddr, size, file_off;
+	unsigned char *code;   /* size bytes from the file */
+	bool cxx_unwind;       /* the object has .gcc_except_table or needs libstdc++ / libgcc_s */
+	__u64 *starts;         /* sorted st_value of FUNC symbols but NAME.cold fragments */
+	size_t nstarts;
+	__u64 plt_lo[4], plt_hi[4];  /* executable .plt* sections */
+	int nplt;
+};
+/* 0, or -1 with a one-line err. Free with elf_func_code_free (also after an error). */
+int elf_func_code_load(const char *path, const char *sym, struct elf_func_code *c, char *err,
+		       size_t errlen);
+/* VADDR is a function's first instruction or in a PLT: a jump there is a tail call. */
+bool elf_func_code_is_entry(const struct elf_func_code *c, __u64 vaddr);
+void elf_func_code_free(struct elf_func_code *c);
 
 /* 1 if PATH defines SYM (any type, .symtab or .dynsym), 0 if not or PATH is unreadable. */
 int elf_has_symbol(const char *path, const char *sym);

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from lib import (BIN, WORKLOAD, Skip, calls, eq, load, median, ms, op, read_timings, record, run, spawn, test,
+from lib import (BIN, SLOW, WORKLOAD, Skip, calls, eq, load, median, ms, op, read_timings, record, run, spawn, test,
                  timing, tmp, wait_launched, within)
 
 
@@ -418,3 +418,113 @@ def longjmp_out_of_probed_function():
     eq(op(s, "op_busy")["count"], 200, "op_busy calls (inside and after op_jump)")
     eq(op(s, "op_busy")["unwound"], 0, "op_busy unwound")
     eq(set(c["depth"] for c in calls(s, "op_busy", include_flagged=True)), {0, 1}, "depths")
+
+
+THROW = os.path.join(os.path.dirname(WORKLOAD), "throw")
+
+
+def throw_probes(suffix=""):
+    return ["-e", f"throw_inner=native:{THROW}:throw_inner{suffix}",
+            "-e", f"throw_outer=native:{THROW}:throw_outer{suffix}"]
+
+
+def check_throw_session(s, n, unwound):
+    for name in ("throw_inner", "throw_outer"):
+        o = op(s, name)
+        eq(o["count"], n, f"{name} calls")
+        eq(o["unwound"], unwound, f"{name} unwound")
+        eq(len([c for c in s["calls"] if c["op"] == name and c["flags"] == ["unwound"]]), unwound,
+           f"{name} call records flagged unwound")
+        eq(len(calls(s, name)), n - unwound, f"{name} call records returned")
+        if "return instruction" not in o["note"]:
+            raise AssertionError(f"{name}: note {o['note']!r} does not say returns are timed at return instructions")
+    eq(s["target"]["exit_code"], 0, "target exit code")
+
+
+@test
+def cxx_exception_through_probed_functions():
+    # A uretprobe replaced the return address: the C++ unwinder found no FDE for the trampoline
+    # and the target aborted (exit 134). Objects with .gcc_except_table get return-instruction
+    # probes instead: same output and exit code as alone, unwound calls flagged.
+    for args, unwound in ((["1000"], 1000), (["1000", "3"], 334)):
+        alone = subprocess.run([THROW] + args, capture_output=True, text=True, timeout=60)
+        eq(alone.returncode, 0, "alone")
+        out = tmp("s.json")
+        p = run(["record", "-q", "-o", out] + throw_probes() + ["--", THROW] + args)
+        eq(p.returncode, 0, f"record exit code (stderr: {p.stderr[-1500:]})")
+        eq(p.stdout, alone.stdout, "target output")
+        if "terminate" in p.stderr:
+            raise AssertionError(f"target aborted: {p.stderr[-500:]}")
+        check_throw_session(load(out), 1000, unwound)
+
+
+@test
+def cxx_exception_through_probed_functions_attached_by_pid():
+    # -p: the user's running process must survive too. It waits 2 s, so every call is seen.
+    alone = subprocess.run([THROW, "1000", "2"], capture_output=True, text=True, timeout=60)
+    p = spawn([THROW, "1000", "2"], env={"THROW_START_DELAY_MS": str(2000 * SLOW)})
+    out = tmp("s.json")
+    try:
+        r = run(["record", "-q", "-p", str(p.pid), "-o", out] + throw_probes())
+        o, _ = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    eq(r.returncode, 0, f"record exit code (stderr: {r.stderr[-1500:]})")
+    eq(p.returncode, 0, "target exit code")
+    eq(o, alone.stdout, "target output")
+    check_throw_session(load(out), 1000, 500)
+
+
+@test
+def ret_suffixes():
+    # %ret on a C function: exact like the uretprobe; %uret forces the uretprobe (and so still
+    # aborts a C++ throw: the reason it is not the default there).
+    t = tmp("t.txt")
+    s = record(["-e", f"op_busy=native:{WORKLOAD}:op_busy%ret", "--", WORKLOAD, "busy", "20", ms(2)],
+               env={"WORKLOAD_TIMINGS": t})
+    o = op(s, "op_busy")
+    eq(o["count"], 20, "count")
+    eq(o["unwound"], 0, "unwound")
+    # At least the spin, at most the workload's own clock (which also pays the single step of
+    # the probed ret after our timestamp: 1.5 ms a call under TCG).
+    if not int(ms(2)) * 1e6 <= o["p50_ns"] <= 1.05 * median(read_timings(t)["op_busy"]) + 50000:
+        raise AssertionError(f"p50 {o['p50_ns']} vs {ms(2)} ms spin, workload's own {median(read_timings(t)['op_busy'])}")
+    if "return instruction" not in o["note"]:
+        raise AssertionError(f"note {o['note']!r}")
+    s = record(probe("op_busy") + ["--", WORKLOAD, "busy", "2", "0"])
+    eq(op(s, "op_busy")["note"], "", "a C object keeps the uretprobe")
+    s = record(["-e", f"throw_inner=native:{THROW}:throw_inner%uret", "--", THROW, "5"])
+    if s["target"]["exit_code"] == 0:
+        raise AssertionError("%uret: the target survived a throw through a uretprobe")
+    p = run(["record", "-q", "-e", f"x=native:{WORKLOAD}:op_busy%bogus", "--", WORKLOAD, "busy", "1", "0"])
+    eq(p.returncode, 2, "unknown suffix")
+    if "%ret" not in p.stderr:
+        raise AssertionError(f"unknown suffix error: {p.stderr!r}")
+
+
+@test
+def cxx_exception_through_libc():
+    # glibc is C built with exception tables (cancellation, callbacks), but keeps the cheaper
+    # uretprobe by default (it is not C++ code); %ret asks for return instructions. A comparator
+    # throws through qsort_r; qsort tail-calls qsort_r, so qsort's call ends at that jump
+    # (returned, never unwound) and qsort_r's are unwound.
+    env = {"THROW_VIA_QSORT": "1"}
+    alone = subprocess.run([THROW, "1000", "2"], capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, **env))
+    out = tmp("s.json")
+    p = run(["record", "-q", "-o", out, "-e", f"throw_inner=native:{THROW}:throw_inner",
+             "-e", "qsort=native:libc.so.6:qsort%ret", "-e", "qsort_r=native:libc.so.6:qsort_r%ret",
+             "--", THROW, "1000", "2"], env=env)
+    eq(p.returncode, 0, f"record exit code (stderr: {p.stderr[-1500:]})")
+    eq(p.stdout, alone.stdout, "target output")
+    s = load(out)
+    eq(s["target"]["exit_code"], 0, "target exit code")
+    eq((op(s, "throw_inner")["count"], op(s, "throw_inner")["unwound"]), (1000, 500), "throw_inner")
+    eq(op(s, "qsort")["count"], 500, "qsort calls")
+    if op(s, "qsort")["unwound"] not in (0, 500):   # 0 where qsort tail-calls qsort_r (glibc 2.36)
+        raise AssertionError(f"qsort unwound {op(s, 'qsort')['unwound']}")
+    eq((op(s, "qsort_r")["count"], op(s, "qsort_r")["unwound"]), (500, 500), "qsort_r")
+    s = record(["-e", "qsort=native:libc.so.6:qsort", "--", THROW, "10"])
+    eq(op(s, "qsort")["note"], "", "glibc keeps the uretprobe by default")
