@@ -8,8 +8,8 @@ import sys
 import textwrap
 import time
 
-from lib import (BIN, RAGD_LITE, Skip, calls, eq, load, op, python_candidates, python_versions, record,
-                 run, scaled, spawn, test, timing, tmp, within)
+from lib import (BIN, RAGD_LITE, Skip, calls, eq, load, op, p50, python_candidates, python_versions,
+                 record, run, scaled, spawn, test, timing, tmp, within)
 
 _bp = None
 
@@ -74,7 +74,7 @@ def exact_search_counts_and_p50(py):
         o = op(s, name)
         eq(o["precision"], "exact", f"{name} precision")
         eq(o["count"], n, f"{name} count")
-        within(o["p50_ns"], sorted(t[name])[len(t[name]) // 2], 0.02, 100000, f"{name} p50")
+        within(o["p50_ns"], p50(t[name]), 0.02, 100000, f"{name} p50")
 
 
 @each_python
@@ -220,12 +220,6 @@ def folded_stacks_have_op_prefixes():
         raise AssertionError("no stack starts with the 'search' operation")
 
 
-def p50(xs):
-    """Nearest-rank median, the tool's definition."""
-    xs = sorted(xs)
-    return xs[(len(xs) + 1) // 2 - 1]
-
-
 def check_exact(s, t, names):
     for name in names:
         o = op(s, name)
@@ -253,12 +247,12 @@ def default_spec_top_level_ops_exact(py):
     db = tmp("idx.db")
     s, t = ragd_session(py, ["index"], db=db)
     check_exact(s, t, ["index"])
-    s, t = ragd_session(py, ["search", "hybrid search with bm25", "--repeat", "100", "--sleep-ms", "2"],
-                        db=db)
+    s, t = ragd_session(py, ["search", "hybrid search with bm25", "--repeat", str(scaled(200)),
+                             "--sleep-ms", "2"], db=db)
     check_exact(s, t, ["search"])
-    s, t = ragd_session(py, ["search", "sourdough", "--repeat", "60"], hz="0", db=db)
+    s, t = ragd_session(py, ["search", "sourdough", "--repeat", str(scaled(200))], hz="0", db=db)
     check_exact(s, t, ["search"])
-    s, t = ragd_session(py, ["ask", "how long should sourdough proof", "--repeat", "6"], db=db)
+    s, t = ragd_session(py, ["ask", "how long should sourdough proof", "--repeat", str(scaled(10, 3))], db=db)
     check_exact(s, t, ["chat"])
     # Exact rows hold exact calls only: never a sampled span.
     for c in s["calls"]:
@@ -408,7 +402,7 @@ def check_exact_rc(s, t, log, name, count=None, one_register=True):
     if one_register and f"exact: {name} (1 debug register" not in log:
         raise AssertionError(f"{name} not armed with one debug register: {log[-1500:]}")
     eq(o["count"], count if count is not None else len(t[name]), f"{name} count")
-    within(o["p50_ns"], sorted(t[name])[len(t[name]) // 2], 0.02, 100000, f"{name} p50")
+    within(o["p50_ns"], p50(t[name]), 0.02, 100000, f"{name} p50")
     return o
 
 
