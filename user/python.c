@@ -842,22 +842,34 @@ static size_t put_utf8(char *out, size_t at, size_t cap, __u32 c)
 static int read_str(struct py_target *t, __u64 obj, char *out, size_t outlen)
 {
 	const struct py_uoffsets *u = &t->uoff;
-	__u8 hdr[128];
+	__u8 hdr[320];
 	__s64 len;
 	__u32 state, kind;
 	size_t n = 0;
 	__u8 *raw;
+	bool full;
 
 	if (!outlen)
 		return -1;
 	out[0] = 0;
-	if ((size_t)t->off.str_ascii_data > sizeof(hdr) || rd(t, obj, hdr, t->off.str_ascii_data))
+	if ((size_t)t->off.str_ascii_data > sizeof(hdr))
+		return -1;
+	/* Header and up to sizeof(hdr) - header bytes of text in one read; header alone if that
+	 * crosses the end of the mapping. */
+	full = !rd(t, obj, hdr, sizeof(hdr));
+	if (!full && rd(t, obj, hdr, t->off.str_ascii_data))
 		return -1;
 	memcpy(&len, hdr + u->str_length, sizeof(len));
 	memcpy(&state, hdr + u->str_state, sizeof(state));
 	kind = (state >> 2) & 7;
 	if (len < 0 || len > MAX_STR || !(state & STR_COMPACT))
 		return -1;
+	if (full && (state & STR_ASCII) && (size_t)len < outlen &&
+	    (size_t)len <= sizeof(hdr) - t->off.str_ascii_data) {
+		memcpy(out, hdr + t->off.str_ascii_data, len);
+		out[len] = 0;
+		return len;
+	}
 	if (state & STR_ASCII) {
 		n = (size_t)len < outlen - 1 ? (size_t)len : outlen - 1;
 		if (rd(t, obj + t->off.str_ascii_data, out, n))
@@ -952,8 +964,17 @@ static int dict_open(struct py_target *t, __u64 dict, struct dict_it *it)
 	__s64 nentries;
 
 	memset(it, 0, sizeof(*it));
-	if (rd64(t, dict + u->dict_keys, &keys) || rd64(t, dict + u->dict_values, &values))
+	if (u->dict_values == u->dict_keys + 8) {
+		/* Adjacent (every supported version): one read. */
+		__u64 kv[2];
+
+		if (rd(t, dict + u->dict_keys, kv, sizeof(kv)))
+			return -1;
+		keys = kv[0];
+		values = kv[1];
+	} else if (rd64(t, dict + u->dict_keys, &keys) || rd64(t, dict + u->dict_values, &values)) {
 		return -1;
+	}
 	if (u->keys_indices > (int)sizeof(kh) || rd(t, keys, kh, u->keys_indices))
 		return -1;
 	log2_size = kh[u->keys_log2_size];
@@ -1349,10 +1370,18 @@ static bool likely_module(const char *key, const char *dotted)
 static int module_file_matches(struct py_target *t, __u64 mod, const char *suffix, __u64 *md)
 {
 	char file[MAX_STR + 1];
-	__u64 fobj;
+	__u64 fobj, head[2];
 
-	if (obj_kind(t, mod, NULL) != K_MODULE || rd64(t, mod + t->uoff.module_dict, md) || !*md ||
-	    dict_get_n(t, *md, "__file__", &fobj, MODULE_ATTR_ENTRIES) != 1 ||
+	/* ob_type and md_dict in one read where they are adjacent (every supported version). */
+	if (t->uoff.module_dict == 16) {
+		if (!mod || rd(t, mod + 8, head, sizeof(head)) || !head[0] ||
+		    type_kind(t, head[0]) != K_MODULE)
+			return 0;
+		*md = head[1];
+	} else if (obj_kind(t, mod, NULL) != K_MODULE || rd64(t, mod + t->uoff.module_dict, md)) {
+		return 0;
+	}
+	if (!*md || dict_get_n(t, *md, "__file__", &fobj, MODULE_ATTR_ENTRIES) != 1 ||
 	    read_str(t, fobj, file, sizeof(file)) < 0)
 		return 0;
 	return file_matches(file, suffix);
