@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-# ragd-bpfprof overhead benchmark: `make bench` (needs root, about 4 minutes; BENCH_QUICK=1: 1.5).
+# ragd-bpfprof overhead benchmark: `make bench` (needs root, about 7 minutes; BENCH_QUICK=1: 3).
 #
 # Prints, from ONE run, each overhead goal of issues 8 and 11 with its measured value, its anchor
 # (what it is compared with, measured in the same run where it can be) and PASS/FAIL. Timed
