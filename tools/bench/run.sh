@@ -82,7 +82,8 @@ goal() {
 
 now_ns() { date +%s%N; }
 
-pyjson() { "$PY" -c "import json, sys; s = json.load(open(sys.argv[1])); $2" "$1" 2>/dev/null; }
+# pyjson FILE CODE [ARG]: runs CODE with the session JSON FILE as s (ARG as sys.argv[2]).
+pyjson() { "$PY" -c "import json, sys; s = json.load(open(sys.argv[1])); $2" "$1" "${@:3}" 2>/dev/null; }
 
 # ------------------------------------------------------------------ header, set-up
 header() {
@@ -195,10 +196,13 @@ run() {
 		return
 	fi
 	cat "$out" >>"$RES/$row.$var"
-	# Watched leaf(): exact only where breakpoints fire and the op got a register.
-	if [ "$row.$var" = pyw.watched ]; then
-		pyjson "$json" 'o = [o for o in s["operations"] if o["name"] == "leaf"][0]
-print(o["precision"], o["count"])' >>"$RES/pyw.watched.prec"
+	# Watched ops (leaf(); mid(); ragd's search): exact only where breakpoints fire and the op
+	# got a register.
+	local wop=
+	case $row.$var in pyw.watched) wop=leaf ;; callb.f0) wop=mid ;; ragd.f0) wop=search ;; esac
+	if [ -n "$wop" ]; then
+		pyjson "$json" 'o = [o for o in s["operations"] if o["name"] == sys.argv[2]][0]
+print(o["precision"], o["count"])' "$wop" >>"$RES/$row.$var.prec"
 	fi
 	# Stack samples taken, for the cost per sample.
 	if [ "$var" = f999 ] && [ -f "$json" ]; then
