@@ -241,18 +241,65 @@ static __always_inline __s64 mm_counter(struct mm_struct *mm, int member)
 	return c.sum;
 }
 
+/* The per-CPU sum is most of a probe's cost (3 counters x nr_cpus reads), and RSS rarely
+ * changes between two calls, so it is cached per mm. on_rss bumps gen at every counter change
+ * (the rss_stat tracepoint fires after each, in whatever task made it); a value is valid while
+ * the gen it was read under is current. One 64-bit word holds pages << 32 | gen, so a value and
+ * its gen are stored and loaded together. */
+struct rss_cache {
+	__u32 gen;
+	__u32 pad;
+	__u64 word;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64); /* mm_struct address */
+	__type(value, struct rss_cache);
+} rss_cache SEC(".maps");
+
+static __always_inline __u64 mm_rss_pages(struct mm_struct *mm)
+{
+	__s64 pages = mm_counter(mm, 0 /* MM_FILEPAGES */) + mm_counter(mm, 1 /* MM_ANONPAGES */) +
+		      mm_counter(mm, 3 /* MM_SHMEMPAGES */);
+
+	return pages > 0 ? pages : 0;
+}
+
 /* RSS as /proc/PID/status counts it: file + anon + shmem pages. */
 static __noinline __u64 task_rss(void)
 {
 	struct task_struct *task = (void *)bpf_get_current_task_btf();
 	struct mm_struct *mm = task->mm;
-	__s64 pages;
+	__u64 key = (__u64)mm, pages, w;
+	struct rss_cache *c;
+	__u32 gen;
 
 	if (!mm)
 		return 0;
-	pages = mm_counter(mm, 0 /* MM_FILEPAGES */) + mm_counter(mm, 1 /* MM_ANONPAGES */) +
-		mm_counter(mm, 3 /* MM_SHMEMPAGES */);
-	return pages > 0 ? (__u64)pages << page_shift : 0;
+	/* Before 6.2 the counters are plain atomics: one read each, nothing to cache. */
+	if (bpf_core_type_exists(struct mm_rss_stat___old))
+		return mm_rss_pages(mm) << page_shift;
+	c = bpf_map_lookup_elem(&rss_cache, &key);
+	if (!c) {
+		struct rss_cache z = { .gen = 1 }; /* word 0 carries gen 0: not valid yet */
+
+		bpf_map_update_elem(&rss_cache, &key, &z, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&rss_cache, &key);
+		if (!c)
+			return mm_rss_pages(mm) << page_shift;
+	}
+	/* gen before the counters: a change whose bump we missed is in the sum or bumps gen. */
+	gen = *(volatile __u32 *)&c->gen;
+	w = *(volatile __u64 *)&c->word;
+	if ((__u32)w == gen)
+		return (w >> 32) << page_shift;
+	pages = mm_rss_pages(mm);
+	if (pages > 0xffffffffull) /* too big for the word (16 TiB at 4 KiB pages): no cache */
+		return pages << page_shift;
+	*(volatile __u64 *)&c->word = pages << 32 | gen;
+	return pages << page_shift;
 }
 
 static __always_inline struct thread_state *thread_get(__u32 tid, __u64 now)
@@ -558,9 +605,13 @@ int BPF_PROG(on_rss, struct mm_struct *mm, int member)
 	__u32 tid = task->pid;
 	struct thread_state *ts;
 	struct frame *f;
+	struct rss_cache *c = bpf_map_lookup_elem(&rss_cache, &(__u64){ (__u64)mm });
 	__u64 rss;
 	__u32 d;
 
+	/* Any task can change a traced mm's RSS (reclaim, exit): invalidate its cached RSS first. */
+	if (c)
+		__sync_fetch_and_add(&c->gen, 1);
 	if (task->mm != mm)
 		return 0;
 	ts = bpf_map_lookup_elem(&threads, &tid);

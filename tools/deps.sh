@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian/Ubuntu packages ragd-bpfprof builds and tests with, if any is missing.
-PKGS="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev libcjson-dev libcmocka-dev pkg-config python3 make gcc g++"
+# bpftrace: only `make bench` uses it (the anchors of the native row); the bench skips it visibly.
+PKGS="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev libcjson-dev libcmocka-dev pkg-config python3 make gcc g++ bpftrace"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -279,9 +279,47 @@ static int pid_read(void *ctx, __u64 addr, void *buf, size_t len)
 	return n == (ssize_t)len ? 0 : -1;
 }
 
+/* One process_vm_readv for all of R; a read that faults ends the call there (the kernel
+ * copies the iovecs in order), so the rest are retried from the next one. */
+static void pid_readv(void *ctx, struct mem_req *r, int n)
+{
+	pid_t pid = (pid_t)(intptr_t)ctx;
+	struct iovec local[64], remote[64];
+	int i = 0;
+
+	while (i < n) {
+		int k = n - i < 64 ? n - i : 64;
+		ssize_t got;
+
+		for (int j = 0; j < k; j++) {
+			local[j] = (struct iovec){ r[i + j].buf, r[i + j].len };
+			remote[j] = (struct iovec){ (void *)(uintptr_t)r[i + j].addr, r[i + j].len };
+		}
+		got = process_vm_readv(pid, local, k, remote, k, 0);
+		if (got < 0 && errno == EFAULT) {
+			r[i++].ok = 0; /* the first one faults */
+			continue;
+		}
+		if (got < 0) {
+			/* EPERM/ENOSYS: pid_read falls back to /proc/PID/mem, one read at a time. */
+			for (; i < n; i++)
+				r[i].ok = !pid_read(ctx, r[i].addr, r[i].buf, r[i].len);
+			return;
+		}
+		for (int j = 0; j < k; j++, i++) {
+			if ((size_t)got < r[i].len) {
+				r[i++].ok = 0; /* the faulting one */
+				break;
+			}
+			got -= r[i].len;
+			r[i].ok = 1;
+		}
+	}
+}
+
 struct mem_reader mem_reader_pid(pid_t pid)
 {
-	struct mem_reader m = { pid_read, (void *)(intptr_t)pid };
+	struct mem_reader m = { pid_read, (void *)(intptr_t)pid, pid_readv };
 
 	return m;
 }
@@ -296,6 +334,29 @@ static int rd(struct py_target *t, __u64 addr, void *buf, size_t len)
 static int rd64(struct py_target *t, __u64 addr, __u64 *v)
 {
 	return rd(t, addr, v, sizeof(*v));
+}
+
+/* Up to 64 independent reads, in one call when the reader can batch; r[i].ok says which
+ * were read. Addresses rd would refuse are not passed on. */
+static void rd_many(struct py_target *t, struct mem_req *r, int n)
+{
+	struct mem_req v[64];
+	int idx[64], nv = 0;
+
+	for (int i = 0; i < n; i++) {
+		r[i].ok = 0;
+		if (!t->mem.readv)
+			r[i].ok = !rd(t, r[i].addr, r[i].buf, r[i].len);
+		else if (nv < 64 && r[i].len && r[i].addr >= 4096 && r[i].addr + r[i].len > r[i].addr) {
+			idx[nv] = i;
+			v[nv++] = r[i];
+		}
+	}
+	if (!nv)
+		return;
+	t->mem.readv(t->mem.ctx, v, nv);
+	for (int j = 0; j < nv; j++)
+		r[idx[j]].ok = v[j].ok;
 }
 
 /* ------------------------------------------------------------------ offsets */
@@ -781,22 +842,34 @@ static size_t put_utf8(char *out, size_t at, size_t cap, __u32 c)
 static int read_str(struct py_target *t, __u64 obj, char *out, size_t outlen)
 {
 	const struct py_uoffsets *u = &t->uoff;
-	__u8 hdr[128];
+	__u8 hdr[320];
 	__s64 len;
 	__u32 state, kind;
 	size_t n = 0;
 	__u8 *raw;
+	bool full;
 
 	if (!outlen)
 		return -1;
 	out[0] = 0;
-	if ((size_t)t->off.str_ascii_data > sizeof(hdr) || rd(t, obj, hdr, t->off.str_ascii_data))
+	if ((size_t)t->off.str_ascii_data > sizeof(hdr))
+		return -1;
+	/* Header and up to sizeof(hdr) - header bytes of text in one read; header alone if that
+	 * crosses the end of the mapping. */
+	full = !rd(t, obj, hdr, sizeof(hdr));
+	if (!full && rd(t, obj, hdr, t->off.str_ascii_data))
 		return -1;
 	memcpy(&len, hdr + u->str_length, sizeof(len));
 	memcpy(&state, hdr + u->str_state, sizeof(state));
 	kind = (state >> 2) & 7;
 	if (len < 0 || len > MAX_STR || !(state & STR_COMPACT))
 		return -1;
+	if (full && (state & STR_ASCII) && (size_t)len < outlen &&
+	    (size_t)len <= sizeof(hdr) - t->off.str_ascii_data) {
+		memcpy(out, hdr + t->off.str_ascii_data, len);
+		out[len] = 0;
+		return len;
+	}
 	if (state & STR_ASCII) {
 		n = (size_t)len < outlen - 1 ? (size_t)len : outlen - 1;
 		if (rd(t, obj + t->off.str_ascii_data, out, n))
@@ -865,14 +938,21 @@ static int str_eq(struct py_target *t, __u64 obj, const char *s)
 
 /* ------------------------------------------------------------------ dict objects */
 
+/* Bytes read from each key of a dict chunk: a str header and the text of names up to ~80
+ * characters, so looking up a name costs no read per key. */
+#define KEY_HEAD 128
+
 struct dict_it {
 	__u64 entries;   /* first entry */
 	__u64 values;    /* split table: values[] (0 for a combined table) */
 	__u32 n, i, esz;
 	__u32 bstart, blen;        /* entries buffered in buf / vbuf */
 	__u32 nreads;
+	bool keys;                 /* read each chunk's key heads with it (dict_key_ascii) */
 	__u64 buf[3 * 64];
 	__u64 vbuf[64];
+	__u8 kok[64];
+	__u8 khead[64][KEY_HEAD];
 };
 
 static int dict_open(struct py_target *t, __u64 dict, struct dict_it *it)
@@ -884,8 +964,17 @@ static int dict_open(struct py_target *t, __u64 dict, struct dict_it *it)
 	__s64 nentries;
 
 	memset(it, 0, sizeof(*it));
-	if (rd64(t, dict + u->dict_keys, &keys) || rd64(t, dict + u->dict_values, &values))
+	if (u->dict_values == u->dict_keys + 8) {
+		/* Adjacent (every supported version): one read. */
+		__u64 kv[2];
+
+		if (rd(t, dict + u->dict_keys, kv, sizeof(kv)))
+			return -1;
+		keys = kv[0];
+		values = kv[1];
+	} else if (rd64(t, dict + u->dict_keys, &keys) || rd64(t, dict + u->dict_values, &values)) {
 		return -1;
+	}
 	if (u->keys_indices > (int)sizeof(kh) || rd(t, keys, kh, u->keys_indices))
 		return -1;
 	log2_size = kh[u->keys_log2_size];
@@ -908,6 +997,47 @@ static int dict_open(struct py_target *t, __u64 dict, struct dict_it *it)
 	return 0;
 }
 
+static __u64 dict_key_at(const struct dict_it *it, __u32 k)
+{
+	const __u64 *e = (const __u64 *)((const char *)it->buf + (size_t)k * it->esz);
+
+	return it->esz == 24 ? e[1] : e[0];
+}
+
+/* The heads of the buffered chunk's keys, in one batched read. */
+static void dict_read_keys(struct py_target *t, struct dict_it *it)
+{
+	struct mem_req r[64];
+
+	for (__u32 k = 0; k < it->blen; k++)
+		r[k] = (struct mem_req){ .addr = dict_key_at(it, k), .buf = it->khead[k], .len = KEY_HEAD };
+	rd_many(t, r, it->blen);
+	for (__u32 k = 0; k < it->blen; k++)
+		it->kok[k] = r[k].ok;
+}
+
+/* The text of the key dict_next returned last when it is a compact ASCII str read with its
+ * chunk: 1 with *s (not NUL-terminated) and *n; 0 when the key must be read on its own. */
+static int dict_key_ascii(struct py_target *t, const struct dict_it *it, const char **s, size_t *n)
+{
+	__u32 k = it->i - 1 - it->bstart;
+	size_t hl = t->off.str_ascii_data;
+	const __u8 *h;
+	__s64 len;
+	__u32 state;
+
+	if (!it->keys || it->i == 0 || k >= it->blen || !it->kok[k] || hl > KEY_HEAD)
+		return 0;
+	h = it->khead[k];
+	memcpy(&len, h + t->uoff.str_length, sizeof(len));
+	memcpy(&state, h + t->uoff.str_state, sizeof(state));
+	if (!(state & STR_COMPACT) || !(state & STR_ASCII) || len < 0 || (size_t)len > KEY_HEAD - hl)
+		return 0;
+	*s = (const char *)h + hl;
+	*n = len;
+	return 1;
+}
+
 /* 1 with the next live entry, 0 at the end, -1 on a read error. */
 static int dict_next(struct py_target *t, struct dict_it *it, __u64 *key, __u64 *val)
 {
@@ -921,14 +1051,21 @@ static int dict_next(struct py_target *t, struct dict_it *it, __u64 *key, __u64 
 			__u32 want = 8u << (it->nreads < 3 ? it->nreads : 3);
 			__u32 cnt = it->n - it->i < want ? it->n - it->i : want;
 
-			if (rd(t, it->entries + (__u64)it->i * it->esz, it->buf, (size_t)cnt * it->esz))
-				return -1;
-			if (it->values && rd(t, it->values + (__u64)it->i * 8, it->vbuf, cnt * 8ul))
+			struct mem_req r[2] = {
+				{ .addr = it->entries + (__u64)it->i * it->esz, .buf = it->buf,
+				  .len = (size_t)cnt * it->esz },
+				{ .addr = it->values + (__u64)it->i * 8, .buf = it->vbuf, .len = cnt * 8ul },
+			};
+
+			rd_many(t, r, it->values ? 2 : 1);
+			if (!r[0].ok || (it->values && !r[1].ok))
 				return -1;
 			it->bstart = it->i;
 			it->blen = cnt;
 			it->nreads++;
 			k = 0;
+			if (it->keys)
+				dict_read_keys(t, it);
 		}
 		e = (__u64 *)((char *)it->buf + (size_t)k * it->esz);
 		it->i++;
@@ -951,8 +1088,13 @@ static int dict_get_n(struct py_target *t, __u64 dict, const char *name, __u64 *
 		return -1;
 	if (it.n > max)
 		it.n = max;
+	it.keys = true;
 	while ((r = dict_next(t, &it, &k, &v)) == 1) {
-		if (str_eq(t, k, name) == 1) {
+		const char *ks;
+		size_t kn;
+
+		if (dict_key_ascii(t, &it, &ks, &kn) ? kn == strlen(name) && !memcmp(ks, name, kn)
+						     : str_eq(t, k, name) == 1) {
 			*val = v;
 			return 1;
 		}
@@ -1228,10 +1370,18 @@ static bool likely_module(const char *key, const char *dotted)
 static int module_file_matches(struct py_target *t, __u64 mod, const char *suffix, __u64 *md)
 {
 	char file[MAX_STR + 1];
-	__u64 fobj;
+	__u64 fobj, head[2];
 
-	if (obj_kind(t, mod, NULL) != K_MODULE || rd64(t, mod + t->uoff.module_dict, md) || !*md ||
-	    dict_get_n(t, *md, "__file__", &fobj, MODULE_ATTR_ENTRIES) != 1 ||
+	/* ob_type and md_dict in one read where they are adjacent (every supported version). */
+	if (t->uoff.module_dict == 16) {
+		if (!mod || rd(t, mod + 8, head, sizeof(head)) || !head[0] ||
+		    type_kind(t, head[0]) != K_MODULE)
+			return 0;
+		*md = head[1];
+	} else if (obj_kind(t, mod, NULL) != K_MODULE || rd64(t, mod + t->uoff.module_dict, md)) {
+		return 0;
+	}
+	if (!*md || dict_get_n(t, *md, "__file__", &fobj, MODULE_ATTR_ENTRIES) != 1 ||
 	    read_str(t, fobj, file, sizeof(file)) < 0)
 		return 0;
 	return file_matches(file, suffix);
@@ -1262,11 +1412,18 @@ int py_find_function(struct py_target *t, const char *file_suffix, const char *q
 
 			if (dict_open(t, modules, &it))
 				return -1;
+			it.keys = true;
 			while ((r = dict_next(t, &it, &k, &mod)) == 1) {
 				char key[512];
+				const char *ks;
+				size_t kn;
 
-				if (read_str(t, k, key, sizeof(key)) < 0)
+				if (dict_key_ascii(t, &it, &ks, &kn) && kn < sizeof(key)) {
+					memcpy(key, ks, kn);
+					key[kn] = 0;
+				} else if (read_str(t, k, key, sizeof(key)) < 0) {
 					continue;
+				}
 				if (likely_module(key, dotted) != (pass == 0))
 					continue;
 				if (module_file_matches(t, mod, file_suffix, &md) &&

@@ -11,9 +11,17 @@
 #include "ragd_bpfprof.h"
 
 /* Memory of the target: process_vm_readv on a live pid, or a recorded image in unit tests. */
+struct mem_req {
+	__u64 addr;
+	void *buf;
+	size_t len;
+	int ok;    /* set by readv: 1 read, 0 not */
+};
 struct mem_reader {
 	int (*read)(void *ctx, __u64 addr, void *buf, size_t len); /* 0 or -1 */
 	void *ctx;
+	/* Optional: independent reads in one call (one process_vm_readv, many iovecs). */
+	void (*readv)(void *ctx, struct mem_req *r, int n);
 };
 struct mem_reader mem_reader_pid(pid_t pid); /* ctx is the pid */
 

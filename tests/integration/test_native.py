@@ -69,6 +69,18 @@ def rss_delta_of_touched_memory():
 
 
 @test
+def rss_changes_between_calls_are_seen():
+    # 8 MiB touched before each call, outside any probed call: each call starts 8 MiB higher
+    # (the cached per-mm RSS is invalidated by changes made while no probed call is open).
+    s = record(probe("op_busy") + ["--", WORKLOAD, "grow", "6", "8"])
+    cs = sorted(calls(s, "op_busy"), key=lambda c: c["start_ns"])
+    eq(len(cs), 6, "calls")
+    for a, b in zip(cs, cs[1:]):
+        within(b["rss_start_bytes"] - a["rss_start_bytes"], 8 << 20, 0.05, what="RSS growth between calls")
+        within(a["rss_end_bytes"] - a["rss_start_bytes"], 0, 0, abs_ns=1 << 20, what="RSS change in a call")
+
+
+@test
 def peak_rss_of_freed_memory():
     # Second call frees the first 32 MiB then touches 32 MiB again: delta ~0, peak ~start+32 MiB.
     s = record(probe("op_touch") + ["--", WORKLOAD, "touch", "3", "32"])

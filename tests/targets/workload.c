@@ -14,6 +14,7 @@
  *   longjmp COUNT calls of op_jump (spins ARG ms, then longjmps out of itself), each followed by
  *           a call of op_busy(0)
  *   fork    COUNT children one after the other, each calls op_busy(ARG ms) once and exits
+ *   grow    COUNT calls of op_busy(0), each after touching ARG MiB more outside any probed call
  * Env WORKLOAD_SLOW=PCT makes op_busy/op_sleep PCT percent longer; WORKLOAD_SLOW_FAST=PCT only
  * the fast calls of bimodal. WORKLOAD_TIMINGS=FILE gets one
  * line per call: "op ns". WORKLOAD_START_DELAY_MS waits before the first call. */
@@ -171,6 +172,13 @@ int main(int argc, char **argv)
 				op_jump(arg);
 			record("op_jump", now() - t);
 			op_busy(0);
+		} else if (!strcmp(mode, "grow")) {
+			char *p = malloc((size_t)arg << 20);
+
+			if (p)
+				memset(p, 1, (size_t)arg << 20); /* kept: RSS grows between the calls */
+			op_busy(0);
+			record("op_busy", now() - t);
 		} else if (!strcmp(mode, "fork")) {
 			pid_t c = fork();
 

@@ -323,6 +323,49 @@ static void test_find(void **state)
 	assert_true(code == p->code);
 }
 
+/* Many reads in one call, as process_vm_readv with many iovecs: counted as one read. */
+static void img_readv(void *ctx, struct mem_req *r, int n)
+{
+	struct image *im = ctx;
+	size_t before = im->reads;
+
+	for (int i = 0; i < n; i++)
+		r[i].ok = !img_read(ctx, r[i].addr, r[i].buf, r[i].len);
+	im->reads = before + 1;
+}
+
+/* Batched reads find the same code objects (and report the same misses) with far fewer
+ * calls into the target than one read at a time. */
+static void test_find_batched(void **state)
+{
+	struct fix *fx = *state;
+	size_t single, batched;
+	__u64 code;
+
+	for (int pass = 0; pass < 2; pass++) {
+		fx->t.mem.readv = pass ? img_readv : NULL;
+		fx->im->reads = 0;
+		for (int i = 0; i < fx->ex->nfn; i++) {
+			const struct exp_fn *f = &fx->ex->fn[i];
+
+			code = 0;
+			if (py_find_function(&fx->t, f->suffix, f->name, &code) != 1 || code != f->code)
+				fail_msg("%s %s (readv %d): 0x%llx, want 0x%llx", fx->name, f->name, pass,
+					 (unsigned long long)code, (unsigned long long)f->code);
+		}
+		for (int i = 0; i < fx->ex->nmissing; i++)
+			assert_int_equal(py_find_function(&fx->t, fx->ex->missing[i][0],
+							  fx->ex->missing[i][1], &code), 0);
+		if (pass)
+			batched = fx->im->reads;
+		else
+			single = fx->im->reads;
+	}
+	fx->t.mem.readv = NULL;
+	if (batched * 10 > single * 7)
+		fail_msg("%s: %zu reads batched vs %zu one at a time", fx->name, batched, single);
+}
+
 /* One-register scheme: frame size from the code objects in the image. On 3.12+ co_framesize
  * must equal co_nlocalsplus + co_stacksize + FRAME_SPECIALS_SIZE (9), which checks all three
  * offsets; 3.11 computes it from the other two. 3.14 keeps the old scheme. */
@@ -611,6 +654,7 @@ static void test_detect_errors(void **state)
 #define IMG_TESTS(fx)                                                                      \
 	cmocka_unit_test_prestate_setup_teardown(test_offsets, setup, teardown, &fx),       \
 	cmocka_unit_test_prestate_setup_teardown(test_find, setup, teardown, &fx),          \
+	cmocka_unit_test_prestate_setup_teardown(test_find_batched, setup, teardown, &fx),  \
 	cmocka_unit_test_prestate_setup_teardown(test_code_read, setup, teardown, &fx),     \
 	cmocka_unit_test_prestate_setup_teardown(test_rc_offsets, setup, teardown, &fx),    \
 	cmocka_unit_test_prestate_setup_teardown(test_monitored, setup, teardown, &fx),     \

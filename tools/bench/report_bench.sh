@@ -75,6 +75,10 @@ row() {
 	fi
 	printf '  %-34s %6.2f s wall %6.2f s CPU %7.0f MB max RSS   %s\n' "$label" "$wall" "$cpu" \
 		"$mb" "$verdict"
+	# make bench's goals table (run.sh sets BENCH_GOALS)
+	[ -z "${BENCH_GOALS:-}" ] || printf '%s\t%.2f s, %.0f MB max RSS\t%s\t<= 2 s, <= 300 MB\t%s\n' \
+		"$label, 1M calls" "$wall" "$mb" "was 9.3 s, 1.72 GB" \
+		"$([ "$verdict" = ok ] && echo PASS || echo FAIL)" >>"$BENCH_GOALS"
 }
 
 size=$(($(stat -c %s "$A") / 1000000))
