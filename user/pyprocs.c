@@ -58,24 +58,44 @@ static int code_map_grow(struct pyproc *p)
 	return 0;
 }
 
+/* The slot of CODE in p's map (its entry, or the empty slot it would take); -1 without memory. */
+static long code_find(struct pyproc *p, __u64 code)
+{
+	size_t j;
+
+	if ((p->nmap + 1) * 2 > p->capmap && code_map_grow(p))
+		return -1;
+	for (j = code_slot(code, p->capmap); p->map[j].code; j = (j + 1) & (p->capmap - 1))
+		if (p->map[j].code == code)
+			break;
+	return j;
+}
+
+int code_op_put(struct pyproc *p, __u64 code, __u32 tag, int op)
+{
+	long j = code ? code_find(p, code) : -1;
+
+	if (j < 0)
+		return -ENOMEM;
+	if (!p->map[j].code)
+		p->nmap++;
+	p->map[j] = (struct code_op){ code, tag, op };
+	return 0;
+}
+
 /* Which spec op a code object is, by name (works for code found only in samples). Hashed by
  * address: this runs for every frame of every sample. */
 int op_of_code(struct rec *r, struct pyproc *p, __u64 code, __u32 tag)
 {
 	const struct py_sym *sym;
-	size_t j;
+	long j = code ? code_find(p, code) : -1;
 	int op = -1;
 
-	if (!code)
+	if (j < 0)
 		return -1;
-	if ((p->nmap + 1) * 2 > p->capmap && code_map_grow(p))
-		return -1;
-	for (j = code_slot(code, p->capmap); p->map[j].code; j = (j + 1) & (p->capmap - 1))
-		if (p->map[j].code == code) {
-			if (p->map[j].tag == tag)
-				return p->map[j].op;
-			break; /* reused address: look it up again below */
-		}
+	/* a reused address (another tag) is looked up again below */
+	if (p->map[j].code == code && p->map[j].tag == tag)
+		return p->map[j].op;
 	sym = py_symcache_get(p->syms, code, tag);
 	for (int i = 0; sym && i < r->o->nops; i++) {
 		const struct op_spec *sp = &r->o->ops[i];
@@ -85,9 +105,7 @@ int op_of_code(struct rec *r, struct pyproc *p, __u64 code, __u32 tag)
 			break;
 		}
 	}
-	if (!p->map[j].code)
-		p->nmap++;
-	p->map[j] = (struct code_op){ code, tag, op };
+	code_op_put(p, code, tag, op);
 	return op;
 }
 

@@ -143,6 +143,8 @@ static inline struct op_result *res(struct rec *r, int i)
 struct pyproc *py_get(struct rec *r, pid_t pid);
 bool suffix_match(const char *file, const char *suffix);
 int op_of_code(struct rec *r, struct pyproc *p, __u64 code, __u32 tag);
+/* Code object CODE (with TAG) is op OP (-1: none) in p; 0 or -ENOMEM. */
+int code_op_put(struct pyproc *p, __u64 code, __u32 tag, int op);
 struct pyproc *py_try(struct rec *r, pid_t pid, bool report);
 struct pyproc *py_forget(struct rec *r, pid_t pid);
 void py_release(struct pyproc *p);
