@@ -209,6 +209,7 @@ int recorder_open(struct recorder **rp, struct record_opts *o, struct session *s
 	r->launched = o->pid <= 0 && o->cmd && o->cmd[0];
 	r->period_ns = 1000000000ull / (o->hz > 0 ? o->hz : 999);
 	r->pipefd[0] = r->pipefd[1] = -1;
+	r->pidfd = -1;
 	r->primary = -1;
 	/* Input errors first: nothing is loaded, attached or launched before the spec holds. */
 	if (attach_preflight(err, errlen)) {
@@ -333,6 +334,8 @@ int recorder_attach(struct recorder *rr, struct session *s, char *err, size_t er
 			     "\"sampled\"); native ops and module bodies stay exact", r->bp_why);
 	if (r->launched && (e = launch_held(r, err, errlen)))
 		return e;
+	if (r->launched)
+		launch_watch(r);
 	if (attach_add_pid(&r->a, r->root)) {
 		snprintf(err, errlen, "cannot trace pid %d (BPF map update failed)", r->root);
 		return -EIO;
@@ -457,6 +460,7 @@ void recorder_detach(struct recorder *rr)
 	struct rec *r = (struct rec *)rr;
 	struct session *s = r->s;
 
+	launch_unwatch(r);
 	ring_buffer__consume(r->rb);
 	resume_target(r);
 	if (r->launched && !r->root_exited) {
@@ -535,6 +539,8 @@ void recorder_close(struct recorder *rr)
 
 	if (!r)
 		return;
+	if (r->rb)
+		launch_unwatch(r);
 	ring_buffer__free(r->rb);
 	if (r->pipefd[1] >= 0)
 		close(r->pipefd[1]);

@@ -110,6 +110,7 @@ struct rec {
 	pid_t root;
 	pid_t child;             /* launch: the command, 0 once reaped or none */
 	int pipefd[2];           /* launch: the child waits on it until everything is attached */
+	int pidfd;               /* launch: the child's pidfd in the ring's epoll set, -1 if none */
 	bool root_exited;
 	int root_status;
 	struct inst *inst;
@@ -180,6 +181,8 @@ void cmdline_of(pid_t pid, char *out, size_t len);
 int launch_held(struct rec *r, char *err, size_t errlen);
 int launch_release(struct rec *r, char *err, size_t errlen);
 void launch_stop(struct rec *r);
+void launch_watch(struct rec *r);
+void launch_unwatch(struct rec *r);
 
 /* finish.c */
 void rec_finish(struct rec *r);
