@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "recorder_int.h"
 #include "prof.skel.h"
@@ -179,36 +181,92 @@ static void finish_modules(struct rec *r)
 			res(r, i)->coverage = res(r, i)->precision == PREC_EXACT ? 1.0 : 0.0;
 }
 
+/* Where BPF's struct thread_state and struct frame keep what an open call needs, read from the
+ * object's BTF: the layout is the BPF program's and grows (a copy of it here went stale once,
+ * and every open call was lost). */
+struct frame_layout {
+	__u32 depth, f, fsize;                          /* thread_state.depth, .f[], sizeof(frame) */
+	__u32 start_ns, rss_start, rss_peak, op_id;     /* in struct frame */
+};
+
+static long member_off(const struct btf *btf, __s32 id, const char *name)
+{
+	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	const struct btf_member *m = t ? btf_members(t) : NULL;
+
+	for (int i = 0; m && i < btf_vlen(t); i++, m++)
+		if (!strcmp(btf__name_by_offset(btf, m->name_off), name))
+			return btf_member_bit_offset(t, i) / 8;
+	return -1;
+}
+
+static int frame_layout(struct rec *r, struct frame_layout *l)
+{
+	const struct btf *btf = bpf_object__btf(r->a.skel->obj);
+	__s32 ts = btf ? btf__find_by_name_kind(btf, "thread_state", BTF_KIND_STRUCT) : -1;
+	__s32 fr = btf ? btf__find_by_name_kind(btf, "frame", BTF_KIND_STRUCT) : -1;
+	long v[6];
+
+	if (ts <= 0 || fr <= 0 || btf__resolve_size(btf, fr) <= 0)
+		return -ENOENT;
+	v[0] = member_off(btf, ts, "depth");
+	v[1] = member_off(btf, ts, "f");
+	v[2] = member_off(btf, fr, "start_ns");
+	v[3] = member_off(btf, fr, "rss_start");
+	v[4] = member_off(btf, fr, "rss_peak");
+	v[5] = member_off(btf, fr, "op_id");
+	for (int i = 0; i < 6; i++)
+		if (v[i] < 0)
+			return -ENOENT;
+	*l = (struct frame_layout){ v[0], v[1], btf__resolve_size(btf, fr), v[2], v[3], v[4], v[5] };
+	return 0;
+}
+
+static __u64 u64_at(const char *p, __u32 off)
+{
+	__u64 v;
+
+	memcpy(&v, p + off, sizeof(v));
+	return v;
+}
+
 /* Calls still open at the end: recorded, flagged, not in the statistics. */
 static void finish_open_calls(struct rec *r)
 {
 	struct bpf_map *threads = r->a.skel->maps.threads;
-	__u32 key, next, *prev = NULL;
-	struct thread_state_u {
-		__u64 oncpu_acc, in_ts;
-		__u32 depth, overflow;
-		struct { __u64 start_ns, oncpu_start, rss_start, rss_peak, key; __u32 op_id, pad; } f[MAX_DEPTH];
-	} ts;
+	size_t vsz = bpf_map__value_size(threads);
+	__u32 key, next, *prev = NULL, depth;
+	char *ts = malloc(vsz);
+	struct frame_layout l;
 	__u64 kt = now_ns();
 
+	if (!ts || frame_layout(r, &l) || l.f + (size_t)MAX_DEPTH * l.fsize > vsz)
+		goto cleanup;
 	while (!bpf_map__get_next_key(threads, prev, &next, sizeof(next))) {
 		key = next;
 		prev = &key;
-		if (bpf_map__lookup_elem(threads, &key, sizeof(key), &ts, sizeof(ts), 0))
+		if (bpf_map__lookup_elem(threads, &key, sizeof(key), ts, vsz, 0))
 			continue;
-		for (__u32 d = 0; d < ts.depth && d < MAX_DEPTH; d++) {
+		memcpy(&depth, ts + l.depth, sizeof(depth));
+		for (__u32 d = 0; d < depth && d < MAX_DEPTH; d++) {
+			const char *f = ts + l.f + d * l.fsize;
+			__u32 op;
 			struct call_rec c = {
-				.op = ts.f[d].op_id, .tid = key, .iteration = r->o->iteration,
-				.flags = CALL_F_OPEN, .depth = d,
-				.start_ns = ts.f[d].start_ns - r->t0,
-				.duration_ns = kt - ts.f[d].start_ns,
-				.rss_start = ts.f[d].rss_start, .rss_end = ts.f[d].rss_peak,
-				.rss_peak = ts.f[d].rss_peak,
+				.tid = key, .iteration = r->o->iteration, .flags = CALL_F_OPEN, .depth = d,
+				.start_ns = u64_at(f, l.start_ns) - r->t0,
+				.duration_ns = kt - u64_at(f, l.start_ns),
+				.rss_start = u64_at(f, l.rss_start), .rss_end = u64_at(f, l.rss_peak),
+				.rss_peak = u64_at(f, l.rss_peak),
 			};
+
+			memcpy(&op, f + l.op_id, sizeof(op));
+			c.op = op;
 			if (c.op < (unsigned)r->s->nops)
 				session_add_call(r->s, &c);
 		}
 	}
+cleanup:
+	free(ts);
 }
 
 /* Finishes sampled ops and open calls after the loop. */

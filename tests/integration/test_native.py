@@ -124,6 +124,24 @@ def attach_to_running_pid():
         p.wait()
 
 
+@test
+def attach_keeps_calls_open_at_the_end():
+    # -p: the target outlives the recording, so the call running when it stops stays open in BPF;
+    # it is written flagged "open" and kept out of the statistics.
+    p = spawn([WORKLOAD, "forever", "0", "400"])
+    try:
+        time.sleep(0.3)
+        out = tmp("s.json")
+        run(["record", "-q", "-p", str(p.pid), "-d", "1.1", "-o", out] + probe("op_sleep"), check=0)
+        s = load(out)
+        opened = [c for c in s["calls"] if "open" in c["flags"]]
+        eq(len(opened), 1, "open calls")
+        eq(op(s, "op_sleep")["count"], len(s["calls"]) - 1, "count without the open call")
+    finally:
+        p.kill()
+        p.wait()
+
+
 def stop_mid_run(sig, after):
     """record launched on a long run, stopped by SIG: exit 0 and a valid JSON of what was seen."""
     out = tmp("s.json")
