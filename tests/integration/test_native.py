@@ -1,5 +1,6 @@
 """Native operations: uprobe + uretprobe against tests/targets/workload.c, whose own clock is the
 ground truth."""
+import contextlib
 import json
 import os
 import signal
@@ -102,11 +103,21 @@ def exit_code_recorded():
     eq(s["target"]["exit_code"], 7, "exit code")
 
 
-@test
-def attach_to_running_pid():
-    p = spawn([WORKLOAD, "forever", "0", "20"])
+@contextlib.contextmanager
+def running(args):
+    """The workload started with ARGS, running for the block, then killed."""
+    p = spawn([WORKLOAD] + args)
     try:
         time.sleep(0.3)
+        yield p
+    finally:
+        p.kill()
+        p.wait()
+
+
+@test
+def attach_to_running_pid():
+    with running(["forever", "0", "20"]) as p:
         out = tmp("s.json")
         run(["record", "-q", "-p", str(p.pid), "-d", "2", "-o", out] + probe("op_sleep"), check=0)
         s = load(out)
@@ -119,27 +130,19 @@ def attach_to_running_pid():
         run(["--target", str(p.pid), "-q", "-d", "0.5", "-o", out] + probe("op_sleep"), check=0)
         if op(load(out), "op_sleep")["count"] < 15:
             raise AssertionError("--target recorded too few calls")
-    finally:
-        p.kill()
-        p.wait()
 
 
 @test
 def attach_keeps_calls_open_at_the_end():
     # -p: the target outlives the recording, so the call running when it stops stays open in BPF;
     # it is written flagged "open" and kept out of the statistics.
-    p = spawn([WORKLOAD, "forever", "0", "400"])
-    try:
-        time.sleep(0.3)
+    with running(["forever", "0", "400"]) as p:
         out = tmp("s.json")
         run(["record", "-q", "-p", str(p.pid), "-d", "1.1", "-o", out] + probe("op_sleep"), check=0)
         s = load(out)
         opened = [c for c in s["calls"] if "open" in c["flags"]]
         eq(len(opened), 1, "open calls")
         eq(op(s, "op_sleep")["count"], len(s["calls"]) - 1, "count without the open call")
-    finally:
-        p.kill()
-        p.wait()
 
 
 def stop_mid_run(sig, after):
