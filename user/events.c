@@ -78,45 +78,39 @@ static void inst_note(struct rec *r, int op, __u32 tid, __u64 frame, __u64 ts, _
 	run->last_inst[slot] = r->ninst++;
 }
 
-static void on_sample(struct rec *r, const struct sample_event *e)
+/* The ops in a sample, outermost first in ops_in (each once: recursion does not count twice),
+ * their call instances noted, the innermost op's frame in *inner (-1: none); the folded stack
+ * into stack. Returns how many ops. */
+static int sample_frames(struct rec *r, struct pyproc *p, const struct sample_event *e,
+			 int *ops_in, int *inner, char *stack, size_t size)
 {
-	struct pyproc *p = py_get(r, e->pid);
-	char stack[8192];
-	size_t len = 0;
-	int ops_in[PY_MAX_FRAMES], nops_in = 0, outer = -1, inner = -1;
-	bool on = e->kind == SAMPLE_ON_CPU;
 	__u32 n = e->nframes < PY_MAX_FRAMES ? e->nframes : PY_MAX_FRAMES;
+	size_t len = 0;
+	int nops_in = 0;
 
-	r->s->samples++;
-	if (!p || !p->ok)
-		return;
 	stack[0] = 0;
+	*inner = -1;
 	/* Outermost first, as folded stacks are written. */
 	for (int i = (int)n - 1; i >= 0; i--) {
 		const struct py_frame_rec *f = &e->frames[i];
 		const struct py_sym *sym = py_symcache_get(p->syms, f->code, f->tag);
 		int op = op_of_code(r, p, f->code, f->tag);
+		bool seen = false;
 		char file[256];
 		int w;
 
-		if (op >= 0) {
-			bool seen = false;
-
-			for (int j = 0; j < nops_in; j++)
-				seen |= ops_in[j] == op;
-			if (!seen) {
-				ops_in[nops_in++] = op;
-				inst_note(r, op, e->tid, f->frame, e->ts_ns, e->weight_ns);
-			}
-			if (outer < 0)
-				outer = op;
-			inner = op;
+		for (int j = 0; op >= 0 && j < nops_in; j++)
+			seen |= ops_in[j] == op;
+		if (op >= 0 && !seen) {
+			ops_in[nops_in++] = op;
+			inst_note(r, op, e->tid, f->frame, e->ts_ns, e->weight_ns);
 		}
+		if (op >= 0)
+			*inner = op;
 		if (sym)
 			short_file(sym->file, file, sizeof(file));
-		w = snprintf(stack + len, sizeof(stack) - len, ";%s (%s)", sym ? sym->qualname : "?",
-			     sym ? file : "?");
-		if (w < 0 || (size_t)w >= sizeof(stack) - len)
+		w = snprintf(stack + len, size - len, ";%s (%s)", sym ? sym->qualname : "?", sym ? file : "?");
+		if (w < 0 || (size_t)w >= size - len)
 			break;
 		/* Names read from a live process may be torn: keep the JSON valid and the stack one
 		 * line. */
@@ -128,6 +122,20 @@ static void on_sample(struct rec *r, const struct sample_event *e)
 		}
 		len += w;
 	}
+	return nops_in;
+}
+
+static void on_sample(struct rec *r, const struct sample_event *e)
+{
+	struct pyproc *p = py_get(r, e->pid);
+	char stack[8192], full[8448], top[NAME_MAX_LEN];
+	int ops_in[PY_MAX_FRAMES], nops_in, inner;
+	bool on = e->kind == SAMPLE_ON_CPU;
+
+	r->s->samples++;
+	if (!p || !p->ok)
+		return;
+	nops_in = sample_frames(r, p, e, ops_in, &inner, stack, sizeof(stack));
 	for (int j = 0; j < nops_in; j++) {
 		struct op_run *run = &r->run[ops_in[j]];
 
@@ -139,23 +147,16 @@ static void on_sample(struct rec *r, const struct sample_event *e)
 	}
 	if (inner >= 0)
 		r->run[inner].self_ns += e->weight_ns;
-
 	/* Prefix: the top-level operation (index/search/chat/...), so one flame graph shows them
 	 * side by side. */
-	{
-		char full[8448], top[NAME_MAX_LEN];
-
-		if (outer >= 0) {
-			snprintf(top, sizeof(top), "%s", r->o->ops[outer].name);
-			char *dot = strchr(top, '.');
-			if (dot)
-				*dot = 0;
-		} else {
-			snprintf(top, sizeof(top), "(other)");
-		}
-		snprintf(full, sizeof(full), "%s%s", top, stack);
-		session_add_stack(r->s, full, on ? e->weight_ns : 0, on ? 0 : e->weight_ns);
+	if (nops_in) {
+		snprintf(top, sizeof(top), "%s", r->o->ops[ops_in[0]].name);
+		top[strcspn(top, ".")] = 0;
+	} else {
+		snprintf(top, sizeof(top), "(other)");
 	}
+	snprintf(full, sizeof(full), "%s%s", top, stack);
+	session_add_stack(r->s, full, on ? e->weight_ns : 0, on ? 0 : e->weight_ns);
 }
 
 void resume_target(struct rec *r)

@@ -152,6 +152,17 @@ static void test_samples_time_and_stacks(void **state)
 	/* folded stacks start with the top-level op; one on- and off-CPU stack merged */
 	assert_int_equal(f->s.nstacks, 2);
 	assert_string_equal(f->s.stacks[0].stack, "search;? (?);? (?);? (?)");
+	/* self time goes to the innermost frame's op, also when that op is further out too */
+	{
+		const __u64 back[3][2] = { { 0x1000, 0xa0 }, { 0x2000, 0xb0 }, { 0x1000, 0xe0 } };
+
+		sample(r, 101, T0 + 13 * PERIOD, true, 3, back);
+		assert_int_equal(r->run[0].self_ns, 2 * PERIOD);
+		assert_int_equal(r->run[1].self_ns, 2 * PERIOD);
+		assert_int_equal(r->run[0].wall_ns, 4 * PERIOD);
+		assert_int_equal(f->s.nstacks, 2); /* the same folded names: merged */
+		f->s.samples--;
+	}
 	/* a sample of a process we do not know counts, and adds nothing */
 	{
 		struct sample_event e = { .type = EV_SAMPLE, .pid = 7, .nframes = 0 };
