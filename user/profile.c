@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include "cli.h"
 #include "output.h"
+#include "recorder.h"
+#include "util.h"
 
 static const char profile_help[] =
 "Usage: ragd-bpfprof profile index [--path FILE_OR_DIR] [-n ITER] [OPTIONS]\n"
@@ -76,12 +78,32 @@ static const char *default_corpus(char *buf, size_t len)
 	return NULL;
 }
 
-/* One run of one ragd command into s: the only place profile calls record_run (a recorder that
- * stays loaded across iterations would replace this). 0 or record_run's exit code. */
 static bool quiet_stdout;
 
-static int profile_iteration(struct record_opts *ro, struct session *s, char **av, __u32 iteration,
-			     const char *progress, const char *ragd, const char *sub)
+/* One run of one ragd command into s on the recorder loaded once for every iteration (opened by
+ * the first): only the launch, this run's probes, its events and its data are per iteration.
+ * 0 or record_run's exit code. */
+static int iterate(struct recorder **rp, struct record_opts *ro, struct session *s, char *err,
+		   size_t errlen)
+{
+	int e = *rp ? 0 : recorder_open(rp, ro, s, err, errlen);
+
+	if (!e)
+		e = recorder_attach(*rp, s, err, errlen);
+	if (!e) {
+		/* A ring buffer error ends the run like the target's end: the data is kept. */
+		recorder_poll(*rp, err, errlen);
+		recorder_detach(*rp);
+		recorder_finish(*rp);
+	} else {
+		iso8601_now(s->ended_at, sizeof(s->ended_at));
+	}
+	return e == -EINVAL ? 2 : e ? 1 : 0;
+}
+
+static int profile_iteration(struct recorder **rp, struct record_opts *ro, struct session *s,
+			     char **av, __u32 iteration, const char *progress, const char *ragd,
+			     const char *sub)
 {
 	char err[1024];
 	int rc, saved = -1;
@@ -96,7 +118,7 @@ static int profile_iteration(struct record_opts *ro, struct session *s, char **a
 		if (saved >= 0)
 			dup2(2, 1);
 	}
-	rc = record_run(ro, s, err, sizeof(err));
+	rc = iterate(rp, ro, s, err, sizeof(err));
 	if (saved >= 0) {
 		dup2(saved, 1);
 		close(saved);
@@ -222,6 +244,7 @@ static int run_steps(struct profile_args *a, struct common *c, const struct step
 		     struct session *sa, struct session *sb, int *pairs)
 {
 	struct progress pg = { .tty = isatty(2), .quiet = c->ro.quiet };
+	struct recorder *rec = NULL;
 	__u32 iteration = 0;
 	int rc = 0;
 
@@ -238,7 +261,10 @@ static int run_steps(struct profile_args *a, struct common *c, const struct step
 		if (build_argv(a->ragd, steps[k].sub, steps[k].arg, a->extra, av[0], buf[0], sizeof(buf[0])) ||
 		    (sb && build_argv(a->vs_ragd, steps[k].sub, steps[k].arg, a->extra, av[1], buf[1],
 				      sizeof(buf[1]))))
+		{
+			recorder_close(rec);
 			return usage_error(sb ? "profile: empty --ragd or --vs-ragd" : "profile: empty --ragd");
+		}
 		for (int i = 0; i < total && !exiting && rc == 0; i++, iteration++) {
 			for (int side = 0; side < (sb ? 2 : 1) && !exiting; side++) {
 				int who = sb ? (side ^ (int)(iteration & 1)) : 0;
@@ -246,7 +272,7 @@ static int run_steps(struct profile_args *a, struct common *c, const struct step
 
 				snprintf(label, sizeof(label), "%s%s", steps[k].sub, !sb ? "" : who ? " B" : " A");
 				progress_show(&pg, label, i + 1, total);
-				rc = profile_iteration(&c->ro, who ? sb : sa, av[who], iteration,
+				rc = profile_iteration(&rec, &c->ro, who ? sb : sa, av[who], iteration,
 						       pg.tty ? NULL : label, who ? a->vs_ragd : a->ragd,
 						       steps[k].sub);
 				if (rc)
@@ -257,6 +283,7 @@ static int run_steps(struct profile_args *a, struct common *c, const struct step
 				(*pairs)++;
 		}
 	}
+	recorder_close(rec);
 	progress_end(&pg);
 	return rc;
 }

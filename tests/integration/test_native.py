@@ -1,5 +1,6 @@
 """Native operations: uprobe + uretprobe against tests/targets/workload.c, whose own clock is the
 ground truth."""
+import contextlib
 import json
 import os
 import signal
@@ -114,15 +115,25 @@ def exit_code_recorded():
     eq(s["target"]["exit_code"], 7, "exit code")
 
 
+@contextlib.contextmanager
+def running(args, env=None):
+    """The workload started with ARGS, running for the block, then killed."""
+    p = spawn([WORKLOAD] + args, env=env)
+    try:
+        time.sleep(0.3)
+        yield p
+    finally:
+        p.kill()
+        p.wait()
+
+
 @test
 def attach_to_running_pid():
     # The expected p50 is the workload's own clock, not the nominal call length: a nanosleep
     # overshoots by 1-2 ms under TCG (vmtest guests), by ~60 us here. ms() stretches the calls
     # there, so that the probes' own cost (~1 ms a call under TCG) stays a small part of them.
     t, call_ms = tmp("t.txt"), int(ms(20))
-    p = spawn([WORKLOAD, "forever", "0", str(call_ms)], env={"WORKLOAD_TIMINGS": t})
-    try:
-        time.sleep(0.3)
+    with running(["forever", "0", str(call_ms)], env={"WORKLOAD_TIMINGS": t}) as p:
         out = tmp("s.json")
         run(["record", "-q", "-p", str(p.pid), "-d", "2", "-o", out] + probe("op_sleep"), check=0)
         s = load(out)
@@ -139,9 +150,19 @@ def attach_to_running_pid():
         p.terminate()  # the workload writes its timings on SIGTERM
         p.wait(timeout=10 * SLOW)
         within(got, p50(read_timings(t)["op_sleep"]), 0.05, 100000, "p50")
-    finally:
-        p.kill()
-        p.wait()
+
+
+@test
+def attach_keeps_calls_open_at_the_end():
+    # -p: the target outlives the recording, so the call running when it stops stays open in BPF;
+    # it is written flagged "open" and kept out of the statistics.
+    with running(["forever", "0", "400"]) as p:
+        out = tmp("s.json")
+        run(["record", "-q", "-p", str(p.pid), "-d", "1.1", "-o", out] + probe("op_sleep"), check=0)
+        s = load(out)
+        opened = [c for c in s["calls"] if "open" in c["flags"]]
+        eq(len(opened), 1, "open calls")
+        eq(op(s, "op_sleep")["count"], len(s["calls"]) - 1, "count without the open call")
 
 
 def stop_mid_run(sig, after):
