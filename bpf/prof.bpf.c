@@ -1139,8 +1139,11 @@ int on_rc(struct bpf_perf_event_data *ctx)
 		dir = top_is_f ? -1 : 1;
 
 	if (dir < 0) {
-		/* At a clearing the frame still names its code (at a creation it may not yet). */
-		if ((rd64(F + pp->off.frame_code) & pp->off.code_ptr_mask) != code) {
+		/* At a clearing the frame still names its code (at a creation it may not yet);
+		 * 3.14 stores PyStackRef_NULL (1) in f_executable just before the decref. */
+		__u64 fc = rd64(F + pp->off.frame_code);
+
+		if ((fc & pp->off.code_ptr_mask) != code && !(pp->off.rc_scheme == 3 && fc == 1)) {
 			__sync_fetch_and_add(&stats.rc_rejected, 1);
 			return 0;
 		}

@@ -145,7 +145,8 @@ struct py_offsets {
 	__s32 tstate_thread_id;     /* PyThreadState.thread_id (pthread_self() of the thread) */
 	/* One-register scheme (on_rc): where the next frame goes and how big a frame is. */
 	__u32 rc_scheme;            /* 0: not supported; 1: 3.11 (a raising frame's clearing does not
-				     * touch the code's refcount); 2: 3.12+ (every clearing does) */
+				     * touch the code's refcount); 2: 3.12+ (every clearing does);
+				     * 3: 3.14 (as 2; f_executable is NULL, 1, at the clearing) */
 	__s32 tstate_datastack_top;
 	__s32 tstate_datastack_chunk;
 	__s32 chunk_data;           /* _PyStackChunk.data */

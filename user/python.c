@@ -128,7 +128,7 @@ static const struct py_table py_tables[] = {
 	    .current_frame = 72, .frame_code = 0, .frame_previous = 8, .frame_owner = 74,
 	    .code_adaptive = 208, .code_firstlineno = 68, .str_ascii_data = 40,
 	    .owner_cstack = 3, .runtime_tss_key = 2336, .code_ptr_mask = ~3ull,
-	    .rc_scheme = 0, .tstate_datastack_top = 240, .tstate_datastack_chunk = 232,
+	    .rc_scheme = 3, .tstate_datastack_top = 240, .tstate_datastack_chunk = 232,
 	    .chunk_data = 24, .code_framesize = 76, .code_nlocalsplus = 72, .code_stacksize = 64,
 	    .frame_specials = 0, .entry_before_link = 1 },
 	  { UOFF_COMMON, .interp_modules = 7688, .dictvalues_values = 8, .tuple_item = 32,

@@ -331,7 +331,7 @@ static void test_rc_offsets(void **state)
 {
 	struct fix *fx = *state;
 	const struct py_offsets *o = &fx->t.off;
-	static const unsigned scheme[] = { [11] = 1, [12] = 2, [13] = 2, [14] = 0 };
+	static const unsigned scheme[] = { [11] = 1, [12] = 2, [13] = 2, [14] = 3 };
 	int specials = fx->minor >= 14 ? 10 : 9;
 
 	assert_int_equal(o->rc_scheme, scheme[fx->minor]);
