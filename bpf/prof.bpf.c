@@ -831,9 +831,9 @@ static __noinline bool py_frame_gone(__u32 tgid, __u32 tid, __u64 frame)
 	return !a.found;
 }
 
-/* 3.14 (entry_before_link): an inlined call loads the callee's first instruction before it
- * stores tstate->current_frame (measured: Debian's 3.14.10 _PUSH_FRAME reads the code unit, then
- * writes current_frame), so at the entry trap the current frame can still be the caller. The
+/* 3.12+ (entry_before_link): an inlined call may load the callee's first instruction before it
+ * stores tstate->current_frame (measured: Debian's 3.13.5 and 3.14.10 read the code unit, then
+ * write current_frame), so at the entry trap the current frame can still be the caller. The
  * callee's frame is then the one just pushed: datastack_top - co_framesize, naming the code and
  * linked to cur (or to a shim frame above cur). Checked first, so a recursive call (caller runs
  * the same code) is not taken for its caller. 0: no such frame. */

@@ -154,9 +154,9 @@ struct py_offsets {
 	__s32 code_nlocalsplus;     /* 3.11 frame size = co_nlocalsplus + co_stacksize + frame_specials */
 	__s32 code_stacksize;
 	__s32 frame_specials;       /* FRAME_SPECIALS_SIZE (3.11) */
-	/* 3.14: an inlined call may read the callee's first instruction before it stores
-	 * tstate->current_frame; the callee's frame is then the one just pushed on the datastack
-	 * (needs tstate_datastack_top and code_framesize). */
+	/* 3.12+: an inlined call may read the callee's first instruction before it stores
+	 * tstate->current_frame (Debian's gcc builds of 3.13.5 and 3.14.10 do); the callee's frame
+	 * is then the one just pushed on the datastack (needs tstate_datastack_top, code_framesize). */
 	__u32 entry_before_link;
 };
 

@@ -368,7 +368,7 @@ def profile_rotates_exact_stages():
 PYOPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyops.py")
 
 
-def pyops_attach(py, ops, n, extra=()):
+def pyops_attach(py, ops, n, extra=(), rc="1"):
     """record -p on pyops.py running OPS n times each; the calls start once every op is armed.
     Returns (session, {op: [ns, ...]} from the workload's own clock, record's stderr)."""
     if not breakpoints_fire():
@@ -386,7 +386,7 @@ def pyops_attach(py, ops, n, extra=()):
         with open(err, "w") as ef:
             # 3.11 takes the one-register scheme only when asked (see rc_ok in user/record.c)
             r = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=ef,
-                                 env=dict(os.environ, RAGD_BPFPROF_RC="1"))
+                                 env=dict(os.environ, RAGD_BPFPROF_RC=rc))
             deadline = time.time() + 10
             while time.time() < deadline:
                 armed = sum(1 for line in open(err) if line.startswith("exact: "))
@@ -544,6 +544,18 @@ def matrix_attach_search_exact(it):
         p.kill()
         p.wait()
     check_attached_search(load(out), tim)
+
+
+@each_interp
+def bytecode_scheme_calls_recursion_and_kwargs(it):
+    """The first-bytecode + RETURN scheme (RAGD_BPFPROF_RC=0): 3.14 reads a callee's first
+    instruction before it links its frame (before this was handled: plain 1 of 100, kw 1 of 100);
+    a recursive call must not be taken for its caller (fact, 2 return sites: 3 registers)."""
+    s, t, log = pyops_attach(it, ["fact"], 50, rc="0")
+    check_exact_rc(s, t, log, "fact", 200, one_register=False)
+    s, t, log = pyops_attach(it, ["kw", "plain"], 100, rc="0")
+    for name in ("kw", "plain"):
+        check_exact_rc(s, t, log, name, 100, one_register=False)
 
 
 # The one-register scheme's cases on the chroot interpreters too (the host ones run above).

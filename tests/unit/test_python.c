@@ -335,7 +335,7 @@ static void test_rc_offsets(void **state)
 	int specials = fx->minor >= 14 ? 10 : 9;
 
 	assert_int_equal(o->rc_scheme, scheme[fx->minor]);
-	assert_int_equal(o->entry_before_link, fx->minor >= 14);
+	assert_int_equal(o->entry_before_link, fx->minor >= 12);
 	assert_int_equal(o->chunk_data, 24);
 	assert_int_equal(o->tstate_datastack_top, o->tstate_datastack_chunk + 8);
 	assert_int_equal(o->code_framesize, fx->minor == 11 ? -1 : 76);
