@@ -902,6 +902,32 @@ static __noinline bool py_frame_gone(__u32 tgid, __u32 tid, __u64 frame)
 	return !a.found;
 }
 
+/* 3.12+ (entry_before_link): an inlined call may load the callee's first instruction before it
+ * stores tstate->current_frame (measured: Debian's 3.13.5 and 3.14.10 read the code unit, then
+ * write current_frame), so at the entry trap the current frame can still be the caller. The
+ * callee's frame is then the one just pushed: datastack_top - co_framesize, naming the code and
+ * linked to cur (or to a shim frame above cur). Checked first, so a recursive call (caller runs
+ * the same code) is not taken for its caller. 0: no such frame. */
+static __always_inline __u64 py_pushed_frame(struct py_proc *pp, __u64 tstate, __u64 cur,
+					     __u64 code)
+{
+	__u64 F, prev;
+	__s32 w = 0;
+
+	if (!pp->off.entry_before_link || pp->off.code_framesize < 0)
+		return 0;
+	bpf_probe_read_user(&w, sizeof(w), (void *)(code + pp->off.code_framesize));
+	if (w <= 0 || w >= (1 << 20))
+		return 0;
+	F = rd64(tstate + pp->off.tstate_datastack_top) - (__u64)w * 8;
+	if (F == cur || (rd64(F + pp->off.frame_code) & pp->off.code_ptr_mask) != code)
+		return 0;
+	prev = rd64(F + pp->off.frame_previous);
+	if (prev != cur && (!prev || rd64(prev + pp->off.frame_previous) != cur))
+		return 0;
+	return F;
+}
+
 /* Hardware breakpoint on a watched function's bytecode. Cookie: op id, and whether the watched
  * instruction is the first one (entry) or a RETURN (exit). */
 SEC("perf_event")
@@ -927,6 +953,14 @@ int on_bp(struct bpf_perf_event_data *ctx)
 		return 0;
 	code = rd64(frame + pp->off.frame_code) & pp->off.code_ptr_mask;
 	want = bpf_map_lookup_elem(&py_op_code, &op);
+	if (!is_ret && want && pp->off.entry_before_link) {
+		__u64 F = py_pushed_frame(pp, tstate, frame, *want & ~PY_CODE_CLOSING);
+
+		if (F) {
+			frame = F;
+			code = *want & ~PY_CODE_CLOSING;
+		}
+	}
 	/* Bytecode read by something other than this function's own frame (dis, quickening of
 	 * another frame): not a call boundary. */
 	if (!want || (*want & ~PY_CODE_CLOSING) != code)
@@ -1176,8 +1210,11 @@ int on_rc(struct bpf_perf_event_data *ctx)
 		dir = top_is_f ? -1 : 1;
 
 	if (dir < 0) {
-		/* At a clearing the frame still names its code (at a creation it may not yet). */
-		if ((rd64(F + pp->off.frame_code) & pp->off.code_ptr_mask) != code) {
+		/* At a clearing the frame still names its code (at a creation it may not yet);
+		 * 3.14 stores PyStackRef_NULL (1) in f_executable just before the decref. */
+		__u64 fc = rd64(F + pp->off.frame_code);
+
+		if ((fc & pp->off.code_ptr_mask) != code && !(pp->off.rc_scheme == 3 && fc == 1)) {
 			__sync_fetch_and_add(&stats.rc_rejected, 1);
 			return 0;
 		}

@@ -145,7 +145,8 @@ struct py_offsets {
 	__s32 tstate_thread_id;     /* PyThreadState.thread_id (pthread_self() of the thread) */
 	/* One-register scheme (on_rc): where the next frame goes and how big a frame is. */
 	__u32 rc_scheme;            /* 0: not supported; 1: 3.11 (a raising frame's clearing does not
-				     * touch the code's refcount); 2: 3.12+ (every clearing does) */
+				     * touch the code's refcount); 2: 3.12+ (every clearing does);
+				     * 3: 3.14 (as 2; f_executable is NULL, 1, at the clearing) */
 	__s32 tstate_datastack_top;
 	__s32 tstate_datastack_chunk;
 	__s32 chunk_data;           /* _PyStackChunk.data */
@@ -153,6 +154,10 @@ struct py_offsets {
 	__s32 code_nlocalsplus;     /* 3.11 frame size = co_nlocalsplus + co_stacksize + frame_specials */
 	__s32 code_stacksize;
 	__s32 frame_specials;       /* FRAME_SPECIALS_SIZE (3.11) */
+	/* 3.12+: an inlined call may read the callee's first instruction before it stores
+	 * tstate->current_frame (Debian's gcc builds of 3.13.5 and 3.14.10 do); the callee's frame
+	 * is then the one just pushed on the datastack (needs tstate_datastack_top, code_framesize). */
+	__u32 entry_before_link;
 };
 
 /* One Python process: offsets plus where its _PyRuntime is. Keyed by tgid. */

@@ -63,11 +63,12 @@
  * str length / state / ascii data / compact data  16/32/48/72 (3.11), 16/32/40/56 (3.12+)
  * _PyCoMonitoringData lines / per_instruction_opcodes      - 40/56 32/48 96/112
  * C-stack shim frames: owner == 3 (3.12, 3.13), owner >= 3 (3.14: 3 interpreter, 4 C stack)
- * One-register scheme (gdb ptype/o on the pyenv libpythons; 3.14 not measured: rc_scheme 0)
- * tstate.datastack_chunk / datastack_top  296/304 232/240 232/240
- * _PyStackChunk.data                      24    24    24
- * code co_stacksize / co_nlocalsplus    68/76 64/72 64/72
- * code co_framesize (words)               -    76    76   (3.11: nlocalsplus + stacksize + 9)
+ * One-register scheme and 3.14's late frame link (gdb ptype/o on the pyenv libpythons; 3.14:
+ * offsetof() against Debian sid's libpython3.14-dev 3.14.10 internal headers)
+ * tstate.datastack_chunk / datastack_top  296/304 232/240 232/240 232/240
+ * _PyStackChunk.data                      24    24    24    24
+ * code co_stacksize / co_nlocalsplus    68/76 64/72 64/72 64/72
+ * code co_framesize (words)               -    76    76    76 (3.11: nlocalsplus + stacksize + 9)
  */
 struct py_table {
 	__u32 minor;
@@ -107,7 +108,8 @@ static const struct py_table py_tables[] = {
 	    .owner_cstack = 3, .runtime_tss_key = 1544,
 	    .code_ptr_mask = ~0ull, .rc_scheme = 2, .tstate_datastack_top = 240,
 	    .tstate_datastack_chunk = 232, .chunk_data = 24, .code_framesize = 76,
-	    .code_nlocalsplus = 72, .code_stacksize = 64, .frame_specials = 0 },
+	    .code_nlocalsplus = 72, .code_stacksize = 64, .frame_specials = 0,
+	    .entry_before_link = 1 },
 	  { UOFF_COMMON, .interp_modules = 944, .dictvalues_values = 0, .tuple_item = 24,
 	    .code_monitoring = 168, .mon_lines = 40, .mon_per_instr = 56, .str_compact_data = 56 } },
 	{ 13,
@@ -118,7 +120,8 @@ static const struct py_table py_tables[] = {
 	    .owner_cstack = 3, .runtime_tss_key = 2160,
 	    .code_ptr_mask = ~0ull, .rc_scheme = 2, .tstate_datastack_top = 240,
 	    .tstate_datastack_chunk = 232, .chunk_data = 24, .code_framesize = 76,
-	    .code_nlocalsplus = 72, .code_stacksize = 64, .frame_specials = 0 },
+	    .code_nlocalsplus = 72, .code_stacksize = 64, .frame_specials = 0,
+	    .entry_before_link = 1 },
 	  { UOFF_COMMON, .interp_modules = 7656, .dictvalues_values = 8, .tuple_item = 24,
 	    .code_monitoring = 176, .mon_lines = 32, .mon_per_instr = 48, .str_compact_data = 56 } },
 	{ 14,
@@ -126,7 +129,10 @@ static const struct py_table py_tables[] = {
 	    .tstate_native_tid = 160, .tstate_thread_id = 152, .tstate_cframe = -1,
 	    .current_frame = 72, .frame_code = 0, .frame_previous = 8, .frame_owner = 74,
 	    .code_adaptive = 208, .code_firstlineno = 68, .str_ascii_data = 40,
-	    .owner_cstack = 3, .runtime_tss_key = 2336, .code_ptr_mask = ~3ull },
+	    .owner_cstack = 3, .runtime_tss_key = 2336, .code_ptr_mask = ~3ull,
+	    .rc_scheme = 3, .tstate_datastack_top = 240, .tstate_datastack_chunk = 232,
+	    .chunk_data = 24, .code_framesize = 76, .code_nlocalsplus = 72, .code_stacksize = 64,
+	    .frame_specials = 0, .entry_before_link = 1 },
 	  { UOFF_COMMON, .interp_modules = 7688, .dictvalues_values = 8, .tuple_item = 32,
 	    .code_monitoring = 176, .mon_lines = 96, .mon_per_instr = 112, .str_compact_data = 56 } },
 };

@@ -2,6 +2,7 @@
 programs in tests/targets and the bundled ragd-lite workload."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -167,3 +168,98 @@ def wait_launched(rec_pid, exe, timeout=30):
                 pass
         time.sleep(0.02)
     raise AssertionError(f"record did not start {exe} within {timeout} s")
+
+
+# ---- Debian interpreters in debootstrap chroots (how a container looks from outside) ----
+CHROOT_CACHE = os.environ.get("RBP_CHROOT_CACHE", "/var/cache/ragd-bpfprof/chroot")
+
+
+def debian_chroot(suite):
+    """A Debian SUITE tree with that release's own python3 (debootstrap --variant=minbase
+    --include=python3), built once and kept under CHROOT_CACHE/SUITE (trixie ~30 s, sid ~1.5 min).
+    Skip, with the reason, where it cannot be built (no debootstrap, no network, a guest)."""
+    d = os.path.join(CHROOT_CACHE, suite)
+    if os.access(os.path.join(d, "usr", "bin", "python3"), os.X_OK):
+        return d
+    if SLOW > 1:
+        raise Skip(f"no {suite} chroot in a vmtest guest (built on the host only)")
+    ds = shutil.which("debootstrap") or ("/usr/sbin/debootstrap" if os.access("/usr/sbin/debootstrap", os.X_OK) else None)
+    if not ds:
+        raise Skip(f"debootstrap not installed: cannot build the Debian {suite} chroot (apt-get install debootstrap)")
+    os.makedirs(CHROOT_CACHE, exist_ok=True)
+    part = d + ".part"
+    shutil.rmtree(part, ignore_errors=True)
+    t0 = time.time()
+    try:
+        p = subprocess.run([ds, "--variant=minbase", "--include=python3", suite, part],
+                           capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        p = None
+    if p is None or p.returncode != 0 or not os.access(os.path.join(part, "usr", "bin", "python3"), os.X_OK):
+        why = "timed out after 900 s" if p is None else \
+            ((p.stderr or p.stdout).strip().splitlines() or ["exit %d" % p.returncode])[-1]
+        shutil.rmtree(part, ignore_errors=True)
+        raise Skip(f"cannot build the Debian {suite} chroot (debootstrap: {why[:160]})")
+    os.rename(part, d)
+    print(f"     built the Debian {suite} chroot in {time.time() - t0:.0f} s: {d}", flush=True)
+    return d
+
+
+class Interp:
+    """A Python to run workloads with: argv runs it (["/usr/bin/python3.11"] or ["chroot", DIR,
+    "python3"]); root is the tree it sees as / (None: the host's). Files the workload reads or
+    writes go through path(): under a chroot they live in DIR/tmp and the workload gets their
+    path inside the tree; the host reads them at the host path."""
+
+    def __init__(self, label, argv, root=None):
+        self.label, self.argv, self.root = label, argv, root
+        self.ragd_lite = RAGD_LITE
+        if root:
+            # The bundled workload and test scripts, copied into the tree (small; refreshed).
+            dst = os.path.join(root, "opt", "rbp", "ragd-lite")
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(RAGD_LITE, dst, ignore=shutil.ignore_patterns("__pycache__", "*.db"))
+            self.ragd_lite = "/opt/rbp/ragd-lite"
+
+    def tmp(self, name):
+        """A fresh host path for NAME that the interpreter can reach."""
+        if not self.root:
+            return tmp(name)
+        base = os.path.join(self.root, "tmp")
+        os.makedirs(base, exist_ok=True)
+        return os.path.join(tempfile.mkdtemp(prefix="rbp-test-", dir=base), name)
+
+    def path(self, host_path):
+        """HOST_PATH as the interpreter sees it."""
+        if not self.root:
+            return host_path
+        return "/" + os.path.relpath(host_path, self.root)
+
+    def copy_in(self, host_file):
+        """A copy of HOST_FILE the interpreter can run; returns its path as it sees it."""
+        if not self.root:
+            return host_file
+        dst = os.path.join(self.root, "opt", "rbp", os.path.basename(host_file))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy(host_file, dst)
+        return self.path(dst)
+
+
+class proc_mounted:
+    """with proc_mounted(root): /proc mounted inside a chroot for the block (if it was not)."""
+
+    def __init__(self, root):
+        self.root, self.mounted = root, False
+
+    def __enter__(self):
+        if self.root:
+            pdir = os.path.join(self.root, "proc")
+            if not os.path.ismount(pdir):
+                subprocess.run(["mount", "-t", "proc", "proc", pdir], check=True)
+                self.mounted = True
+        return self
+
+    def __exit__(self, *exc):
+        if self.mounted:
+            subprocess.run(["umount", "-l", os.path.join(self.root, "proc")], check=False)
+        return False

@@ -3,7 +3,7 @@ some inputs (caught by the caller), have several return sites, recurse, or run o
 Each function times itself (perf_counter_ns around its body) and the ground truth goes to
 --timings as JSON lines {"op": QUALNAME, "ns": N}.
 
-usage: pyops.py [--ops plain,logs,raises,multi,rec,threaded,cfunc,ingen,deep,keepframe,init] [-n N] [--work K] [--timings FILE]
+usage: pyops.py [--ops plain,logs,raises,multi,rec,threaded,cfunc,ingen,deep,keepframe,init,fact,kw] [-n N] [--work K] [--timings FILE]
                 [--go FILE] [--print]
   --go FILE   wait until FILE exists before the calls (attach mode: start recording first)
   --print     print each call's own timing on stdout
@@ -134,6 +134,24 @@ def _pad(n, i):
     return _pad(n - 1, i)
 
 
+def fact(n):  # recursion with two return sites (bytecode scheme: 3 registers)
+    t0 = _clock()
+    try:
+        if n == 0:
+            return 1
+        return fact(n - 1) * n
+    finally:
+        _note("fact", t0)
+
+
+def kw(x, scale=1):  # called with a keyword argument (CALL_KW)
+    t0 = _clock()
+    try:
+        return _work(WORK) * scale + x
+    finally:
+        _note("kw", t0)
+
+
 class Init:
     def __init__(self, x):  # Class() on 3.13: a cleanup shim frame sits below __init__'s frame
         t0 = _clock()
@@ -164,6 +182,10 @@ def call(op, i):
             return -1
     if op == "rec":
         return rec(3)
+    if op == "fact":
+        return fact(3)
+    if op == "kw":
+        return kw(i, scale=2)
     if op == "init":  # spec target: pyops.py:Init.__init__
         return Init(i)
     if op == "cfunc":  # called from C (map): an entry frame

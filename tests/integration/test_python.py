@@ -8,8 +8,9 @@ import sys
 import textwrap
 import time
 
-from lib import (BIN, RAGD_LITE, Skip, calls, eq, load, op, p50, python_candidates, python_versions,
-                 record, run, scaled, spawn, test, timing, tmp, within)
+from lib import (BIN, RAGD_LITE, SLOW, STRETCH, Interp, Skip, calls, debian_chroot, eq, load, op, p50,
+                 proc_mounted, python_candidates, python_versions, record, run, scaled, spawn, test,
+                 timing, tmp, within)
 
 _bp = None
 
@@ -276,7 +277,12 @@ def attach_search_loop_exact(py):
     finally:
         p.kill()
         p.wait()
-    s = load(out)
+    check_attached_search(load(out), tim)
+
+
+def check_attached_search(s, tim):
+    """A -p session on a search loop: search exact, each call matching one of the workload's own
+    (TIM, its --timings file), p50 of the same calls within 2% or 100 us."""
     o = op(s, "search")
     eq(o["precision"], "exact", f"search precision (note: {o.get('note')})")
     if o["count"] < 40:
@@ -357,15 +363,16 @@ def profile_rotates_exact_stages():
 PYOPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyops.py")
 
 
-def pyops_attach(py, ops, n, extra=()):
+def pyops_attach(py, ops, n, extra=(), rc="1"):
     """record -p on pyops.py running OPS n times each; the calls start once every op is armed.
     Returns (session, {op: [ns, ...]} from the workload's own clock, record's stderr)."""
     if not breakpoints_fire():
         raise Skip("hardware breakpoints do not fire on this machine (self-test)")
-    d = os.path.dirname(tmp("x"))
+    it = py if isinstance(py, Interp) else Interp(py, [py])
+    d = os.path.dirname(it.tmp("x"))
     go, tim, out, err = (os.path.join(d, f) for f in ("go", "t.jsonl", "s.json", "err"))
-    p = spawn([py, PYOPS, "--ops", ",".join(ops), "-n", str(n), "--go", go, "--timings", tim,
-               "--linger", "60"])
+    p = spawn(it.argv + [it.copy_in(PYOPS), "--ops", ",".join(ops), "-n", str(n), "--go", it.path(go),
+                         "--timings", it.path(tim), "--linger", "60"])
     try:
         p.stdout.readline()
         args = [BIN, "record", "-v", "-q", "-F", "0", "-o", out, "-p", str(p.pid), "-d", "40"]
@@ -374,7 +381,7 @@ def pyops_attach(py, ops, n, extra=()):
         with open(err, "w") as ef:
             # 3.11 takes the one-register scheme only when asked (see rc_ok in user/record.c)
             r = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=ef,
-                                 env=dict(os.environ, RAGD_BPFPROF_RC="1"))
+                                 env=dict(os.environ, RAGD_BPFPROF_RC=rc))
             deadline = time.time() + 10
             while time.time() < deadline:
                 armed = sum(1 for line in open(err) if line.startswith("exact: "))
@@ -407,7 +414,7 @@ def check_exact_rc(s, t, log, name, count=None, one_register=True):
 
 
 def rc_scheme(py):
-    return 1 if "3.11" in py else 2
+    return 1 if "3.11" in (py.label if isinstance(py, Interp) else py) else 2
 
 
 @each_python
@@ -453,3 +460,100 @@ def rc_chunk_start_escaped_frames_and_init(py):
         o = op(s, "keepframe")
         if o["count"] < 63:
             raise AssertionError(f"keepframe count {o['count']} < 63")
+
+
+# ---- the interpreter matrix: Debian 12's 3.11, pyenv 3.12/3.13, and Debian's own stripped
+# interpreters (libpython linked in) in debootstrap chroots, run as `chroot DIR python3`: how a
+# container looks from outside. Each launched (`record -- ...`) and attached (`record -p`).
+MATRIX = [("3.11-debian12", "/usr/bin/python3.11", None),
+          ("3.12-pyenv", "/root/.pyenv/versions/3.12.1/bin/python3.12", None),
+          ("3.13-pyenv", "/root/.pyenv/versions/3.13.0/bin/python3.13", None),
+          ("3.13-debian13", None, "trixie"),
+          ("3.14-sid", None, "sid")]
+
+
+def matrix_interp(label, py, suite):
+    if suite:
+        root = debian_chroot(suite)
+        return Interp(label, ["chroot", root, "python3"], root)
+    if not os.access(py, os.X_OK):
+        raise Skip(f"Python {label} not installed here ({py})")
+    return Interp(label, [py])
+
+
+def each_interp(fn, chroots_only=False):
+    """One test per matrix interpreter; a gap is a skip with its one-line reason."""
+    for label, py, suite in MATRIX:
+        if chroots_only and not suite:
+            continue
+
+        def t(label=label, py=py, suite=suite):
+            if not breakpoints_fire():
+                raise Skip("hardware breakpoints do not fire on this machine (self-test): the "
+                           "interpreter matrix needs exact calls; run `make vmtest`")
+            it = matrix_interp(label, py, suite)
+            with proc_mounted(it.root):
+                fn(it)
+        t.__name__ = f"{fn.__name__}[{label}]"
+        t.__module__ = fn.__module__
+        test(t)
+    return fn
+
+
+def interp_index(it):
+    db = it.tmp("index.db")
+    subprocess.run(it.argv + ["-m", "ragd", "index", "--db", it.path(db), "-q", "--timings", "none"],
+                   env=dict(os.environ, PYTHONPATH=it.ragd_lite), check=True, capture_output=True,
+                   timeout=120)
+    return db
+
+
+@each_interp
+@timing
+def matrix_launch_search_exact(it):
+    """record -- INTERP -m ragd search, default spec: search exact, as many calls as the
+    workload's own clock counted, p50 within 2% or 100 us, coverage 1."""
+    db, tim, n = interp_index(it), it.tmp("timings.jsonl"), scaled(100)
+    s = record(["--"] + it.argv + ["-m", "ragd", "search", "hybrid search with bm25", "--db",
+                                   it.path(db), "--repeat", str(n), "--sleep-ms", "2", "--timings",
+                                   it.path(tim), "-q"], env={"PYTHONPATH": it.ragd_lite})
+    t = truth(tim)
+    eq(len(t["search"]), n, "the workload's own search count")
+    check_exact(s, t, ["search"])
+
+
+@each_interp
+@timing
+def matrix_attach_search_exact(it):
+    """record -p on a search loop of INTERP: as attach_search_loop_exact."""
+    db, tim = interp_index(it), it.tmp("timings.jsonl")
+    p = spawn(it.argv + ["-m", "ragd", "search", "bm25 ranking", "--db", it.path(db), "--repeat",
+                         "100000", "--sleep-ms", "3", "--timings", it.path(tim), "-q"],
+              env={"PYTHONPATH": it.ragd_lite})
+    try:
+        time.sleep(1.0)
+        out = tmp("s.json")
+        # chroot execs the interpreter: p.pid is the Python process
+        run(["record", "-q", "-p", str(p.pid), "-d", "2", "-F", "0", "-o", out], check=0)
+    finally:
+        p.kill()
+        p.wait()
+    check_attached_search(load(out), tim)
+
+
+@each_interp
+def bytecode_scheme_calls_recursion_and_kwargs(it):
+    """The first-bytecode + RETURN scheme (RAGD_BPFPROF_RC=0): 3.14 reads a callee's first
+    instruction before it links its frame (before this was handled: plain 1 of 100, kw 1 of 100);
+    a recursive call must not be taken for its caller (fact, 2 return sites: 3 registers)."""
+    s, t, log = pyops_attach(it, ["fact"], 50, rc="0")
+    check_exact_rc(s, t, log, "fact", 200, one_register=False)
+    s, t, log = pyops_attach(it, ["kw", "plain"], 100, rc="0")
+    for name in ("kw", "plain"):
+        check_exact_rc(s, t, log, name, 100, one_register=False)
+
+
+# The one-register scheme's cases on the chroot interpreters too (the host ones run above).
+for _body in (rc_four_ops_exact_at_once, rc_recursion_threads_and_c_callers,
+              rc_chunk_start_escaped_frames_and_init):
+    each_interp(_body, chroots_only=True)

@@ -366,18 +366,19 @@ static void test_find_batched(void **state)
 		fail_msg("%s: %zu reads batched vs %zu one at a time", fx->name, batched, single);
 }
 
-/* One-register scheme: frame size from the code objects in the image. On 3.12+ co_framesize
- * must equal co_nlocalsplus + co_stacksize + FRAME_SPECIALS_SIZE (9), which checks all three
- * offsets; 3.11 computes it from the other two. 3.14 keeps the old scheme. */
+/* One-register scheme (and 3.14's pushed-frame lookup at entry): frame size from the code
+ * objects in the image. On 3.12+ co_framesize must equal co_nlocalsplus + co_stacksize +
+ * FRAME_SPECIALS_SIZE (9; 10 on 3.14), which checks all three offsets; 3.11 computes it from
+ * the other two. */
 static void test_rc_offsets(void **state)
 {
 	struct fix *fx = *state;
 	const struct py_offsets *o = &fx->t.off;
-	static const unsigned scheme[] = { [11] = 1, [12] = 2, [13] = 2, [14] = 0 };
+	static const unsigned scheme[] = { [11] = 1, [12] = 2, [13] = 2, [14] = 3 };
+	int specials = fx->minor >= 14 ? 10 : 9;
 
 	assert_int_equal(o->rc_scheme, scheme[fx->minor]);
-	if (!o->rc_scheme)
-		return;
+	assert_int_equal(o->entry_before_link, fx->minor >= 12);
 	assert_int_equal(o->chunk_data, 24);
 	assert_int_equal(o->tstate_datastack_top, o->tstate_datastack_chunk + 8);
 	assert_int_equal(o->code_framesize, fx->minor == 11 ? -1 : 76);
@@ -393,7 +394,7 @@ static void test_rc_offsets(void **state)
 		if (o->code_framesize < 0)
 			continue;
 		assert_int_equal(img_read(fx->im, code + o->code_framesize, &fs, 4), 0);
-		if (fs != nl + ss + 9)
+		if (fs != nl + ss + specials)
 			fail_msg("%s %s: co_framesize %d, nlocalsplus %d, stacksize %d", fx->name,
 				 fx->ex->fn[i].name, fs, nl, ss);
 	}
