@@ -587,7 +587,8 @@ static void py_resolve(struct rec *r)
 			continue;
 		if (run->state != OPS_PENDING && !(run->state == OPS_SAMPLED && !run->code))
 			continue;
-		if (py_find_function(&p->t, r->o->ops[i].path, r->o->ops[i].symbol, &code) != 1)
+		if (py_find_function_why(&p->t, r->o->ops[i].path, r->o->ops[i].symbol, &code,
+					 res(r, i)->note, sizeof(res(r, i)->note)) != 1)
 			continue;
 		run->code = code;
 		py_classify(r, i);
@@ -1693,7 +1694,7 @@ int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
 	bool want[MAX_OPS];
 	int nexact = 0, nsampled = 0, nmissing = 0;
 	const char *why[MAX_OPS] = {};
-	char detail[MAX_OPS][160];
+	char detail[MAX_OPS][320];
 
 	if (live) {
 		if (kill(o->pid, 0) && errno == ESRCH) {
@@ -1804,10 +1805,12 @@ int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
 		struct py_code_info ci;
 		char cwhy[64];
 
-		if (py_find_function(&t, sp->path, sp->symbol, &code) != 1 || py_code_read(&t, code, &ci)) {
+		if (py_find_function_why(&t, sp->path, sp->symbol, &code, detail[i], sizeof(detail[i])) != 1 ||
+		    py_code_read(&t, code, &ci)) {
 			why[i] = "not found";
-			snprintf(detail[i], sizeof(detail[i]), "no %s in a loaded module ending %s (yet)",
-				 sp->symbol, sp->path);
+			if (!detail[i][0])
+				snprintf(detail[i], sizeof(detail[i]), "no %s in a loaded module ending %s (yet)",
+					 sp->symbol, sp->path);
 			nmissing++;
 			continue;
 		}
