@@ -1348,6 +1348,11 @@ int py_find_function_why(struct py_target *t, const char *file_suffix, const cha
 	/* "Class.serch": close means about half of the last part, not of the whole name */
 	sg.span = strlen(qualname) - (strrchr(qualname, '.') ? strrchr(qualname, '.') + 1 - qualname : 0);
 	suggest_from_module(t, f.first_md, &sg);
+	/* The name is there now: the first look raced the module body (a running target). */
+	if (sg.n && !strcmp(sg.names[0], qualname) && resolve_in_module(t, f.first_md, qualname, code)) {
+		why[0] = 0;
+		return 1;
+	}
 	suggest_format(&sg, hint, sizeof(hint));
 	snprintf(why, whylen, "'%s' is not in loaded module %s%s", qualname, file_suffix, hint);
 	return 0;

@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include "attach.h"
+#include "opnote.h"
 #include "planner.h"
 #include "python.h"
 #include "record.h"
@@ -1082,6 +1083,20 @@ static __u64 py_coverage(struct rec *r, int i, __u64 *watched, __u64 *window)
 	return mine;
 }
 
+/* A found py: op without a call this run: why, from what the recorder knew (opnote.c). */
+static void py_unseen(struct rec *r, int i)
+{
+	char held[DESC_MAX_LEN] = "";
+	struct unseen_facts f = { .need = r->run[i].need, .armed_share = res(r, i)->coverage,
+		.sampled = r->run[i].wall_ns > 0, .hz = r->o->hz, .holders = held,
+		.max_breakpoints = r->o->max_breakpoints, .enospc = r->slot_budget < r->o->max_breakpoints };
+
+	for (int j = 0; j < r->o->nops; j++)
+		if (j != i && r->run[j].narmed)
+			names_append(held, sizeof(held), res(r, j)->name);
+	op_unseen_note(&f, res(r, i)->note, sizeof(res(r, i)->note));
+}
+
 /* Precision and coverage of a py: function op: exact once it was watched while it could run. */
 static void py_finish_op(struct rec *r, int i)
 {
@@ -1101,15 +1116,17 @@ static void py_finish_op(struct rec *r, int i)
 				 "(debug registers shared): counts are of that part", 100.0 * or->coverage);
 		else
 			or->note[0] = 0;
+		if (!mine)
+			py_unseen(r, i);
 		return;
 	}
 	or->precision = PREC_SAMPLED;
 	or->coverage = 0;
-	if (run->state == OPS_PENDING && !or->note[0] && !run->wall_ns)
+	if (run->nfound)
+		py_unseen(r, i); /* found (maybe in a process gone since) */
+	else if (run->state == OPS_PENDING && !or->note[0] && !run->wall_ns)
 		snprintf(or->note, sizeof(or->note), r->npy ? "function not found in the target "
 			 "(module never imported?)" : "no Python interpreter seen");
-	else if (run->state == OPS_READY && run->need)
-		snprintf(or->note, sizeof(or->note), "no debug register left for it: timed from samples");
 }
 
 /* Finishes sampled ops and open calls after the loop. */
@@ -1419,9 +1436,10 @@ int record_run(struct record_opts *o, struct session *s, char *err, size_t errle
 		if (r->bp_why) {
 			session_warn(s, "%s: py: function operations are timed from stack samples (precision "
 				     "\"sampled\"); native ops and module bodies stay exact", r->bp_why);
-			/* Nothing to arm: holding the target at each module load would only cost time. */
+			/* Nothing to arm: holding the target at each module load would only cost time;
+			 * the loads still say which functions exist (the reasons of ops not seen). */
 			for (int m = 0; m < r->nmods; m++)
-				r->mods[m].flags &= ~(MOD_F_PAUSE | MOD_F_NOTIFY);
+				r->mods[m].flags &= ~MOD_F_PAUSE;
 		}
 	}
 
@@ -1842,6 +1860,7 @@ int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
 	fprintf(out, "%-22s %-24s %s\n", "OPERATION", "PRECISION", "WHERE / WHY");
 	for (int i = 0; i < o->nops; i++)
 		fprintf(out, "%-22s %-24s %s\n", o->ops[i].name, why[i] ? why[i] : "?", detail[i]);
+	o->not_found = nmissing;
 	fprintf(out, "\n%d exact, %d sampled, %d not found%s\n", nexact, nsampled, nmissing,
 		live ? "" : " (function ops are resolved at run time)");
 	return 0;
