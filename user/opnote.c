@@ -18,9 +18,12 @@ void names_append(char *buf, size_t len, const char *name)
 /* What sampling says about an op it never caught. */
 static void unsampled(const struct unseen_facts *f, char *buf, size_t len)
 {
+	char period[32];
+
 	if (f->hz > 0)
 		snprintf(buf, len, "no sample caught it: not called, or each call shorter than the "
-			 "sample period (%.3g ms at %d Hz)", 1000.0 / f->hz, f->hz);
+			 "sample period (%s at %d Hz)", fmt_ns(1000000000ull / f->hz, period,
+							       sizeof(period)), f->hz);
 	else
 		snprintf(buf, len, "not sampled (-F 0)");
 }

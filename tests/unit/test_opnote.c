@@ -12,7 +12,7 @@
 #include "opnote.h"
 
 static const char SHORT[] = "no sample caught it: not called, or each call shorter than the "
-			    "sample period (1 ms at 999 Hz)";
+			    "sample period (1.00ms at 999 Hz)";
 
 static void note(const struct unseen_facts *f, const char *before, char *out, size_t len)
 {
@@ -59,7 +59,7 @@ static void test_partly_armed(void **state)
 	     "that part", buf, sizeof(buf));
 	assert_string_equal(buf, "armed 40% of the time it could run, no exact call; no sample "
 			    "caught it: not called, or each call shorter than the sample period "
-			    "(10.1 ms at 99 Hz)");
+			    "(10.1ms at 99 Hz)");
 	/* watched all the time: never called, nothing more to say */
 	f.armed_share = 1.0;
 	note(&f, "x", buf, sizeof(buf));
