@@ -50,7 +50,9 @@ void op_unseen_note(const struct unseen_facts *f, char *note, size_t len)
 			snprintf(note, len, "armed %.0f%% of the time it could run, no exact call; %s",
 				 100.0 * f->armed_share, tail);
 	} else if (f->need > 0) {
-		snprintf(note, len, "never armed (%s)%s%s", held, f->sampled ? suffix : "; ",
+		/* the planner armed it after its parent's call, for the next one that never came */
+		snprintf(note, len, "%s (%s)%s%s", f->ever_armed ? "armed only while its parent was "
+			 "not running" : "never armed", held, f->sampled ? suffix : "; ",
 			 f->sampled ? "" : tail);
 	} else if (!f->sampled && !strstr(note, tail)) {
 		/* cannot be exact ("generator: timed from samples"): say what sampling saw */

@@ -12,6 +12,7 @@
 struct unseen_facts {
 	int need;             /* debug registers it takes to be exact; 0: it cannot be (see why) */
 	double armed_share;   /* share of the time it could run that it was watched, 0..1 */
+	bool ever_armed;      /* it held debug registers at some point (maybe while it could not run) */
 	bool sampled;         /* a stack sample saw it */
 	int hz;               /* stack sampling frequency, 0: off */
 	int max_breakpoints;  /* debug registers it was allowed (--max-breakpoints) */
@@ -21,7 +22,8 @@ struct unseen_facts {
 
 /* Rewrites NOTE (which holds why the op is sampled, or "") with the true reason it has no call:
  * "armed 40% of the time it could run, no exact call; no sample caught it: ...",
- * "never armed (debug registers held by a, b); no sample caught it: ...", or, when samples did
+ * "never armed (debug registers held by a, b); no sample caught it: ...", "armed only while its
+ * parent was not running (debug registers held by a, b); ...", or, when samples did
  * see it, "never armed (debug registers held by a, b): timed from samples". Watched the whole
  * time: "" (it was never called). */
 void op_unseen_note(const struct unseen_facts *f, char *note, size_t len);

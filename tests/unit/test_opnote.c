@@ -30,6 +30,13 @@ static void test_never_armed(void **state)
 	snprintf(want, sizeof(want), "never armed (debug registers held by search, index); %s", SHORT);
 	assert_string_equal(buf, want);
 
+	f.ever_armed = true;
+	note(&f, "", buf, sizeof(buf));
+	snprintf(want, sizeof(want), "armed only while its parent was not running (debug registers "
+		 "held by search, index); %s", SHORT);
+	assert_string_equal(buf, want);
+	f.ever_armed = false;
+
 	f.enospc = true;
 	note(&f, "", buf, sizeof(buf));
 	assert_non_null(strstr(buf, "held by search, index and another tool); no sample"));
