@@ -468,6 +468,13 @@ TYPO_WHY = ("'HybridSearcher.serch' is not in loaded module ragd/search/hybrid.p
             "(did you mean: HybridSearcher.search?)")
 
 
+def write_script(name, text):
+    path = tmp(name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def strict_lines(p):
     return [l for l in p.stderr.splitlines() if "--strict" in l]
 
@@ -526,9 +533,7 @@ def stage_between_samples_says_why(py):
     # microseconds once, never gets one and no 1 Hz sample catches it. The note used to be
     # "no debug register left for it".
     # (a module of its own: its functions are armed when its import returns, before the call)
-    mod = tmp("stagemod.py")
-    with open(mod, "w") as f:
-        f.write(STAGE_SCRIPT)
+    mod = write_script("stagemod.py", STAGE_SCRIPT)
     s = record(["-F", "1", "--max-breakpoints", "2", "-e", f"outer=py:{mod}:outer",
                 "-e", f"outer.short=py:{mod}:short", "--", py, "-c", "import stagemod; stagemod.outer()"],
                env={"RAGD_BPFPROF_RC": "0", "PYTHONPATH": os.path.dirname(mod)})
@@ -553,6 +558,9 @@ def work():
 def run():
     go.wait()
     work()
+"""
+# n threads run run()
+THREADS_MAIN = """
 ts = [threading.Thread(target=run) for _ in range(n)]
 for t in ts:
     t.start()
@@ -564,22 +572,23 @@ for t in ts:
 @each_python
 def sampled_calls_per_thread_not_merged(py):
     # 130 threads with consecutive tids (tid % 64 collides for most of them), each one call of
-    # work() seen by ~10 off-CPU samples interleaved with the others': one sampled call each.
+    # work() seen by ~10 off-CPU samples interleaved with the others': one sampled call each
+    # (keyed by tid % 64 they made 1,276-1,451; a thread that waits long for the GIL between two
+    # samples may split its call in two, rarely).
     n = 130
-    script = tmp("threads.py")
-    with open(script, "w") as f:
-        f.write(THREADS_SCRIPT)
+    script = write_script("threads.py", THREADS_SCRIPT + THREADS_MAIN)
     s = record(["--max-breakpoints", "0", "-e", f"work=py:{script}:work", "--", py, script, str(n)])
     o = op(s, "work")
     eq(o["precision"], "sampled", "precision")
-    got = calls(s, "work", include_flagged=True)
-    eq(len(got), n, "sampled calls")
-    eq(o["count"], n, "count")
+    got = len(calls(s, "work", include_flagged=True))
+    if not n <= got <= n + n // 20:
+        raise AssertionError(f"{got} sampled calls of work for {n} calls")
+    eq(o["count"], got, "count")
 
 
 INST_SCRIPT = """
 import sys, threading, time
-k = int(sys.argv[1])
+k, n = int(sys.argv[1]), 4
 def op():
     time.sleep(0.00015)
 def a():
@@ -592,11 +601,6 @@ def run():
     for _ in range(k):
         a()
         b()
-ts = [threading.Thread(target=run) for _ in range(4)]
-for t in ts:
-    t.start()
-for t in ts:
-    t.join()
 """
 
 
@@ -606,9 +610,7 @@ def sampled_calls_past_max_inst_counted(py):
     # last: each is its own sampled call. Past 65,536 they are counted and warned, not dropped
     # in silence.
     k = 9000
-    script = tmp("inst.py")
-    with open(script, "w") as f:
-        f.write(INST_SCRIPT)
+    script = write_script("inst.py", INST_SCRIPT + THREADS_MAIN)
     s = record(["-F", "99", "--max-breakpoints", "0", "-e", f"op=py:{script}:op", "--", py, script, str(k)],
                timeout=300)
     kept = len(calls(s, "op", include_flagged=True))
