@@ -488,7 +488,7 @@ def typo_qualname_did_you_mean_and_strict(py):
     cmd = ["--", py, "-m", "ragd", "search", "hybrid search", "--db", db, "-q", "--timings", "none"]
     out = tmp("typo.json")
     p = run(["record", "--no-color", "-o", out] + TYPO + cmd, env=env, check=0)
-    if TYPO_WHY not in p.stdout:
+    if TYPO_WHY + ": s" not in " ".join(p.stdout.split()):   # wrapped at 80 columns
         raise AssertionError(f"launch: no did-you-mean in the report:\n{p.stdout[-1500:]}")
     eq(op(load(out), "s")["note"], TYPO_WHY, "launch: note")
     p = run(["record", "-q", "--strict"] + TYPO + ["-e", "t=py:ragd/search/hybrid.py:HybridSearcher.search"]
