@@ -21,9 +21,8 @@ static void unsampled(const struct unseen_facts *f, char *buf, size_t len)
 	char period[32];
 
 	if (f->hz > 0)
-		snprintf(buf, len, "no sample caught it: not called, or each call shorter than the "
-			 "sample period (%s at %d Hz)", fmt_ns(1000000000ull / f->hz, period,
-							       sizeof(period)), f->hz);
+		snprintf(buf, len, "no sample: not called or each call < %s (%d Hz)",
+			 fmt_ns(1000000000ull / f->hz, period, sizeof(period)), f->hz);
 	else
 		snprintf(buf, len, "not sampled (-F 0)");
 }
@@ -38,7 +37,7 @@ void op_unseen_note(const struct unseen_facts *f, char *note, size_t len)
 	if (f->max_breakpoints <= 0)
 		snprintf(held, sizeof(held), "--max-breakpoints 0");
 	else if (f->holders && f->holders[0])
-		snprintf(held, sizeof(held), "debug registers held by %s%s", f->holders,
+		snprintf(held, sizeof(held), "registers held by %s%s", f->holders,
 			 f->enospc ? " and another tool" : "");
 	else
 		snprintf(held, sizeof(held), "no debug register free%s",

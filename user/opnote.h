@@ -21,10 +21,10 @@ struct unseen_facts {
 };
 
 /* Rewrites NOTE (which holds why the op is sampled, or "") with the true reason it has no call:
- * "armed 40% of the time it could run, no exact call; no sample caught it: ...",
- * "never armed (debug registers held by a, b); no sample caught it: ...", "armed only while its
- * parent was not running (debug registers held by a, b); ...", or, when samples did
- * see it, "never armed (debug registers held by a, b): timed from samples". Watched the whole
+ * "armed 40% of the time it could run, no exact call; no sample: not called or each call < 1.00ms (999 Hz)",
+ * "never armed (registers held by a, b); no sample: ...", "armed only while its
+ * parent was not running (registers held by a, b); ...", or, when samples did
+ * see it, "never armed (registers held by a, b): timed from samples". Watched the whole
  * time: "" (it was never called). */
 void op_unseen_note(const struct unseen_facts *f, char *note, size_t len);
 

@@ -11,8 +11,7 @@
 #include <cmocka.h>
 #include "opnote.h"
 
-static const char SHORT[] = "no sample caught it: not called, or each call shorter than the "
-			    "sample period (1.00ms at 999 Hz)";
+static const char SHORT[] = "no sample: not called or each call < 1.00ms (999 Hz)";
 
 static void note(const struct unseen_facts *f, const char *before, char *out, size_t len)
 {
@@ -27,13 +26,13 @@ static void test_never_armed(void **state)
 	char buf[512], want[512];
 
 	note(&f, "", buf, sizeof(buf));
-	snprintf(want, sizeof(want), "never armed (debug registers held by search, index); %s", SHORT);
+	snprintf(want, sizeof(want), "never armed (registers held by search, index); %s", SHORT);
 	assert_string_equal(buf, want);
 
 	f.ever_armed = true;
 	note(&f, "", buf, sizeof(buf));
-	snprintf(want, sizeof(want), "armed only while its parent was not running (debug registers "
-		 "held by search, index); %s", SHORT);
+	snprintf(want, sizeof(want), "armed only while its parent was not running (registers held "
+		 "by search, index); %s", SHORT);
 	assert_string_equal(buf, want);
 	f.ever_armed = false;
 
@@ -54,7 +53,7 @@ static void test_never_armed(void **state)
 	f = (struct unseen_facts){ .need = 1, .hz = 999, .max_breakpoints = 4, .holders = "search",
 				   .sampled = true };
 	note(&f, "", buf, sizeof(buf));
-	assert_string_equal(buf, "never armed (debug registers held by search): timed from samples");
+	assert_string_equal(buf, "never armed (registers held by search): timed from samples");
 }
 
 static void test_partly_armed(void **state)
@@ -64,9 +63,8 @@ static void test_partly_armed(void **state)
 
 	note(&f, "exact for 40% of the time it could run (debug registers shared): counts are of "
 	     "that part", buf, sizeof(buf));
-	assert_string_equal(buf, "armed 40% of the time it could run, no exact call; no sample "
-			    "caught it: not called, or each call shorter than the sample period "
-			    "(10.1ms at 99 Hz)");
+	assert_string_equal(buf, "armed 40% of the time it could run, no exact call; no sample: "
+			    "not called or each call < 10.1ms (99 Hz)");
 	/* watched all the time: never called, nothing more to say */
 	f.armed_share = 1.0;
 	note(&f, "x", buf, sizeof(buf));
@@ -86,7 +84,7 @@ static void test_cannot_be_exact(void **state)
 	assert_string_equal(buf, want);
 	note(&f, "hardware breakpoints do not fire on this machine (self-test): timed from samples",
 	     buf, sizeof(buf));
-	assert_non_null(strstr(buf, "(self-test); no sample caught it"));
+	assert_non_null(strstr(buf, "(self-test); no sample: not called"));
 	/* sampled: the reason stays */
 	f.sampled = true;
 	note(&f, "generator: timed from samples", buf, sizeof(buf));

@@ -241,9 +241,8 @@ static void test_report_text(void **state)
  * wrapped so that no line passes 80 columns. */
 static void test_not_seen_grouped_and_wrapped(void **state)
 {
-	static const char why[] = "never armed (debug registers held by search, search.semantic); no "
-		"sample caught it: not called, or each call shorter than the sample period (1.00ms at "
-		"999 Hz)";
+	static const char why[] = "never armed (registers held by search, search.semantic, "
+		"search.keyword); no sample: not called or each call < 1.00ms (999 Hz)";
 	struct session s;
 	struct report_opts o = {};
 	char *out, *line;
@@ -259,9 +258,9 @@ static void test_not_seen_grouped_and_wrapped(void **state)
 	session_compute_stats(&s);
 	out = text_of(&s, &o);
 	assert_non_null(strstr(out, "not seen (3 of 3 operations), by reason:\n"
-				    "  never armed (debug registers held by search, search.semantic); no sample\n"
-				    "    caught it: not called, or each call shorter than the sample period (1.00ms\n"
-				    "    at 999 Hz): search.keyword search.fusion\n"
+				    "  never armed (registers held by search, search.semantic, search.keyword); no\n"
+				    "    sample: not called or each call < 1.00ms (999 Hz): search.keyword\n"
+				    "    search.fusion\n"
 				    "  short reason: typo\n"));
 	for (line = strtok(out, "\n"); line; line = strtok(NULL, "\n"), n++)
 		assert_true(strlen(line) <= 80);
