@@ -319,7 +319,8 @@ void py_resolve(struct rec *r)
 			continue;
 		if (run->state != OPS_PENDING && !(run->state == OPS_SAMPLED && !run->code))
 			continue;
-		if (py_find_function(&p->t, r->o->ops[i].path, r->o->ops[i].symbol, &code) != 1)
+		if (py_find_function_why(&p->t, r->o->ops[i].path, r->o->ops[i].symbol, &code,
+					 res(r, i)->note, sizeof(res(r, i)->note)) != 1)
 			continue;
 		run->code = code;
 		py_classify(r, i);

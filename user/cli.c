@@ -19,6 +19,7 @@
 #include "spec.h"
 #include "util.h"
 #include "cli.h"
+#include "opnote.h"
 #include "top.h"
 
 #define VERSION "0.1.0"
@@ -131,6 +132,7 @@ static const char record_help[] =
 "                        registers to the next stages every SEC seconds (default 2; 0: never)\n"
 "      --histogram       print latency histograms in the report\n"
 "      --no-color        no colours in the report\n"
+"      --strict          exit 2 when an operation's function was never found (one line each)\n"
 "  -q, --quiet           no report on stdout\n"
 "  -v, --verbose         libbpf and attach details on stderr\n"
 "\n"
@@ -316,6 +318,9 @@ int common_opt(struct common *c, int opt, const char *arg)
 	case 'v':
 		c->ro.verbose = true;
 		return 0;
+	case OPT_STRICT:
+		c->ro.strict = true;
+		return 0;
 	}
 	return -1;
 }
@@ -362,6 +367,8 @@ static int cmd_record(int argc, char **argv)
 	if (rc == 0) {
 		session_name(&s, &c);
 		rc = emit(&s, &c, true);
+		if (!rc && c.ro.strict && ops_not_found(&s, prog))
+			rc = 2;
 	}
 	session_free(&s);
 	return rc;
@@ -701,6 +708,7 @@ static const char top_help[] =
 "  -F, --frequency HZ    stack sampling frequency for sampled ops (default 99)\n"
 "  -d, --duration SEC    stop after SEC seconds\n"
 "      --max-breakpoints N  debug registers to use per CPU (default 4)\n"
+"      --strict          exit 2 at the end when an operation's function was never found\n"
 "  -v, --verbose         libbpf and attach details on stderr\n"
 "\n"
 "Keys: s cycles the sort key, i shows/hides idle ops, q quits (Ctrl-C too; the terminal is\n"
@@ -720,11 +728,12 @@ static int cmd_top(int argc, char **argv)
 		{ "rotate", required_argument, NULL, OPT_ROTATE },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "strict", no_argument, NULL, OPT_STRICT },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	struct common c;
-	char err[1024];
+	char err[1024] = "";
 	int opt, rc, sort = 0;
 	bool all = false;
 
@@ -758,7 +767,7 @@ static int cmd_top(int argc, char **argv)
 		return rc;
 	install_signals();
 	rc = top_run(&c.ro, sort, all, err, sizeof(err));
-	if (rc)
+	if (rc && err[0])   /* --strict printed its own lines */
 		print_safe_error(prog, err);
 	return rc;
 }
@@ -777,6 +786,7 @@ static const char probes_help[] =
 "  -- COMMAND ARG...     a command (not started: py: functions are looked up at run time)\n"
 "  -e, --probe PROBE     operations (as for record; default: ragd's own)\n"
 "  -s, --spec SPEC.json  operations from a file\n"
+"      --strict          exit 2 when an operation is not found\n"
 "  -v, --verbose         libbpf and attach details on stderr\n"
 "\n"
 "Example: sudo ragd-bpfprof probes -p $(pgrep -f 'ragd serve')\n";
@@ -809,6 +819,11 @@ static int cmd_probes(int argc, char **argv)
 	rc = record_probes(&c.ro, stdout, err, sizeof(err));
 	if (rc)
 		print_safe_error(prog, err);
+	if (!rc && c.ro.strict && c.ro.not_found) {
+		fflush(stdout);
+		errorf("probes: --strict: %d operation(s) not found (listed above)", c.ro.not_found);
+		rc = 2;
+	}
 	return rc;
 }
 

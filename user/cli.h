@@ -15,7 +15,8 @@ extern const char *prog;
 enum { OPT_NO_OFFCPU = 1000, OPT_MAXBP, OPT_ROTATE, OPT_HIST, OPT_NOCOLOR, OPT_FORMAT, OPT_THRESH, OPT_FAIL,
        OPT_RAGD, OPT_PATH, OPT_QUERY, OPT_COMPARE, OPT_SORT, OPT_NAME, OPT_OP, OPT_BY,
        OPT_ALLSTACKS, OPT_WIDTH, OPT_BRIEF,
-       OPT_FAIL_INC, OPT_MIN_N, OPT_MEM_PCT, OPT_MEM_BYTES, OPT_SEED, OPT_ALPHA, OPT_VS_RAGD };
+       OPT_FAIL_INC, OPT_MIN_N, OPT_MEM_PCT, OPT_MEM_BYTES, OPT_SEED, OPT_ALPHA, OPT_VS_RAGD,
+       OPT_STRICT };
 
 struct common {
 	struct record_opts ro;
@@ -41,6 +42,7 @@ struct common {
 	{ "no-color", no_argument, NULL, OPT_NOCOLOR },                    \
 	{ "quiet", no_argument, NULL, 'q' },                               \
 	{ "verbose", no_argument, NULL, 'v' },                             \
+	{ "strict", no_argument, NULL, OPT_STRICT },                       \
 	{ "help", no_argument, NULL, 'h' }
 
 struct cmp_args {

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "opnote.h"
 #include "recorder_int.h"
 #include "prof.skel.h"
 
@@ -60,6 +61,21 @@ static __u64 py_coverage(struct rec *r, int i, __u64 *watched, __u64 *window)
 	return mine;
 }
 
+/* A found py: op without a call this run: why, from what the recorder knew (opnote.c). */
+static void py_unseen(struct rec *r, int i)
+{
+	char held[DESC_MAX_LEN] = "";
+	struct unseen_facts f = { .need = r->run[i].need, .armed_share = res(r, i)->coverage,
+		.ever_armed = r->run[i].narmed > 0, .sampled = r->run[i].wall_ns > 0, .hz = r->o->hz,
+		.holders = held, .max_breakpoints = r->o->max_breakpoints,
+		.enospc = r->slot_budget < r->o->max_breakpoints };
+
+	for (int j = 0; j < r->o->nops; j++)
+		if (j != i && r->run[j].narmed)
+			names_append(held, sizeof(held), res(r, j)->name);
+	op_unseen_note(&f, res(r, i)->note, sizeof(res(r, i)->note));
+}
+
 /* Precision and coverage of a py: function op: exact once it was watched while it could run. */
 static void py_finish_op(struct rec *r, int i)
 {
@@ -79,15 +95,17 @@ static void py_finish_op(struct rec *r, int i)
 				 "(debug registers shared): counts are of that part", 100.0 * or->coverage);
 		else
 			or->note[0] = 0;
+		if (!mine)
+			py_unseen(r, i);
 		return;
 	}
 	or->precision = PREC_SAMPLED;
 	or->coverage = 0;
-	if (run->state == OPS_PENDING && !or->note[0] && !run->wall_ns)
+	if (run->nfound)
+		py_unseen(r, i); /* found (maybe in a process gone since) */
+	else if (run->state == OPS_PENDING && !or->note[0] && !run->wall_ns)
 		snprintf(or->note, sizeof(or->note), r->npy ? "function not found in the target "
 			 "(module never imported?)" : "no Python interpreter seen");
-	else if (run->state == OPS_READY && run->need)
-		snprintf(or->note, sizeof(or->note), "no debug register left for it: timed from samples");
 }
 
 /* BPF's counters: verbose lines, and a warning for everything that was lost. */

@@ -22,7 +22,7 @@ struct probes {
 	int budget;
 	struct plan_op po[MAX_OPS];
 	const char *why[MAX_OPS];
-	char detail[MAX_OPS][160];
+	char detail[MAX_OPS][320];
 	int nexact, nsampled, nmissing;
 };
 
@@ -137,9 +137,11 @@ static void probes_function(struct probes *pr, int i)
 	struct py_code_info ci;
 	__u64 code = 0;
 
-	if (py_find_function(&pr->t, sp->path, sp->symbol, &code) != 1 || py_code_read(&pr->t, code, &ci)) {
+	if (py_find_function_why(&pr->t, sp->path, sp->symbol, &code, detail, dlen) != 1 ||
+	    py_code_read(&pr->t, code, &ci)) {
 		pr->why[i] = "not found";
-		snprintf(detail, dlen, "no %s in a loaded module ending %s (yet)", sp->symbol, sp->path);
+		if (!detail[0])
+			snprintf(detail, dlen, "no %s in a loaded module ending %s (yet)", sp->symbol, sp->path);
 		pr->nmissing++;
 		return;
 	}
@@ -228,6 +230,7 @@ int record_probes(struct record_opts *o, FILE *out, char *err, size_t errlen)
 	fprintf(out, "%-22s %-24s %s\n", "OPERATION", "PRECISION", "WHERE / WHY");
 	for (int i = 0; i < o->nops; i++)
 		fprintf(out, "%-22s %-24s %s\n", o->ops[i].name, pr->why[i] ? pr->why[i] : "?", pr->detail[i]);
+	o->not_found = pr->nmissing;
 	fprintf(out, "\n%d exact, %d sampled, %d not found%s\n", pr->nexact, pr->nsampled, pr->nmissing,
 		pr->live ? "" : " (function ops are resolved at run time)");
 

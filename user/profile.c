@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "cli.h"
+#include "opnote.h"
 #include "output.h"
 #include "recorder.h"
 #include "util.h"
@@ -41,8 +42,9 @@ static const char profile_help[] =
 "  --seed N, --fail-on-inconclusive, --format text|json|markdown\n"
 "                      for --compare/--vs-ragd, as for 'compare'\n"
 "  -F, --frequency HZ  Python stack sampling (default 4999 here, 999 in record)\n"
-"  -e/-s/-q/-v/--histogram/--no-color as for record; without -e/-s only the workflow's own\n"
-"                      ops (and startup) are probed, so debug registers go to them\n"
+"  -e/-s/-q/-v/--histogram/--no-color/--strict\n"
+"                      as for record; without -e/-s only the workflow's own ops (and\n"
+"                      startup) are probed, so debug registers go to them\n"
 "\n"
 "Progress: a bar with ETA on a terminal, plain lines otherwise.\n"
 "Example: sudo ragd-bpfprof profile search --query \"vector db\" -n 20 -o base.json\n";
@@ -449,6 +451,8 @@ int cmd_profile(int argc, char **argv)
 		int erc = emit(&s, &c, !ca.json && !ca.markdown);
 		if (erc)
 			rc = erc;
+		if (!rc && c.ro.strict && ops_not_found(&s, prog))
+			rc = 2;
 		if (a.baseline && rc == 0) {
 			session_compute_stats(&s);
 			rc = do_compare(a.baseline, &s, NULL, &ca);

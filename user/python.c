@@ -1393,15 +1393,14 @@ static int module_file_matches(struct py_target *t, __u64 mod, const char *suffi
 	return file_matches(file, suffix);
 }
 
-int py_find_function(struct py_target *t, const char *file_suffix, const char *qualname,
-		     __u64 *code)
+/* Calls FN(t, md, ctx) with the dict of each loaded module whose __file__ matches SUFFIX, likely
+ * sys.modules keys first, until FN returns nonzero. That value, 0 when none did, -1 on error. */
+static int for_each_module(struct py_target *t, const char *file_suffix,
+			   int (*fn)(struct py_target *t, __u64 md, void *ctx), void *ctx)
 {
 	char dotted[512];
 	__u64 interp;
 
-	/* "<module>", "f.<locals>.g", "<lambda>": no name in any namespace leads there. */
-	if (!file_suffix || !qualname || !*qualname || strchr(qualname, '<'))
-		return 0;
 	if (!t->runtime || rd64(t, t->runtime + t->off.runtime_interp_head, &interp))
 		return -1;
 	dotted_name(file_suffix, dotted, sizeof(dotted));
@@ -1432,9 +1431,8 @@ int py_find_function(struct py_target *t, const char *file_suffix, const char *q
 				}
 				if (likely_module(key, dotted) != (pass == 0))
 					continue;
-				if (module_file_matches(t, mod, file_suffix, &md) &&
-				    resolve_in_module(t, md, qualname, code))
-					return 1;
+				if (module_file_matches(t, mod, file_suffix, &md) && (r = fn(t, md, ctx)))
+					return r;
 			}
 			if (r < 0)
 				return -1;
@@ -1444,6 +1442,89 @@ int py_find_function(struct py_target *t, const char *file_suffix, const char *q
 		interp = next;
 	}
 	return 0;
+}
+
+struct find_ctx {
+	const char *qual;
+	__u64 *code;
+	__u64 first_md;   /* the first matching module's dict, for "did you mean" */
+};
+
+static int find_in(struct py_target *t, __u64 md, void *ctx)
+{
+	struct find_ctx *f = ctx;
+
+	if (!f->first_md)
+		f->first_md = md;
+	return resolve_in_module(t, md, f->qual, f->code);
+}
+
+/* Offers the names of module dict MD a qualname could take: its functions, and "Class.attr"
+ * for what its classes hold (methods, static and class methods, properties). */
+static void suggest_from_module(struct py_target *t, __u64 md, struct suggest *sg)
+{
+	struct dict_it it, ct;
+	__u64 k, v, ck, cv, tpd;
+	char name[SUGGEST_NAME_MAX], attr[SUGGEST_NAME_MAX];
+	int n;
+
+	if (dict_open(t, md, &it))
+		return;
+	while (dict_next(t, &it, &k, &v) == 1) {
+		if ((n = read_str(t, k, name, sizeof(name))) <= 0)
+			continue;
+		if (to_function(t, v, 0)) {
+			suggest_add(sg, name, n);
+			continue;
+		}
+		if (obj_kind(t, v, NULL) != K_TYPE || rd64(t, v + t->uoff.type_dict, &tpd) || !tpd ||
+		    dict_open(t, tpd, &ct))
+			continue;
+		while (dict_next(t, &ct, &ck, &cv) == 1) {
+			int m = read_str(t, ck, attr, sizeof(attr));
+			char full[2 * SUGGEST_NAME_MAX];
+
+			if (m <= 0 || !to_function(t, cv, 0))
+				continue;
+			suggest_add(sg, full, snprintf(full, sizeof(full), "%s.%s", name, attr));
+		}
+	}
+}
+
+int py_find_function_why(struct py_target *t, const char *file_suffix, const char *qualname,
+			 __u64 *code, char *why, size_t whylen)
+{
+	struct find_ctx f = { .qual = qualname, .code = code };
+	struct suggest sg;
+	char hint[3 * SUGGEST_NAME_MAX + 32];
+	int r;
+
+	/* "<module>", "f.<locals>.g", "<lambda>": no name in any namespace leads there. */
+	if (!file_suffix || !qualname || !*qualname || strchr(qualname, '<'))
+		return 0;
+	r = for_each_module(t, file_suffix, find_in, &f);
+	if (r == 1 && why && whylen)
+		why[0] = 0;
+	if (r || !f.first_md || !why || !whylen)
+		return r;
+	suggest_init(&sg, qualname, strlen(qualname));
+	/* "Class.serch": close means about half of the last part, not of the whole name */
+	sg.span = strlen(qualname) - (strrchr(qualname, '.') ? strrchr(qualname, '.') + 1 - qualname : 0);
+	suggest_from_module(t, f.first_md, &sg);
+	/* The name is there now: the first look raced the module body (a running target). */
+	if (sg.n && !strcmp(sg.names[0], qualname) && resolve_in_module(t, f.first_md, qualname, code)) {
+		why[0] = 0;
+		return 1;
+	}
+	suggest_format(&sg, hint, sizeof(hint));
+	snprintf(why, whylen, "'%s' is not in loaded module %s%s", qualname, file_suffix, hint);
+	return 0;
+}
+
+int py_find_function(struct py_target *t, const char *file_suffix, const char *qualname,
+		     __u64 *code)
+{
+	return py_find_function_why(t, file_suffix, qualname, code, NULL, 0);
 }
 
 /* ------------------------------------------------------------------ code objects */

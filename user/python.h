@@ -111,6 +111,12 @@ struct py_code_info {
  * decorators to the function whose co_qualname is QUALNAME). 1 and *code on success, 0 if not
  * there (yet; also for "<module>" and "<locals>" names), -1 on error. */
 int py_find_function(struct py_target *t, const char *file_suffix, const char *qualname, __u64 *code);
+/* The same; when it returns 0 and a module matching FILE_SUFFIX is loaded, WHY (if not NULL)
+ * gets "'QUALNAME' is not in loaded module FILE_SUFFIX (did you mean: A.b, c?)" from that
+ * module's functions and its classes' methods; "" when found; untouched when no such module is
+ * loaded. */
+int py_find_function_why(struct py_target *t, const char *file_suffix, const char *qualname,
+			 __u64 *code, char *why, size_t whylen);
 /* 0, or -1 if CODE is not a readable code object. */
 int py_code_read(struct py_target *t, __u64 code, struct py_code_info *ci);
 /* Line number of bytecode offset lasti (code units) from co_linetable; -1 if unknown.

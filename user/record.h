@@ -28,6 +28,8 @@ struct record_opts {
 	double rotate;           /* s between hand-overs of debug registers among stages, 0: never */
 	bool verbose;
 	bool quiet;
+	bool strict;             /* --strict: an op never found is exit 2 (the caller checks) */
+	int not_found;           /* probes: ops it could not find */
 	__u32 iteration;         /* profile: which run this is */
 	const char *progress;    /* profile: "iteration 2/10" shown on stderr, or NULL */
 	/* top: called about once a second with the session so far; returning true stops. */

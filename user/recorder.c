@@ -137,9 +137,10 @@ static void bp_check(struct rec *r)
 		r->bp_why = "no free debug register (ENOSPC)";
 	else if (st < 0)
 		r->bp_why = "hardware breakpoints unavailable";
-	/* Nothing to arm: holding the target at each module load would only cost time. */
+	/* Nothing to arm: holding the target at each module load would only cost time; the loads
+	 * still say which functions exist (the reasons of ops not seen). */
 	for (int m = 0; r->bp_why && m < r->nmods; m++)
-		r->mods[m].flags &= ~(MOD_F_PAUSE | MOD_F_NOTIFY);
+		r->mods[m].flags &= ~MOD_F_PAUSE;
 }
 
 /* Open, tunables and map sizes, load; then the module filters. */

@@ -555,6 +555,30 @@ static void print_call_notes(const struct session *s, const struct report_opts *
 	free(open);
 }
 
+/* "  REASON:" wrapped on blanks at 80 columns (continuations indented 4); the column after. */
+static size_t print_reason(const char *why, FILE *out)
+{
+	size_t col = 2, n;
+
+	fputs("  ", out);
+	for (bool first = true; *why; first = false) {
+		while (*why == ' ')
+			why++;
+		n = strcspn(why, " ");
+		if (!n)
+			break;
+		if (!first && col + n + 2 > 80) {
+			fputs("\n   ", out);
+			col = 3;
+		}
+		fprintf(out, "%s%.*s", first ? "" : " ", (int)n, why);
+		col += n + !first;
+		why += n;
+	}
+	fputc(':', out);
+	return col + 1;
+}
+
 /* One line per reason, the ops that share it after it (wrapped at 80 columns): a reason
  * repeated for fifteen ops reads once. */
 static void print_not_seen(const struct session *s, FILE *out)
@@ -573,8 +597,7 @@ static void print_not_seen(const struct session *s, FILE *out)
 
 		if (op_shown(&s->ops[j]) || done[j])
 			continue;
-		fprintf(out, "  %s:", why);
-		col = 3 + strlen(why);
+		col = print_reason(why, out);
 		for (k = j; k < s->nops; k++) {
 			const char *kw = s->ops[k].note[0] ? s->ops[k].note : "never called";
 			size_t len = strlen(s->ops[k].name);

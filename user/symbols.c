@@ -36,8 +36,6 @@
 #endif
 #endif
 
-#define SUGGEST_MAX 3
-#define SUGGEST_NAME_MAX 64
 #define SUGGEST_SCAN_MAX 500000 /* symbols looked at for suggestions: bounds work on huge libs */
 
 
@@ -345,106 +343,36 @@ static bool has_section(Elf *e, Elf32_Word type)
 
 /* ---- "did you mean" ---- */
 
-struct suggest {
-	const char *want;
-	size_t wlen;
+/* Function symbols offered to the shared suggester (util.h), at most SUGGEST_SCAN_MAX looked at. */
+struct sym_suggest {
+	struct suggest sg;
 	size_t scanned;
-	int n;
-	int dist[SUGGEST_MAX];
-	char names[SUGGEST_MAX][SUGGEST_NAME_MAX];
 };
-
-/* Levenshtein distance, or limit + 1 as soon as it must exceed limit. */
-static int edit_distance(const char *a, size_t la, const char *b, size_t lb, int limit)
-{
-	int row[SUGGEST_NAME_MAX + 1], prev, tmp, rmin;
-	size_t i, j;
-
-	if ((int)(la > lb ? la - lb : lb - la) > limit)
-		return limit + 1;
-	for (j = 0; j <= lb; j++)
-		row[j] = j;
-	for (i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
-		rmin = row[0];
-		for (j = 1; j <= lb; j++) {
-			tmp = row[j];
-			int sub = prev + (a[i - 1] != b[j - 1]);
-			int del = row[j] + 1, ins = row[j - 1] + 1;
-			row[j] = sub < del ? sub : del;
-			if (ins < row[j])
-				row[j] = ins;
-			if (row[j] < rmin)
-				rmin = row[j];
-			prev = tmp;
-		}
-		if (rmin > limit)
-			return limit + 1;
-	}
-	return row[lb];
-}
 
 static int suggest_cb(const struct symv *s, void *ctx)
 {
-	struct suggest *sg = ctx;
-	size_t len = s->base_len, longer;
-	int limit, d, i;
+	struct sym_suggest *ss = ctx;
 
 	if (!sym_is_func(&s->sym) || s->sym.st_shndx == SHN_UNDEF)
 		return 0;
-	if (++sg->scanned > SUGGEST_SCAN_MAX)
+	if (++ss->scanned > SUGGEST_SCAN_MAX)
 		return 1;
-	if (len >= SUGGEST_NAME_MAX || sg->wlen >= SUGGEST_NAME_MAX)
-		return 0;
 	/* compiler-split cold paths (foo.cold, foo.part.0.cold) are no entry points */
-	if (memmem(s->name, len, ".cold", 5))
+	if (memmem(s->name, s->base_len, ".cold", 5))
 		return 0;
-	for (i = 0; i < sg->n; i++)
-		if (strlen(sg->names[i]) == len && !memcmp(sg->names[i], s->name, len))
-			return 0;
-	/* close means at most about half the longer name changes */
-	longer = len > sg->wlen ? len : sg->wlen;
-	limit = (longer + 1) / 2;
-	if (sg->n == SUGGEST_MAX && sg->dist[SUGGEST_MAX - 1] - 1 < limit)
-		limit = sg->dist[SUGGEST_MAX - 1] - 1; /* ties keep the earlier name */
-	if (limit < 0)
-		return 0;
-	/* 0 is possible: right name, but another version or type than asked for */
-	d = edit_distance(sg->want, sg->wlen, s->name, len, limit);
-	if (d > limit)
-		return 0;
-	/* insert sorted by distance */
-	i = sg->n < SUGGEST_MAX ? sg->n++ : SUGGEST_MAX - 1;
-	while (i > 0 && sg->dist[i - 1] > d) {
-		sg->dist[i] = sg->dist[i - 1];
-		memcpy(sg->names[i], sg->names[i - 1], SUGGEST_NAME_MAX);
-		i--;
-	}
-	sg->dist[i] = d;
-	memcpy(sg->names[i], s->name, len);
-	sg->names[i][len] = '\0';
+	suggest_add(&ss->sg, s->name, s->base_len);
 	return 0;
 }
 
 /* " (did you mean: a, b, c?)" or "" */
 static void suggest_names(Elf *e, const char *sym, char *buf, size_t len)
 {
-	struct suggest sg = { .want = sym };
-	size_t off;
-	int i;
+	struct sym_suggest ss = {};
 
-	sg.wlen = strcspn(sym, "@");
-	buf[0] = '\0';
-	if (!for_each_sym(e, SHT_SYMTAB, suggest_cb, &sg))
-		for_each_sym(e, SHT_DYNSYM, suggest_cb, &sg);
-	if (!sg.n)
-		return;
-	off = snprintf(buf, len, " (did you mean: ");
-	for (i = 0; i < sg.n && off < len; i++)
-		off += snprintf(buf + off, len - off, "%s%s", i ? ", " : "", sg.names[i]);
-	if (off < len)
-		snprintf(buf + off, len - off, "?)");
+	suggest_init(&ss.sg, sym, strcspn(sym, "@"));
+	if (!for_each_sym(e, SHT_SYMTAB, suggest_cb, &ss))
+		for_each_sym(e, SHT_DYNSYM, suggest_cb, &ss);
+	suggest_format(&ss.sg, buf, len);
 }
 
 /* ---- addresses ---- */

@@ -14,6 +14,7 @@
 #include "report.h"
 #include "session.h"
 #include "top.h"
+#include "opnote.h"
 
 #define NAME_COLS 28   /* longest op name shown whole */
 
@@ -260,6 +261,8 @@ int top_run(struct record_opts *ro, int sort, bool all, char *err, size_t errlen
 	fflush(stdout);
 	if (t.raw)
 		tcsetattr(0, TCSANOW, &t.saved);
+	if (!rc && ro->strict && ops_not_found(&s, "ragd-bpfprof"))
+		rc = 2;
 	session_free(&s);
 	return rc;
 }

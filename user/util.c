@@ -335,3 +335,92 @@ __u64 u64_round(double d)
 	d += 0.5;
 	return d >= max ? (__u64)max : (__u64)d;
 }
+
+/* ---- "did you mean" ---- */
+
+/* Levenshtein distance, or limit + 1 as soon as it must exceed limit. */
+static int edit_distance(const char *a, size_t la, const char *b, size_t lb, int limit)
+{
+	int row[SUGGEST_NAME_MAX + 1], prev, tmp, rmin;
+	size_t i, j;
+
+	if ((int)(la > lb ? la - lb : lb - la) > limit)
+		return limit + 1;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		rmin = row[0];
+		for (j = 1; j <= lb; j++) {
+			tmp = row[j];
+			int sub = prev + (a[i - 1] != b[j - 1]);
+			int del = row[j] + 1, ins = row[j - 1] + 1;
+			row[j] = sub < del ? sub : del;
+			if (ins < row[j])
+				row[j] = ins;
+			if (row[j] < rmin)
+				rmin = row[j];
+			prev = tmp;
+		}
+		if (rmin > limit)
+			return limit + 1;
+	}
+	return row[lb];
+}
+
+void suggest_init(struct suggest *sg, const char *want, size_t wlen)
+{
+	memset(sg, 0, sizeof(*sg));
+	sg->want = want;
+	sg->wlen = wlen;
+}
+
+void suggest_add(struct suggest *sg, const char *name, size_t len)
+{
+	size_t longer;
+	int limit, d, i;
+
+	if (len >= SUGGEST_NAME_MAX || sg->wlen >= SUGGEST_NAME_MAX)
+		return;
+	for (i = 0; i < sg->n; i++)
+		if (strlen(sg->names[i]) == len && !memcmp(sg->names[i], name, len))
+			return;
+	/* close means at most about half the longer name changes */
+	longer = sg->span ? sg->span : len > sg->wlen ? len : sg->wlen;
+	limit = (longer + 1) / 2;
+	if (sg->n == SUGGEST_MAX && sg->dist[SUGGEST_MAX - 1] - 1 < limit)
+		limit = sg->dist[SUGGEST_MAX - 1] - 1; /* ties keep the earlier name */
+	if (limit < 0)
+		return;
+	/* 0 is possible: right name, but another version or type than asked for */
+	d = edit_distance(sg->want, sg->wlen, name, len, limit);
+	if (d > limit)
+		return;
+	/* insert sorted by distance */
+	i = sg->n < SUGGEST_MAX ? sg->n++ : SUGGEST_MAX - 1;
+	while (i > 0 && sg->dist[i - 1] > d) {
+		sg->dist[i] = sg->dist[i - 1];
+		memcpy(sg->names[i], sg->names[i - 1], SUGGEST_NAME_MAX);
+		i--;
+	}
+	sg->dist[i] = d;
+	memcpy(sg->names[i], name, len);
+	sg->names[i][len] = '\0';
+}
+
+void suggest_format(const struct suggest *sg, char *buf, size_t len)
+{
+	size_t off;
+
+	if (!len)
+		return;
+	buf[0] = '\0';
+	if (!sg->n)
+		return;
+	off = snprintf(buf, len, " (did you mean: ");
+	for (int i = 0; i < sg->n && off < len; i++)
+		off += snprintf(buf + off, len - off, "%s%s", i ? ", " : "", sg->names[i]);
+	if (off < len)
+		snprintf(buf + off, len - off, "?)");
+}

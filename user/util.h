@@ -49,4 +49,23 @@ FILE *fopen_regular(const char *path);
  * 0, or -1 with a one-line err. */
 int check_target_pid(int pid, char *err, size_t errlen);
 
+/* "Did you mean": the few names closest to WANT (Levenshtein distance, at most about half the
+ * longer name), nearest first, ties in the order offered. Names of SUGGEST_NAME_MAX bytes or
+ * more are passed over. Native symbols and Python qualnames share it. */
+#define SUGGEST_MAX 3
+#define SUGGEST_NAME_MAX 96
+struct suggest {
+	const char *want;
+	size_t wlen;
+	size_t span;   /* length "about half" is taken of; 0: the longer of the two names */
+	int n;
+	int dist[SUGGEST_MAX];
+	char names[SUGGEST_MAX][SUGGEST_NAME_MAX];
+};
+void suggest_init(struct suggest *sg, const char *want, size_t wlen);
+/* Offers NAME (LEN bytes, not NUL-terminated); the same name twice counts once. */
+void suggest_add(struct suggest *sg, const char *name, size_t len);
+/* " (did you mean: a, b, c?)", or "" when nothing was close. */
+void suggest_format(const struct suggest *sg, char *buf, size_t len);
+
 #endif

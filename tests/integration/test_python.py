@@ -557,3 +557,164 @@ def bytecode_scheme_calls_recursion_and_kwargs(it):
 for _body in (rc_four_ops_exact_at_once, rc_recursion_threads_and_c_callers,
               rc_chunk_start_escaped_frames_and_init):
     each_interp(_body, chroots_only=True)
+
+
+# ---------------------------------------------------------------- messages: ops without calls
+
+TYPO = ["-e", "s=py:ragd/search/hybrid.py:HybridSearcher.serch"]
+TYPO_WHY = ("'HybridSearcher.serch' is not in loaded module ragd/search/hybrid.py "
+            "(did you mean: HybridSearcher.search?)")
+
+
+def write_script(name, text):
+    path = tmp(name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def strict_lines(p):
+    return [l for l in p.stderr.splitlines() if "--strict" in l]
+
+
+@each_python
+def typo_qualname_did_you_mean_and_strict(py):
+    # The module is loaded, the qualname is not in it: say so (not "module never imported?"),
+    # with the names close to it; --strict makes it exit 2 with one line for the op.
+    db = index_db(py)
+    env = {"PYTHONPATH": RAGD_LITE}
+    cmd = ["--", py, "-m", "ragd", "search", "hybrid search", "--db", db, "-q", "--timings", "none"]
+    out = tmp("typo.json")
+    p = run(["record", "--no-color", "-o", out] + TYPO + cmd, env=env, check=0)
+    if TYPO_WHY + ": s" not in " ".join(p.stdout.split()):   # wrapped at 80 columns
+        raise AssertionError(f"launch: no did-you-mean in the report:\n{p.stdout[-1500:]}")
+    eq(op(load(out), "s")["note"], TYPO_WHY, "launch: note")
+    p = run(["record", "-q", "--strict"] + TYPO + ["-e", "t=py:ragd/search/hybrid.py:HybridSearcher.search"]
+            + cmd, env=env, check=2)
+    eq(strict_lines(p), [f"ragd-bpfprof: --strict: operation 's' not found: {TYPO_WHY}"], "launch --strict")
+
+    target = spawn([py, "-m", "ragd", "search", "hybrid search", "--db", db, "--repeat", "100000",
+                    "--sleep-ms", "5", "-q", "--timings", "none"], env=env)
+    try:
+        time.sleep(1.5 * SLOW)
+        pid = str(target.pid)
+        s = record(["-p", pid, "-d", "0.5"] + TYPO)
+        eq(op(s, "s")["note"], TYPO_WHY, "-p: note")
+        p = run(["record", "-q", "-p", pid, "-d", "0.5", "--strict"] + TYPO, check=2)
+        eq(len(strict_lines(p)), 1, "-p --strict lines")
+        p = run(["probes", "-p", pid, "--strict"] + TYPO, check=2)
+        if TYPO_WHY not in p.stdout:
+            raise AssertionError(f"probes: no did-you-mean:\n{p.stdout}")
+        # without --strict the exit stays 0
+        run(["probes", "-p", pid] + TYPO, check=0)
+    finally:
+        target.kill()
+        target.wait()
+
+
+STAGE_SCRIPT = """
+import time
+def short():
+    return 1
+def outer():
+    t = time.time()
+    while time.time() - t < 0.3:
+        pass
+    short()
+    return 0
+"""
+
+
+@each_python
+def stage_between_samples_says_why(py):
+    # outer takes both registers (entry + return, RAGD_BPFPROF_RC=0); outer.short, a few
+    # microseconds once, never gets one and no 1 Hz sample catches it. The note used to be
+    # "no debug register left for it".
+    # (a module of its own: its functions are armed when its import returns, before the call)
+    mod = write_script("stagemod.py", STAGE_SCRIPT)
+    s = record(["-F", "1", "--max-breakpoints", "2", "-e", f"outer=py:{mod}:outer",
+                "-e", f"outer.short=py:{mod}:short", "--", py, "-c", "import stagemod; stagemod.outer()"],
+               env={"RAGD_BPFPROF_RC": "0", "PYTHONPATH": os.path.dirname(mod)})
+    note = op(s, "outer.short")["note"]
+    want = "no sample: not called or each call < 1.00s (1 Hz)"
+    if not note.endswith(want):
+        raise AssertionError(f"note {note!r}")
+    enospc = any("ENOSPC" in w for w in s["warnings"])
+    if breakpoints_fire() and not enospc:
+        eq(op(s, "outer")["count"], 1, "outer count")
+        eq(note, f"never armed (registers held by outer); {want}", "note")
+
+
+THREADS_SCRIPT = """
+import sys, threading, time
+n = int(sys.argv[1])
+go = threading.Barrier(n)
+def work():
+    for _ in range(10):
+        time.sleep(0.02)
+def run():
+    go.wait()
+    work()
+"""
+# n threads run run()
+THREADS_MAIN = """
+ts = [threading.Thread(target=run) for _ in range(n)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+"""
+
+
+@each_python
+def sampled_calls_per_thread_not_merged(py):
+    # 130 threads with consecutive tids (tid % 64 collides for most of them), each one call of
+    # work() seen by ~10 off-CPU samples interleaved with the others': one sampled call each
+    # (keyed by tid % 64 they made 1,276-1,451; a thread that waits long for the GIL between two
+    # samples may split its call in two, rarely).
+    n = 130
+    script = write_script("threads.py", THREADS_SCRIPT + THREADS_MAIN)
+    s = record(["--max-breakpoints", "0", "-e", f"work=py:{script}:work", "--", py, script, str(n)])
+    o = op(s, "work")
+    eq(o["precision"], "sampled", "precision")
+    got = len(calls(s, "work", include_flagged=True))
+    if not n <= got <= n + n // 20:
+        raise AssertionError(f"{got} sampled calls of work for {n} calls")
+    eq(o["count"], got, "count")
+
+
+INST_SCRIPT = """
+import sys, threading, time
+k, n = int(sys.argv[1]), 4
+def op():
+    time.sleep(0.00015)
+def a():
+    op()
+def c():
+    op()
+def b():
+    c()
+def run():
+    for _ in range(k):
+        a()
+        b()
+"""
+
+
+@each_python
+def sampled_calls_past_max_inst_counted(py):
+    # 72,000 calls, each blocking once (an off-CPU sample) from a frame at another depth than the
+    # last: each is its own sampled call. Past 65,536 they are counted and warned, not dropped
+    # in silence.
+    k = 9000
+    script = write_script("inst.py", INST_SCRIPT + THREADS_MAIN)
+    s = record(["-F", "99", "--max-breakpoints", "0", "-e", f"op=py:{script}:op", "--", py, script, str(k)],
+               timeout=300)
+    kept = len(calls(s, "op", include_flagged=True))
+    eq(kept, 65536, "sampled calls kept")
+    warn = [w for w in s["warnings"] if "sampled call instances past 65536 not counted" in w]
+    if len(warn) != 1:
+        raise AssertionError(f"no warning for the calls past 65536: {s['warnings']}")
+    dropped = int(warn[0].split()[0])
+    if kept + dropped < 0.9 * 8 * k:
+        raise AssertionError(f"{kept} + {dropped} sampled calls of {8 * k}")

@@ -237,6 +237,38 @@ static void test_report_text(void **state)
 	free(out);
 }
 
+/* Ops without calls: one entry per reason (the same long reason of two stages reads once),
+ * wrapped so that no line passes 80 columns. */
+static void test_not_seen_grouped_and_wrapped(void **state)
+{
+	static const char why[] = "never armed (registers held by search, search.semantic, "
+		"search.keyword); no sample: not called or each call < 1.00ms (999 Hz)";
+	struct session s;
+	struct report_opts o = {};
+	char *out, *line;
+	int n = 0;
+
+	session_init(&s);
+	session_add_op(&s, "search.keyword", OP_PY, PREC_SAMPLED);
+	session_add_op(&s, "typo", OP_PY, PREC_SAMPLED);
+	session_add_op(&s, "search.fusion", OP_PY, PREC_SAMPLED);
+	snprintf(s.ops[0].note, sizeof(s.ops[0].note), "%s", why);
+	snprintf(s.ops[2].note, sizeof(s.ops[2].note), "%s", why);
+	snprintf(s.ops[1].note, sizeof(s.ops[1].note), "short reason");
+	session_compute_stats(&s);
+	out = text_of(&s, &o);
+	assert_non_null(strstr(out, "not seen (3 of 3 operations), by reason:\n"
+				    "  never armed (registers held by search, search.semantic, search.keyword); no\n"
+				    "    sample: not called or each call < 1.00ms (999 Hz): search.keyword\n"
+				    "    search.fusion\n"
+				    "  short reason: typo\n"));
+	for (line = strtok(out, "\n"); line; line = strtok(NULL, "\n"), n++)
+		assert_true(strlen(line) <= 80);
+	assert_true(n > 4);
+	free(out);
+	session_free(&s);
+}
+
 static void test_report_color(void **state)
 {
 	struct report_opts o = { .color = true };
@@ -637,6 +669,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fmt_ns),
 		cmocka_unit_test(test_fmt_bytes),
+		cmocka_unit_test(test_not_seen_grouped_and_wrapped),
 		cmocka_unit_test_setup_teardown(test_report_text, session_setup, session_teardown),
 		cmocka_unit_test_setup_teardown(test_report_color, session_setup, session_teardown),
 		cmocka_unit_test_setup_teardown(test_report_histogram, session_setup, session_teardown),

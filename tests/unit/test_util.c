@@ -408,6 +408,40 @@ static void test_u64_round(void **state)
 	assert_true(u64_round(1.0 / 0.0) == (__u64)18446744073709549568.0);
 }
 
+/* The one "did you mean" (native symbols and Python qualnames): nearest first, at most
+ * SUGGEST_MAX, each name once, nothing far; span limits a qualname to its last part. */
+static void test_suggest(void **state)
+{
+	static const char *const names[] = { "HybridSearcher.search", "HybridSearcher.close",
+		"HybridSearcher.hydrate", "HybridSearcher.search", "HybridSearcher.sear", "zzz" };
+	struct suggest sg;
+	char buf[256];
+
+	suggest_init(&sg, "HybridSearcher.serch", 20);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		suggest_add(&sg, names[i], strlen(names[i]));
+	suggest_format(&sg, buf, sizeof(buf));
+	/* half of the whole name: the class's other methods come along */
+	assert_string_equal(buf, " (did you mean: HybridSearcher.search, HybridSearcher.sear, "
+			    "HybridSearcher.close?)");
+
+	suggest_init(&sg, "HybridSearcher.serch", 20);
+	sg.span = 5;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		suggest_add(&sg, names[i], strlen(names[i]));
+	suggest_format(&sg, buf, sizeof(buf));
+	assert_string_equal(buf, " (did you mean: HybridSearcher.search, HybridSearcher.sear?)");
+
+	suggest_init(&sg, "index_path", 10);
+	suggest_add(&sg, "completely_else", 15);
+	suggest_format(&sg, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	/* too small a buffer stays terminated */
+	suggest_add(&sg, "index_paths", 11);
+	suggest_format(&sg, buf, 8);
+	assert_int_equal(strlen(buf), 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_output_write),
 		cmocka_unit_test(test_output_signals),
 		cmocka_unit_test(test_u64_round),
+		cmocka_unit_test(test_suggest),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
