@@ -33,7 +33,8 @@ OUT = os.environ.get("VMTEST_OUT") or os.path.join(ROOT, ".output", "vmtest")
 # workflows (minutes each), compare_catches_slowdown (two identical runs must be "stable"; TCG on
 # a shared host drifts more between runs), http_wait_is_off_cpu (LLM wait vs client CPU),
 # attach_by_pid_and_late_import (its script's 4 s are over before the attach is done).
-DEFAULT_TESTS = r"^test_native\.(?!compare_catches)|^test_python\.(exact_|startup_|not_python|unsupported_)"
+DEFAULT_TESTS = (r"^test_native\.(?!compare_catches)|^test_python\.(exact_|startup_|not_python|unsupported_|"
+                 r"default_spec_top_level_ops_exact|attach_search_loop_exact|rc_)")
 BOOT_TIMEOUT = 240
 TOOLS = {"qemu-system-x86_64": "qemu-system-x86", "debootstrap": "debootstrap", "mkfs.ext4": "e2fsprogs",
          "debugfs": "e2fsprogs"}
