@@ -52,7 +52,10 @@ enum stat_id { S_SHIFT, S_P10, S_P90, S_P99, S_RSS, NSTATS };
 static const char *const stat_name[NSTATS] = { "shift", "p10", "p90", "p99", "rss_delta" };
 static const double stat_q[NSTATS] = { 0.5, 0.10, 0.90, 0.99, 0.5 };
 
-enum unit { U_CALL, U_ITERATION };
+/* What an op is judged on: its calls, its per-iteration totals (sampled), or in an A/B run its
+ * per-iteration medians (exact: calls of one iteration share that run's machine state, so they
+ * are not independent samples; one slow iteration must not make a regression). */
+enum unit { U_CALL, U_ITERATION, U_ITER_MEDIAN };
 
 struct stat_res {
 	bool tested;             /* in the Holm family */
@@ -90,6 +93,7 @@ struct op_calls {
 struct cmp_ctx {
 	double thr, alpha, mem_pct, mem_bytes;
 	int min_n;
+	bool ab;                  /* both sides from one interleaved A/B run */
 	uint64_t seed;
 	int ntests;
 	struct op_calls ob, oc;   /* of base and cur */
@@ -181,6 +185,51 @@ cleanup:
 	return v;
 }
 
+struct it_dur {
+	__u32 it;
+	int64_t d;
+};
+
+static int it_dur_cmp(const void *a, const void *b)
+{
+	const struct it_dur *x = a, *y = b;
+
+	if (x->it != y->it)
+		return x->it < y->it ? -1 : 1;
+	return (x->d > y->d) - (x->d < y->d);
+}
+
+/* Per-iteration medians (nearest rank) of an exact op's calls, for the iterations that had one. */
+static int64_t *iteration_medians(const struct session *s, const struct op_calls *g, int op,
+				  size_t *n)
+{
+	size_t k = g->off[op + 1] - g->off[op], m = 0;
+	struct it_dur *p;
+	int64_t *v;
+
+	*n = 0;
+	if (!k || !(p = malloc(k * sizeof(*p))))
+		return NULL;
+	if (!(v = malloc(k * sizeof(*v)))) {
+		free(p);
+		return NULL;
+	}
+	for (size_t i = 0; i < k; i++) {
+		const struct call_rec *c = &s->calls[g->idx[g->off[op] + i]];
+
+		p[i] = (struct it_dur){ .it = c->iteration, .d = (int64_t)c->duration_ns };
+	}
+	qsort(p, k, sizeof(*p), it_dur_cmp);
+	for (size_t i = 0, j; i < k; i = j) {
+		for (j = i; j < k && p[j].it == p[i].it; j++)
+			;
+		v[m++] = p[i + (j - i + 1) / 2 - 1].d;
+	}
+	free(p);
+	*n = m;
+	return v;
+}
+
 /* Every call from the histogram BPF kept when records were dropped: the k-th of c calls in a
  * bucket at low + (k + 1/2) / c of its width, as percentile_hist reads it. */
 static int64_t *hist_values(const struct op_result *o, size_t *n)
@@ -217,6 +266,8 @@ static int64_t *time_values(const struct session *s, const struct op_calls *g, i
 	*n = 0;
 	if (u == U_ITERATION) {
 		v = iteration_totals(s, op, n);
+	} else if (u == U_ITER_MEDIAN) {
+		v = iteration_medians(s, g, op, n);
 	} else if (o->source == SRC_HISTOGRAM && o->hist) {
 		*hist = true;
 		v = hist_values(o, n);
@@ -322,7 +373,7 @@ cleanup:
 
 static const char *unit_name(enum unit u, size_t n)
 {
-	if (u == U_ITERATION)
+	if (u != U_CALL)
 		return n == 1 ? "iteration" : "iterations";
 	return n == 1 ? "call" : "calls";
 }
@@ -350,7 +401,7 @@ static int judge(const struct session *base, int bi, const struct session *cur, 
 	r->ch_mean = pct_change(r->b->mean_ns, r->c->mean_ns);
 
 	r->unit = r->b->precision == PREC_SAMPLED || r->c->precision == PREC_SAMPLED ? U_ITERATION :
-		  U_CALL;
+		  x->ab ? U_ITER_MEDIAN : U_CALL;
 	a = time_values(base, &x->ob, bi, &r->nb, &r->hist, r->unit);
 	b = time_values(cur, &x->oc, ci, &r->nc, &r->hist, r->unit);
 	if (r->nb == 0 && r->nc == 0 && r->unit == U_CALL) {
@@ -362,8 +413,9 @@ static int judge(const struct session *base, int bi, const struct session *cur, 
 		else
 			snprintf(r->reason, sizeof(r->reason), "%zu %s in baseline, %zu in current, "
 				 "needs %d a side", r->nb, unit_name(r->unit, r->nb), r->nc, x->min_n);
-		if (r->unit == U_ITERATION)
-			strncat(r->reason, " (sampled: judged on per-iteration totals)",
+		if (r->unit != U_CALL)
+			strncat(r->reason, r->unit == U_ITERATION ? " (sampled: judged on per-iteration totals)" :
+				" (A/B: judged on per-iteration medians)",
 				sizeof(r->reason) - strlen(r->reason) - 1);
 	} else {
 		for (size_t i = 0; i < r->nb; i++)
@@ -554,7 +606,7 @@ static const char *fmt_n(const struct cmp_row *r, char *buf, size_t len)
 		snprintf(buf, len, "%llu/%llu", (unsigned long long)cnt(r->b),
 			 (unsigned long long)cnt(r->c));
 	else
-		snprintf(buf, len, "%zu/%zu%s", r->nb, r->nc, r->unit == U_ITERATION ? " it" : "");
+		snprintf(buf, len, "%zu/%zu%s", r->nb, r->nc, r->unit != U_CALL ? " it" : "");
 	return buf;
 }
 
@@ -786,7 +838,7 @@ static void md_side(const struct op_result *op, size_t n, double median, const s
 	}
 	fprintf(out, "p50 %s", fmt_ns(r->judged ? u64_round(median) : op->p50_ns, b, sizeof(b)));
 	if (r->judged || r->status == ST_INCONCLUSIVE)
-		fprintf(out, " (n=%zu%s)", n, r->unit == U_ITERATION ? " it" : "");
+		fprintf(out, " (n=%zu%s)", n, r->unit != U_CALL ? " it" : "");
 	else
 		fprintf(out, " (n=%llu)", (unsigned long long)op->count);
 }
@@ -898,7 +950,8 @@ static void row_json_extra(cJSON *o, const struct cmp_row *r)
 	if ((sm = cJSON_AddObjectToObject(o, "samples"))) {
 		cJSON_AddNumberToObject(sm, "base", (double)r->nb);
 		cJSON_AddNumberToObject(sm, "current", (double)r->nc);
-		cJSON_AddStringToObject(sm, "unit", r->unit == U_ITERATION ? "iteration" : "call");
+		cJSON_AddStringToObject(sm, "unit", r->unit == U_ITERATION ? "iteration" :
+					r->unit == U_ITER_MEDIAN ? "iteration_median" : "call");
 	}
 	cJSON_AddItemToObject(o, "p_adjusted", num_or_null(row_padj(r)));
 	if (r->status == ST_INCONCLUSIVE || (r->judged && r->why >= 0))
@@ -1012,6 +1065,7 @@ static void ctx_init(struct cmp_ctx *x, const struct compare_opts *o)
 	x->mem_pct = o->mem_threshold_pct > 0 ? o->mem_threshold_pct : 10;
 	x->mem_bytes = o->mem_threshold_bytes > 0 ? o->mem_threshold_bytes : MIB;
 	x->seed = o->seed ? o->seed : DEFAULT_SEED;
+	x->ab = o->ab_pairs > 0;
 	x->ntests = 0;
 }
 

@@ -113,10 +113,10 @@ def profile_compare_catches_planted_slowdown():
         raise AssertionError("unchanged search not stable with exit 0:\n" + "\n".join(seen))
 
 
-def _ab(db, slow):
+def _ab(db, slow, pairs=12):
     # env on both sides, so the wrapper costs A what it costs B
     a, b = (f"env RAGD_LITE_SLOW_SEARCH={pct} {RAGD}" for pct in (0, slow))
-    return run(["profile", "search", "--query", "hybrid search", "-n", "12", "-q", "--ragd", a, "--vs-ragd", b,
+    return run(["profile", "search", "--query", "hybrid search", "-n", str(pairs), "-q", "--ragd", a, "--vs-ragd", b,
                 "--no-color", "--format", "json", "--", "--timings", "none", "--repeat", "5", "--sleep-ms", "10"],
                env=env(db), cwd=RAGD_LITE, timeout=900)
 
@@ -125,14 +125,15 @@ def _ab(db, slow):
 @timing
 def profile_vs_ragd_catches_planted_slowdown():
     # A/B in one run: A B B A ... so the machine's drift hits both sides alike.
-    # Sampled search is judged on 12 per-iteration totals a side: at the edge of what shows 20 %
-    # at alpha 0.01 on a loaded 2-core VM, so up to three tries; a flag on any other op fails.
+    # Every op is judged per iteration in an A/B run (sampled: totals, exact: medians): 20 values
+    # a side show 20 % at alpha 0.01 on a loaded 2-core VM, with up to three tries; a flag on
+    # any other op fails.
     db = indexed_db()
     seen = []
     for _ in range(3):
-        p = _ab(db, 20)
+        p = _ab(db, 20, pairs=20)
         j = json.loads(p.stdout)
-        eq(j["ab_pairs"], 12, "pairs")
+        eq(j["ab_pairs"], 20, "pairs")
         regs = [o["name"] for o in j["operations"] if o["status"] == "regression"]
         seen.append(f"exit {p.returncode}, regressions {regs}: " + "; ".join(
             f"{o['name']} {o['status']} {o.get('reason')}" for o in j["operations"]))

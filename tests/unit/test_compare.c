@@ -763,6 +763,41 @@ static void test_sampled_per_iteration_totals(void **state)
 	free(out);
 }
 
+/* An A/B run: the calls of one iteration share its machine state. Three slow iterations (all 5
+ * of their calls 1.6x) are a regression judged per call, not on per-iteration medians. */
+static void test_ab_slow_iteration_not_a_regression(void **state)
+{
+	struct pair *p = *state;
+	struct compare_opts co = json_opts;
+	int ib = op_id(&p->base, "search", PREC_EXACT), ic = op_id(&p->cur, "search", PREC_EXACT);
+	int ret;
+	char *out;
+	cJSON *root;
+
+	for (int side = 0; side < 2; side++) {
+		struct session *s = side ? &p->cur : &p->base;
+
+		rng_state = mix(171 + side);
+		for (__u32 it = 0; it < 12; it++)
+			for (int k = 0; k < 5; k++)
+				add_call_ns(s, side ? ic : ib, (__u64)noisy(side && it % 4 == 3 ? 16e6 : 10e6, 0.03), it);
+	}
+	compute(p);
+	out = run_compare(&p->base, &p->cur, &json_opts, &ret);
+	assert_int_equal(ret, 1);   /* per call: the slow iteration's five calls move p90 */
+	free(out);
+	co.ab_pairs = 12;
+	out = run_compare(&p->base, &p->cur, &co, &ret);
+	assert_int_equal(ret, 0);
+	root = cJSON_Parse(out);
+	assert_non_null(root);
+	assert_string_equal(json_status(root, "search"), "stable");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(
+		json_op(root, "search"), "samples"), "unit")), "iteration_median");
+	cJSON_Delete(root);
+	free(out);
+}
+
 /* --format markdown: one table a CI step summary renders, the verdict line first. */
 static void test_markdown(void **state)
 {
@@ -773,19 +808,22 @@ static void test_markdown(void **state)
 
 	add_calls(&p->base, "a|b", 200, 1.0, 151);
 	add_calls(&p->cur, "a|b", 200, 1.3, 152);
+	/* an A/B run: exact ops are judged on per-iteration medians, so spread them over 20 */
+	for (size_t i = 0; i < p->base.ncalls; i++)
+		p->base.calls[i].iteration = p->cur.calls[i].iteration = (__u32)(i % 20);
 	add_calls(&p->base, "startup", 1, 1.0, 153);
 	add_calls(&p->cur, "startup", 1, 1.0, 154);
 	compute(p);
 	co.markdown = true;
-	co.ab_pairs = 12;
+	co.ab_pairs = 20;
 	out = run_compare(&p->base, &p->cur, &co, &ret);
 	assert_int_equal(ret, 1);
 	assert_non_null(strstr(out, "**FAIL**: 1 regression(s)"));
 	assert_non_null(strstr(out, "| Operation | Precision | Base | Current | Change [95% CI] | Verdict |"));
 	assert_non_null(strstr(out, "| a\\|b | exact | p50 "));
 	assert_non_null(strstr(out, "| **regression** |"));
-	assert_non_null(strstr(out, "| inconclusive: 1 call a side, needs 8 |"));
-	assert_non_null(strstr(out, "A/B: 12 pairs"));
+	assert_non_null(strstr(out, "| inconclusive: 1 iteration a side, needs 8 (A/B: judged on per-iteration medians) |"));
+	assert_non_null(strstr(out, "A/B: 20 pairs"));
 	assert_null(strchr(out, '\033'));
 	free(out);
 }
@@ -900,6 +938,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ten_percent_n30_regression, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_rss_growth_is_memory_regression, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_sampled_per_iteration_totals, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_ab_slow_iteration_not_a_regression, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_markdown, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_reproducible, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_ragd_profile_many_ops, pair_setup, pair_teardown),
