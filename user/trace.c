@@ -274,6 +274,15 @@ static int speedscope_stack(struct frames *f, const char *stack, bool off, FILE 
 	return 0;
 }
 
+
+/* A stack's on- or off-CPU weight in us, 0 for a sample speedscope skips (no time, no frames):
+ * the samples and the weights arrays must list the same entries. */
+static __u64 stack_us(const struct stack_rec *st, int off)
+{
+	__u64 us = ((off ? st->off_cpu_ns : st->on_cpu_ns) + 500) / 1000;
+
+	return st->stack && st->stack[0] ? us : 0;
+}
 static int speedscope_sampled(const struct session *s, struct frames *f, FILE *out)
 {
 	__u64 total = 0;
@@ -286,13 +295,10 @@ static int speedscope_sampled(const struct session *s, struct frames *f, FILE *o
 		(unsigned long long)total);
 	for (size_t i = 0; i < s->nstacks; i++)
 		for (int off = 0; off < 2; off++) {
-			const struct stack_rec *st = &s->stacks[i];
-			__u64 us = ((off ? st->off_cpu_ns : st->on_cpu_ns) + 500) / 1000;
-
-			if (!us || !st->stack || !st->stack[0])
+			if (!stack_us(&s->stacks[i], off))
 				continue;
 			fputs(sep, out);
-			if (speedscope_stack(f, st->stack, off, out))
+			if (speedscope_stack(f, s->stacks[i].stack, off, out))
 				return -1;
 			sep = ",";
 		}
@@ -300,10 +306,9 @@ static int speedscope_sampled(const struct session *s, struct frames *f, FILE *o
 	sep = "";
 	for (size_t i = 0; i < s->nstacks; i++)
 		for (int off = 0; off < 2; off++) {
-			const struct stack_rec *st = &s->stacks[i];
-			__u64 us = ((off ? st->off_cpu_ns : st->on_cpu_ns) + 500) / 1000;
+			__u64 us = stack_us(&s->stacks[i], off);
 
-			if (!us || !st->stack || !st->stack[0])
+			if (!us)
 				continue;
 			fprintf(out, "%s%llu", sep, (unsigned long long)us);
 			sep = ",";
