@@ -202,6 +202,8 @@ int session_write_json(const struct session *s, FILE *f)
 	put_str(f, s->started_at);
 	fputs(",\n  \"ended_at\": ", f);
 	put_str(f, s->ended_at);
+	if (s->mono0_ns)
+		fprintf(f, ",\n  \"monotonic_start_ns\": %llu", ULL(s->mono0_ns));
 	fputs(",\n  \"host\": {\"kernel\": ", f);
 	put_str(f, s->kernel);
 	fprintf(f, ", \"cpus\": %d},\n  \"target\": {\"pid\": %d, \"command\": ", s->cpus, s->pid);
@@ -1301,7 +1303,8 @@ static int read_bpfprof(struct rd *r, struct session *s, const cJSON *root, stru
 	if (req_str(r, root, "", "name", s->name, sizeof(s->name)) < 0 ||
 	    req_str(r, root, "", "started_at", s->started_at, sizeof(s->started_at)) < 0 ||
 	    req_str(r, root, "", "ended_at", s->ended_at, sizeof(s->ended_at)) < 0 ||
-	    opt_str(r, root, "", "source_format", s->source_format, sizeof(s->source_format)) < 0)
+	    opt_str(r, root, "", "source_format", s->source_format, sizeof(s->source_format)) < 0 ||
+	    opt_u64(r, root, "", "monotonic_start_ns", &s->mono0_ns) < 0)
 		return -1;
 
 	if (!(host = req_obj(r, root, "", "host")) ||

@@ -229,6 +229,7 @@ int recorder_open(struct recorder **rp, struct record_opts *o, struct session *s
 	if (!session_mono0)
 		session_mono0 = now_ns();
 	r->t0 = session_mono0;
+	s->mono0_ns = r->t0;
 	if ((e = load(r, err, errlen)) || (e = attach_lasting(r, err, errlen)))
 		goto cleanup;
 	return 0;

@@ -82,6 +82,7 @@ struct stack_rec {
 struct session {
 	char name[NAME_MAX_LEN];
 	char started_at[40], ended_at[40];   /* ISO 8601 UTC */
+	__u64 mono0_ns;        /* CLOCK_MONOTONIC at start: calls' start_ns count from it (0: unknown) */
 	char kernel[128];
 	int cpus;
 	int pid;

@@ -301,36 +301,31 @@ def check_attached_search(s, tim):
     if len(closed) - len(ours) > 2:
         raise AssertionError(f"{len(closed) - len(ours)} of {len(closed)} calls flagged")
     theirs = [j for j in map(json.loads, open(tim)) if j["op"] == "search"]
-    pairs = match_calls(ours, theirs)
+    pairs = match_calls(ours, theirs, s["monotonic_start_ns"])
     if len(pairs) != len(ours):
         odd = [c for c in ours if all(c is not a for a, _ in pairs)]
-        raise AssertionError(f"{len(ours) - len(pairs)} of {len(ours)} calls match none of the "
-                             f"workload's: {odd[:3]}; last of ours ends "
-                             f"{max(c['start_ns'] + c['duration_ns'] for c in ours)}")
+        raise AssertionError(f"{len(ours) - len(pairs)} of {len(ours)} calls lie inside none of "
+                             f"the workload's: {odd[:3]} (session monotonic_start_ns "
+                             f"{s['monotonic_start_ns']})")
     within(p50([c["duration_ns"] for c, _ in pairs]), p50([j["ns"] for _, j in pairs]), 0.02, 100000,
            "search p50 (same calls)")
 
 
-def match_calls(ours, theirs, slack=2000000 * SLOW):
-    """Pairs our calls with the workload's by start time. Our starts count from the session's
-    start, theirs are CLOCK_MONOTONIC: the offset that pairs the most calls wins (a trap costs
-    ms under TCG: hence the wider slack there)."""
-    best = []
+def match_calls(ours, theirs, mono0, eps=50000 * SLOW):
+    """Pairs our calls with the workload's on one clock: MONO0 (the session's monotonic_start_ns)
+    puts ours on CLOCK_MONOTONIC, the workload's perf_counter_ns. The workload times each call
+    around it, so its interval must contain ours (EPS: rounding of the two reads); preemption
+    between its clock read and the call only widens it."""
     ts = sorted(theirs, key=lambda j: j["start_ns"])
-    first = min(ours, key=lambda c: c["start_ns"])
-    for cand in ts:
-        d = cand["start_ns"] - first["start_ns"]
-        pairs, k = [], 0
-        for c in sorted(ours, key=lambda c: c["start_ns"]):
-            while k < len(ts) and ts[k]["start_ns"] < c["start_ns"] + d - slack:
-                k += 1
-            if k < len(ts) and abs(ts[k]["start_ns"] - c["start_ns"] - d) <= slack:
-                pairs.append((c, ts[k]))
-        if len(pairs) > len(best):
-            best = pairs
-        if len(best) == len(ours):
-            break
-    return best
+    pairs, k = [], 0
+    for c in sorted(ours, key=lambda c: c["start_ns"]):
+        a = mono0 + c["start_ns"]
+        while k < len(ts) and ts[k]["end_ns"] + eps < a + c["duration_ns"]:
+            k += 1
+        if k < len(ts) and ts[k]["start_ns"] <= a + eps:
+            pairs.append((c, ts[k]))
+            k += 1
+    return pairs
 
 
 @test

@@ -92,6 +92,7 @@ static struct session *rich_session(void)
 
 	snprintf(s->name, sizeof(s->name), "bench \"quoted\" \\ name\twith tab");
 	snprintf(s->started_at, sizeof(s->started_at), "2026-11-24T03:09:53.123Z");
+	s->mono0_ns = 3114807415219ull;
 	snprintf(s->ended_at, sizeof(s->ended_at), "2026-11-24T03:10:01.456Z");
 	snprintf(s->kernel, sizeof(s->kernel), "6.1.0-26-amd64");
 	s->cpus = 16;
@@ -177,6 +178,7 @@ static void assert_sessions_equal(const struct session *x, const struct session 
 
 	assert_string_equal(x->name, y->name);
 	assert_string_equal(x->started_at, y->started_at);
+	assert_int_equal(x->mono0_ns, y->mono0_ns);
 	assert_string_equal(x->ended_at, y->ended_at);
 	assert_string_equal(x->kernel, y->kernel);
 	assert_int_equal(x->cpus, y->cpus);

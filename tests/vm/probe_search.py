@@ -29,7 +29,7 @@ for spec in (None, ["-e", "search=py:ragd/search/hybrid.py:HybridSearcher.search
     cs = calls(s, "search")
     print("spec", "default" if spec is None else "search only", "count", o["count"], "prec", o["precision"],
           "bpf p50", o["p50_ns"], "wl p50", p50([r["ns"] for r in wl]))
-    pairs = tp.match_calls(cs, wl)
+    pairs = tp.match_calls(cs, wl, s["monotonic_start_ns"])
     d = [j["ns"] - c["duration_ns"] for c, j in pairs]
     print("pairs", len(pairs), "diff wl-bpf p50", p50(d), "min", min(d), "max", max(d))
     st = s.get("stats", {})
