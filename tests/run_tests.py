@@ -4,8 +4,10 @@ tests/integration (real BPF: root only, skipped visibly otherwise). Ends with th
 'N passed, N failed, N skipped' and exits non-zero on any failure."""
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,6 +53,9 @@ def main():
     import fcntl
     lock = open("/tmp/ragd-bpfprof-integration.lock", "w")
     fcntl.flock(lock, fcntl.LOCK_EX)
+    # Every test's files go under one directory: removed after a clean run, kept after a failure.
+    root = tempfile.mkdtemp(prefix="rbp-tests-")
+    tempfile.tempdir = root
     import lib
     import test_native  # noqa: F401  (tests register themselves)
     import test_python  # noqa: F401
@@ -77,6 +82,10 @@ def main():
             continue
         passed += 1
         print(f"ok   {name} ({time.time() - t0:.1f}s)")
+    if failures or os.environ.get("RBP_KEEP_TMP"):
+        print(f"test files kept in {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
     if failures:
         print("failed: " + ", ".join(failures))
     print(f"{passed} passed, {failed} failed, {skipped} skipped")

@@ -103,6 +103,8 @@ static void py_finish_op(struct rec *r, int i)
 	or->coverage = 0;
 	if (run->nfound)
 		py_unseen(r, i); /* found (maybe in a process gone since) */
+	else if (run->state == OPS_PENDING && !or->note[0] && !run->wall_ns && r->gone_in_attach)
+		snprintf(or->note, sizeof(or->note), "the target exited before its functions were found");
 	else if (run->state == OPS_PENDING && !or->note[0] && !run->wall_ns)
 		snprintf(or->note, sizeof(or->note), r->npy ? "function not found in the target "
 			 "(module never imported?)" : "no Python interpreter seen");

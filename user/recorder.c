@@ -103,6 +103,9 @@ static int run_prelude(struct rec *r, struct session *s, char *err, size_t errle
 		count_ops(r);
 	if ((e = session_prepare(r, s, err, errlen)))
 		return e;
+	/* -p: read now, the process may be gone by the time the probes are in */
+	if (!r->launched && !s->command[0])
+		cmdline_of(r->o->pid, s->command, sizeof(s->command));
 	if (first && (e = resolve_natives(r, err, errlen)))
 		return e;
 	for (int i = 0; i < r->o->nops; i++) {
@@ -173,6 +176,20 @@ static int load(struct rec *r, char *err, size_t errlen)
 
 /* What stays for the recorder's life: native uprobes (-p: the target's own mm, all its threads;
  * launch: every process, BPF keeps the tree), the sampler and the ring buffer. */
+/* -p: the target ending while we attach is its exit, not our error: the session is written. */
+static bool exited_during_attach(struct rec *r)
+{
+	if (r->launched || !pid_ended(r->root))
+		return false;
+	if (!r->root_exited) {
+		r->root_exited = r->gone_in_attach = true;
+		r->root_status = -1;
+		session_warn(r->s, "pid %d exited while the probes were being attached: the session "
+			     "holds what was recorded before that", r->root);
+	}
+	return true;
+}
+
 static int attach_lasting(struct rec *r, char *err, size_t errlen)
 {
 	pid_t upid = r->launched ? -1 : r->o->pid;
@@ -183,8 +200,11 @@ static int attach_lasting(struct rec *r, char *err, size_t errlen)
 		if (r->o->ops[i].kind != OP_NATIVE)
 			continue;
 		if (attach_native_op(&r->a, r->op_base + i, upid, r->npath[i], r->o->ops[i].symbol,
-				     r->noff[i], res(r, i)->note, DESC_MAX_LEN, w, sizeof(w), err, errlen))
+				     r->noff[i], res(r, i)->note, DESC_MAX_LEN, w, sizeof(w), err, errlen)) {
+			if (exited_during_attach(r))
+				break;
 			return -EIO;
+		}
 		if (w[0])
 			session_warn(r->s, "%s", w);
 	}
@@ -290,7 +310,7 @@ static int attach_modules(struct rec *r, char *err, size_t errlen)
 	r->a.skel->data->mod_str_data = known ? r->pre.off.str_ascii_data : 40;
 	if (r->want_python && r->interp[0] && r->eval_code_off && r->nmods) {
 		if (eval_probe(r, r->launched ? -1 : o->pid, r->interp, r->eval_code_off, err, errlen))
-			return -EIO;
+			return exited_during_attach(r) ? 0 : -EIO;
 		r->eval_attached = true;
 		for (int i = 0; i < o->nops; i++)
 			if (o->ops[i].kind == OP_PY_MODULE)
@@ -350,7 +370,7 @@ int recorder_attach(struct recorder *rr, struct session *s, char *err, size_t er
 	session_target(r, s);
 	if ((e = attach_modules(r, err, errlen)))
 		return e;
-	if (o->pid > 0 && r->want_python && r->pre.version_hex && r->pre.runtime)
+	if (o->pid > 0 && !r->root_exited && r->want_python && r->pre.version_hex && r->pre.runtime)
 		py_set_primary(r, py_try(r, o->pid, true));
 	r->a.skel->bss->want_mod_events = py_pending(r);
 	r->start = now_ns();
@@ -386,7 +406,7 @@ static bool target_gone(struct rec *r)
 	}
 	if (r->root_exited)
 		return true;
-	if (!r->launched && kill(r->root, 0) && errno == ESRCH) {
+	if (!r->launched && pid_ended(r->root)) {
 		r->root_exited = true;
 		r->root_status = -1;
 		return true;

@@ -112,6 +112,7 @@ struct rec {
 	int pipefd[2];           /* launch: the child waits on it until everything is attached */
 	int pidfd;               /* launch: the child's pidfd in the ring's epoll set, -1 if none */
 	bool root_exited;
+	bool gone_in_attach;   /* -p: the target exited while we attached */
 	int root_status;
 	struct inst *inst;
 	size_t ninst;

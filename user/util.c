@@ -286,35 +286,45 @@ FILE *fopen_regular(const char *path)
 
 #define PF_KTHREAD 0x00200000
 
-int check_target_pid(int pid, char *err, size_t errlen)
+/* State letter, flags and comm from /proc/PID/stat; -errno (-ESRCH when gone, -EINVAL unparsable). */
+static int proc_stat(int pid, char *state, unsigned long *flags, char *comm, size_t commlen)
 {
-	char path[64], buf[1024], comm[64] = "";
-	unsigned long flags = 0;
-	char state = 0, *l, *r;
+	char path[64], buf[1024], *l, *r;
 	ssize_t n;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		seterr(err, errlen, "pid %d: %s", pid, errno == ENOENT ? "no such process" : strerror(errno));
-		return -1;
-	}
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	if (n <= 0) {
-		seterr(err, errlen, "pid %d: no such process", pid);
-		return -1;
-	}
+	if (n <= 0)
+		return -ESRCH;
 	buf[n] = '\0';
 	/* "PID (COMM) S PPID PGRP SID TTY TPGID FLAGS ...": COMM may hold ')' and blanks */
 	l = strchr(buf, '(');
 	r = strrchr(buf, ')');
-	if (!l || !r || r < l || sscanf(r + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2) {
-		seterr(err, errlen, "pid %d: cannot parse %s", pid, path);
+	if (!l || !r || r < l || sscanf(r + 1, " %c %*d %*d %*d %*d %*d %lu", state, flags) != 2)
+		return -EINVAL;
+	snprintf(comm, commlen, "%.*s", (int)(r - l - 1), l + 1);
+	return 0;
+}
+
+int check_target_pid(int pid, char *err, size_t errlen)
+{
+	char comm[64] = "", state = 0;
+	unsigned long flags = 0;
+	int e = proc_stat(pid, &state, &flags, comm, sizeof(comm));
+
+	if (e == -EINVAL) {
+		seterr(err, errlen, "pid %d: cannot parse /proc/%d/stat", pid, pid);
 		return -1;
 	}
-	snprintf(comm, sizeof(comm), "%.*s", (int)(r - l - 1), l + 1);
+	if (e) {
+		seterr(err, errlen, "pid %d: %s", pid, e == -ESRCH ? "no such process" : strerror(-e));
+		return -1;
+	}
 	if (state == 'Z' || state == 'X') {
 		seterr(err, errlen, "pid %d (%s) has exited (zombie): nothing to record", pid, comm);
 		return -1;
@@ -324,6 +334,15 @@ int check_target_pid(int pid, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+bool pid_ended(int pid)
+{
+	char comm[64], state = 0;
+	unsigned long flags;
+	int e = proc_stat(pid, &state, &flags, comm, sizeof(comm));
+
+	return e == -ESRCH || (!e && (state == 'Z' || state == 'X'));
 }
 
 __u64 u64_round(double d)

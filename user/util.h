@@ -48,6 +48,8 @@ FILE *fopen_regular(const char *path);
 /* pid is a live user-space process we may trace: not a kernel thread, not a zombie.
  * 0, or -1 with a one-line err. */
 int check_target_pid(int pid, char *err, size_t errlen);
+/* pid has ended: gone, or a zombie its parent has not reaped yet. */
+bool pid_ended(int pid);
 
 /* "Did you mean": the few names closest to WANT (Levenshtein distance, at most about half the
  * longer name), nearest first, ties in the order offered. Names of SUGGEST_NAME_MAX bytes or

@@ -153,6 +153,36 @@ def attach_to_running_pid():
 
 
 @test
+def attach_while_the_target_exits():
+    """-p on a target that ends at any moment of the attach: a valid session (exit 0), or, when
+    it was gone before we looked, `no such process` or `has exited` (exit 2); never an attach
+    error."""
+    import threading
+    from lib import python_versions
+    pys = [p for _, p in python_versions()][:1]
+    argvs = [[WORKLOAD, "forever", "0", "20"]] + [[p, "-c", "import time; time.sleep(60)"] for p in pys]
+    raced = 0
+    for argv in argvs:
+        for k in range(12):
+            p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            killer = threading.Timer(0.04 * k * SLOW, p.kill)
+            killer.start()
+            out = tmp("s.json")
+            r = run(["record", "-q", "-p", str(p.pid), "-d", "1", "-o", out] + probe("op_sleep"))
+            killer.join()
+            p.wait()
+            if r.returncode == 2 and ("no such process" in r.stderr or "has exited" in r.stderr):
+                continue
+            if r.returncode != 0:
+                raise AssertionError(f"{argv[0]} killed after {0.04 * k:.2f} s: exit {r.returncode}: "
+                                     f"{r.stderr.strip()}")
+            s = load(out)
+            eq(s["target"]["pid"], p.pid, "pid")
+            raced += any("exited while the probes were being attached" in w for w in s["warnings"])
+    print(f"     {raced} run(s) ended inside the attach")
+
+
+@test
 def attach_keeps_calls_open_at_the_end():
     # -p: the target outlives the recording, so the call running when it stops stays open in BPF;
     # it is written flagged "open" and kept out of the statistics.

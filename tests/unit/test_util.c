@@ -268,7 +268,10 @@ static void test_check_target_pid(void **state)
 	}
 	assert_int_equal(check_target_pid(child, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "zombie"));
+	assert_true(pid_ended(child));
+	assert_false(pid_ended(getpid()));
 	waitpid(child, &st, 0);
+	assert_true(pid_ended(child));
 }
 
 /* ------------------------------------------------------------ -o */
