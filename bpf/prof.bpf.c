@@ -1103,10 +1103,12 @@ static __always_inline bool py_frame_slot(struct py_proc *pp, __u64 tstate, __u6
 			return true;
 	}
 	/* First frame of a new chunk (data[0]; data[1] in the root chunk): the frame below, if
-	 * any, is in another chunk. */
+	 * any, is in another chunk (not merely above F in this one: a module body at data[1]
+	 * loading a code object one word bigger than its own frame looked like that). */
 	chunk = rd64(tstate + pp->off.tstate_datastack_chunk);
 	first = chunk + pp->off.chunk_data;
-	return chunk && (F == first || F == first + 8) && (!t || t < chunk || t > F);
+	return chunk && (F == first || F == first + 8) &&
+	       (!t || t < chunk || t >= chunk + rd64(chunk + pp->off.chunk_size));
 }
 
 /* Pops open Python calls of the thread that are neither cur nor one of its callers: their frames
@@ -1267,8 +1269,29 @@ static long mod_one(__u64 m, void *arg)
 	return 0;
 }
 
+/* Tells user space a module with pending py: ops is about to run (CODE: its body, whose
+ * co_consts hold the functions' code objects already) or has run. */
+static __always_inline void mod_event(__u32 pid, __u32 hit, const struct mod_op *mo, __u64 code)
+{
+	struct py_mod_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e)
+		return;
+	e->type = EV_PY_MOD;
+	e->pid = pid;
+	e->mod = hit;
+	e->at_entry = code != 0;
+	e->pad = 0;
+	e->code = code;
+	/* We launched the target: hold it until the new functions' breakpoints are armed, so their
+	 * first call is timed too. User space sends SIGCONT. */
+	e->paused = (mo->flags & MOD_F_PAUSE) && bpf_send_signal_thread(19 /* SIGSTOP */) == 0;
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+}
+
 /* PyEval_EvalCode(code, globals, locals) runs a module body (import, exec, runpy). Times the
- * module-body ops (startup) and tells user space when a module with pending py: ops loaded. */
+ * module-body ops (startup) and tells user space when a module with pending py: ops starts and
+ * when it has run. */
 SEC("uprobe")
 int BPF_KPROBE(eval_code_entry, void *co)
 {
@@ -1301,6 +1324,12 @@ int BPF_KPROBE(eval_code_entry, void *co)
 		if (ts->depth == d + 1)
 			ts->f[d & (MAX_DEPTH - 1)].pad = hit;
 	}
+	if (hit != OP_NONE && want_mod_events) {
+		struct mod_op *mo = bpf_map_lookup_elem(&mod_ops, &hit);
+
+		if (mo)
+			mod_event(id >> 32, hit, mo, (__u64)co);
+	}
 	return 0;
 }
 
@@ -1310,7 +1339,6 @@ int BPF_KRETPROBE(eval_code_return)
 	__u64 now = bpf_ktime_get_ns();
 	__u64 id = bpf_get_current_pid_tgid();
 	struct thread_state *ts = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });
-	struct py_mod_event *e;
 	struct mod_op *mo;
 	__u32 hit;
 
@@ -1337,15 +1365,6 @@ int BPF_KRETPROBE(eval_code_return)
 	mo = bpf_map_lookup_elem(&mod_ops, &hit);
 	if (!mo)
 		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e)
-		return 0;
-	e->type = EV_PY_MOD;
-	e->pid = id >> 32;
-	e->mod = hit;
-	/* We launched the target: hold it until the new functions' breakpoints are armed, so their
-	 * first call is timed too. User space sends SIGCONT. */
-	e->paused = (mo->flags & MOD_F_PAUSE) && bpf_send_signal_thread(19 /* SIGSTOP */) == 0;
-	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	mod_event(id >> 32, hit, mo, 0);
 	return 0;
 }

@@ -85,6 +85,9 @@ struct py_mod_event {
 	__u32 pid;
 	__u32 paused;  /* the target was stopped (SIGSTOP): user space sends SIGCONT when armed */
 	__u32 mod;     /* index into mod_ops */
+	__u32 at_entry; /* 1: the body is about to run (code: its code object); 0: it returned */
+	__u32 pad;
+	__u64 code;
 };
 
 /* Per-operation aggregate kept in BPF; user space reads it at the end. */
@@ -150,6 +153,7 @@ struct py_offsets {
 	__s32 tstate_datastack_top;
 	__s32 tstate_datastack_chunk;
 	__s32 chunk_data;           /* _PyStackChunk.data */
+	__s32 chunk_size;           /* _PyStackChunk.size (bytes, the whole chunk) */
 	__s32 code_framesize;       /* co_framesize in words (3.12+); -1: 3.11, see below */
 	__s32 code_nlocalsplus;     /* 3.11 frame size = co_nlocalsplus + co_stacksize + frame_specials */
 	__s32 code_stacksize;

@@ -303,7 +303,7 @@ void plan_apply(struct rec *r)
 }
 
 /* Looks up pending py: ops in the primary process, then re-plans the registers. */
-void py_resolve(struct rec *r)
+void py_resolve_at(struct rec *r, __u64 modcode)
 {
 	bool found[MAX_OPS] = {};
 	struct pyproc *p;
@@ -312,16 +312,19 @@ void py_resolve(struct rec *r)
 		return;
 	p = &r->py[r->primary];
 	for (int i = 0; i < r->o->nops; i++) {
+		const struct op_spec *os = &r->o->ops[i];
 		struct op_run *run = &r->run[i];
 		__u64 code = 0;
 
-		if (r->o->ops[i].kind != OP_PY)
+		if (os->kind != OP_PY)
 			continue;
 		if (run->state != OPS_PENDING && !(run->state == OPS_SAMPLED && !run->code))
 			continue;
-		if (py_find_function_why(&p->t, r->o->ops[i].path, r->o->ops[i].symbol, &code,
-					 res(r, i)->note, sizeof(res(r, i)->note)) != 1)
+		if (modcode ? py_find_in_code(&p->t, modcode, os->path, os->symbol, &code) != 1 :
+			      py_find_function_why(&p->t, os->path, os->symbol, &code, res(r, i)->note,
+						   sizeof(res(r, i)->note)) != 1)
 			continue;
+		res(r, i)->note[0] = 0;
 		run->code = code;
 		py_classify(r, i);
 		found[i] = true;
@@ -338,6 +341,11 @@ void py_resolve(struct rec *r)
 			  run->armed_iv[run->narmed - 1].a : run->found_at);
 	}
 	r->last_resolve = now_ns();
+}
+
+void py_resolve(struct rec *r)
+{
+	py_resolve_at(r, 0);
 }
 
 bool py_pending(struct rec *r)

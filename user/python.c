@@ -4,6 +4,7 @@
  * return sites and line numbers of code objects. Every read of the target is checked and every
  * walk is bounded: the memory may change under us or be garbage. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -49,6 +50,7 @@
  * code _co_monitoring                     -   168   176   176
  * code _co_firsttraceable               168   176   184   192
  * code co_code_adaptive                 184   192   200   208
+ * code co_consts                          24 (all)
  * dict ma_keys / ma_values            32/40 (all)
  * keys log2_size/log2_index_bytes/kind/nentries/indices  8/9/10/24/32 (all)
  * dict entry: general {hash,key,value} 24, unicode {key,value} 16 (all)
@@ -67,6 +69,7 @@
  * offsetof() against Debian sid's libpython3.14-dev 3.14.10 internal headers)
  * tstate.datastack_chunk / datastack_top  296/304 232/240 232/240 232/240
  * _PyStackChunk.data                      24    24    24    24
+ * _PyStackChunk.size                       8     8     8     8
  * code co_stacksize / co_nlocalsplus    68/76 64/72 64/72 64/72
  * code co_framesize (words)               -    76    76    76 (3.11: nlocalsplus + stacksize + 9)
  */
@@ -96,7 +99,7 @@ static const struct py_table py_tables[] = {
 	    .code_adaptive = 184, .code_firstlineno = 72, .str_ascii_data = 48,
 	    .owner_cstack = 0, .runtime_tss_key = 592,
 	    .code_ptr_mask = ~0ull, .rc_scheme = 1, .tstate_datastack_top = 304,
-	    .tstate_datastack_chunk = 296, .chunk_data = 24, .code_framesize = -1,
+	    .tstate_datastack_chunk = 296, .chunk_data = 24, .chunk_size = 8, .code_framesize = -1,
 	    .code_nlocalsplus = 76, .code_stacksize = 68, .frame_specials = 9 },
 	  { UOFF_COMMON, .interp_modules = 888, .dictvalues_values = 0, .tuple_item = 24,
 	    .code_monitoring = -1, .mon_lines = -1, .mon_per_instr = -1, .str_compact_data = 72 } },
@@ -107,7 +110,7 @@ static const struct py_table py_tables[] = {
 	    .code_adaptive = 192, .code_firstlineno = 68, .str_ascii_data = 40,
 	    .owner_cstack = 3, .runtime_tss_key = 1544,
 	    .code_ptr_mask = ~0ull, .rc_scheme = 2, .tstate_datastack_top = 240,
-	    .tstate_datastack_chunk = 232, .chunk_data = 24, .code_framesize = 76,
+	    .tstate_datastack_chunk = 232, .chunk_data = 24, .chunk_size = 8, .code_framesize = 76,
 	    .code_nlocalsplus = 72, .code_stacksize = 64, .frame_specials = 0,
 	    .entry_before_link = 1 },
 	  { UOFF_COMMON, .interp_modules = 944, .dictvalues_values = 0, .tuple_item = 24,
@@ -119,7 +122,7 @@ static const struct py_table py_tables[] = {
 	    .code_adaptive = 200, .code_firstlineno = 68, .str_ascii_data = 40,
 	    .owner_cstack = 3, .runtime_tss_key = 2160,
 	    .code_ptr_mask = ~0ull, .rc_scheme = 2, .tstate_datastack_top = 240,
-	    .tstate_datastack_chunk = 232, .chunk_data = 24, .code_framesize = 76,
+	    .tstate_datastack_chunk = 232, .chunk_data = 24, .chunk_size = 8, .code_framesize = 76,
 	    .code_nlocalsplus = 72, .code_stacksize = 64, .frame_specials = 0,
 	    .entry_before_link = 1 },
 	  { UOFF_COMMON, .interp_modules = 7656, .dictvalues_values = 8, .tuple_item = 24,
@@ -131,7 +134,7 @@ static const struct py_table py_tables[] = {
 	    .code_adaptive = 208, .code_firstlineno = 68, .str_ascii_data = 40,
 	    .owner_cstack = 3, .runtime_tss_key = 2336, .code_ptr_mask = ~3ull,
 	    .rc_scheme = 3, .tstate_datastack_top = 240, .tstate_datastack_chunk = 232,
-	    .chunk_data = 24, .code_framesize = 76, .code_nlocalsplus = 72, .code_stacksize = 64,
+	    .chunk_data = 24, .chunk_size = 8, .code_framesize = 76, .code_nlocalsplus = 72, .code_stacksize = 64,
 	    .frame_specials = 0, .entry_before_link = 1 },
 	  { UOFF_COMMON, .interp_modules = 7688, .dictvalues_values = 8, .tuple_item = 32,
 	    .code_monitoring = 176, .mon_lines = 96, .mon_per_instr = 112, .str_compact_data = 56 } },
@@ -1525,6 +1528,58 @@ int py_find_function(struct py_target *t, const char *file_suffix, const char *q
 		     __u64 *code)
 {
 	return py_find_function_why(t, file_suffix, qualname, code, NULL, 0);
+}
+
+/* Code objects reachable from a module body through co_consts (functions, class bodies, their
+ * methods, nested functions) exist before the body runs, so a function can be found, and
+ * watched, before the module defines it. Bounded: a module has hundreds, not thousands. */
+#define CONSTS_MAX_CODES 4096
+#define CONSTS_MAX_ITEMS 8192
+#define CODE_CONSTS 24 /* co_consts follows PyObject_VAR_HEAD (3.11-3.14) */
+
+int py_find_in_code(struct py_target *t, __u64 root, const char *file_suffix, const char *qualname,
+		    __u64 *code)
+{
+	__u64 *stack = malloc(CONSTS_MAX_CODES * sizeof(*stack)), *items = NULL, fname, consts;
+	size_t n = 0, seen = 0;
+	char file[PATH_MAX], name[256];
+	int found = 0;
+
+	if (!stack)
+		return -1;
+	if (obj_kind(t, root, NULL) != K_CODE || rd64(t, root + t->off.code_filename, &fname) ||
+	    read_str(t, fname, file, sizeof(file)) < 0 || !file_matches(file, file_suffix))
+		goto cleanup;
+	if (!(items = malloc(CONSTS_MAX_ITEMS * sizeof(*items)))) {
+		found = -1;
+		goto cleanup;
+	}
+	stack[n++] = root;
+	while (n && seen++ < CONSTS_MAX_CODES) {
+		__u64 c = stack[--n], qn;
+		__s64 cnt;
+
+		if (c != root && !rd64(t, c + t->off.code_qualname, &qn) &&
+		    read_str(t, qn, name, sizeof(name)) >= 0 && !strcmp(name, qualname)) {
+			/* two definitions (if/else, redefinition): which one runs is the dict's call */
+			if (found++) {
+				found = 0;
+				break;
+			}
+			*code = c;
+		}
+		if (rd64(t, c + CODE_CONSTS, &consts) || obj_kind(t, consts, NULL) != K_TUPLE ||
+		    rd(t, consts + t->uoff.tuple_size, &cnt, sizeof(cnt)) || cnt <= 0 ||
+		    cnt > CONSTS_MAX_ITEMS || rd(t, consts + t->uoff.tuple_item, items, cnt * 8))
+			continue;
+		for (__s64 k = 0; k < cnt && n < CONSTS_MAX_CODES; k++)
+			if (obj_kind(t, items[k], NULL) == K_CODE)
+				stack[n++] = items[k];
+	}
+cleanup:
+	free(items);
+	free(stack);
+	return found;
 }
 
 /* ------------------------------------------------------------------ code objects */

@@ -117,6 +117,12 @@ int py_find_function(struct py_target *t, const char *file_suffix, const char *q
  * loaded. */
 int py_find_function_why(struct py_target *t, const char *file_suffix, const char *qualname,
 			 __u64 *code, char *why, size_t whylen);
+/* Looks up QUALNAME ("<locals>" names too) among the code objects in the co_consts tree of ROOT,
+ * a module body's code object whose co_filename matches FILE_SUFFIX: before the body has run.
+ * 1 and *code when exactly one matches, 0 otherwise (none, two definitions, another file), -1 on
+ * error. */
+int py_find_in_code(struct py_target *t, __u64 root, const char *file_suffix, const char *qualname,
+		    __u64 *code);
 /* 0, or -1 if CODE is not a readable code object. */
 int py_code_read(struct py_target *t, __u64 code, struct py_code_info *ci);
 /* Line number of bytecode offset lasti (code units) from co_linetable; -1 if unknown.

@@ -159,6 +159,8 @@ int code_need(const struct py_code_info *ci, bool rc, char *why, size_t len);
 bool rc_ok(const struct py_target *t);
 void plan_apply(struct rec *r);
 void py_resolve(struct rec *r);
+/* The same, from the co_consts of MODCODE, a module body about to run (0: sys.modules). */
+void py_resolve_at(struct rec *r, __u64 modcode);
 bool py_pending(struct rec *r);
 void py_set_primary(struct rec *r, struct pyproc *p);
 void py_drop_primary(struct rec *r);

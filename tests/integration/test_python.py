@@ -422,6 +422,24 @@ def rc_scheme(py):
 
 
 @each_python
+def main_script_functions_exact_from_the_first_call(py):
+    """Functions of the script itself (`python3 script.py`, ops found only while its body runs):
+    found in the body's co_consts when it starts, so every call is exact, also the one outer()
+    call made from the body. callbench's module frame is one word smaller than leaf()'s: its
+    refcount write at `def leaf` once looked like a call at a new stack chunk (regression)."""
+    if not breakpoints_fire():
+        raise Skip("hardware breakpoints do not fire on this machine: run `make vmtest`")
+    import lib
+    cb = os.path.join(lib.ROOT, "tools", "bench", "callbench.py")
+    s = record(["-F", "0", "-e", "leaf=py:bench/callbench.py:leaf", "-e",
+                "outer=py:bench/callbench.py:outer", "--", py, cb, tmp("cb.out"), "5", "100"])
+    for name, n in (("leaf", 500), ("outer", 1)):
+        o = op(s, name)
+        eq((o["precision"], o["count"], o["coverage"]), ("exact", n, 1), f"{name} precision, count, coverage")
+        eq([c for c in calls(s, name, True) if c["flags"]], [], f"{name} flagged calls")
+
+
+@each_python
 def rc_four_ops_exact_at_once(py):
     # plain, logs on every call (logging's findCaller takes f.f_code: other refcount writes),
     # raises for a third of its inputs (caught by the caller), four return sites: 4 registers.
