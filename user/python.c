@@ -1500,10 +1500,30 @@ int py_find_function_why(struct py_target *t, const char *file_suffix, const cha
 	struct find_ctx f = { .qual = qualname, .code = code };
 	struct suggest sg;
 	char hint[3 * SUGGEST_NAME_MAX + 32];
+	const char *loc = qualname ? strstr(qualname, ".<locals>.") : NULL;
 	int r;
 
-	/* "<module>", "f.<locals>.g", "<lambda>": no name in any namespace leads there. */
-	if (!file_suffix || !qualname || !*qualname || strchr(qualname, '<'))
+	if (!file_suffix || !qualname || !*qualname)
+		return 0;
+	/* "f.<locals>.g": g's code is in the co_consts of f's, which a namespace leads to. */
+	if (loc && loc > qualname && !memchr(qualname, '<', loc - qualname)) {
+		char outer[256];
+		__u64 oc;
+
+		if ((size_t)(loc - qualname) >= sizeof(outer))
+			return 0;
+		memcpy(outer, qualname, loc - qualname);
+		outer[loc - qualname] = 0;
+		r = py_find_function_why(t, file_suffix, outer, &oc, why, whylen);
+		if (r != 1 || (r = py_find_in_code(t, oc, file_suffix, qualname, code)) == 1)
+			return r;
+		if (why && whylen)
+			snprintf(why, whylen, "'%s' is not (once) in the code of %s in %s", qualname,
+				 outer, file_suffix);
+		return r;
+	}
+	/* "<module>", "<lambda>": no name in any namespace leads there. */
+	if (strchr(qualname, '<'))
 		return 0;
 	r = for_each_module(t, file_suffix, find_in, &f);
 	if (r == 1 && why && whylen)

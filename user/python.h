@@ -108,8 +108,9 @@ struct py_code_info {
 
 /* Looks up FILE_SUFFIX:QUALNAME in sys.modules (module-level functions, class methods, static
  * and class methods, property getters, nested classes; follows __wrapped__ and closures of
- * decorators to the function whose co_qualname is QUALNAME). 1 and *code on success, 0 if not
- * there (yet; also for "<module>" and "<locals>" names), -1 on error. */
+ * decorators to the function whose co_qualname is QUALNAME; "f.<locals>.g" in the co_consts of
+ * f's code). 1 and *code on success, 0 if not there (yet; also for "<module>" and "<lambda>"),
+ * -1 on error. */
 int py_find_function(struct py_target *t, const char *file_suffix, const char *qualname, __u64 *code);
 /* The same; when it returns 0 and a module matching FILE_SUFFIX is loaded, WHY (if not NULL)
  * gets "'QUALNAME' is not in loaded module FILE_SUFFIX (did you mean: A.b, c?)" from that
