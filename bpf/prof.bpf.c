@@ -845,204 +845,6 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	return 0;
 }
 
-struct anc_ctx {
-	struct py_proc *pp;
-	__u64 cur, key;
-	bool found;
-};
-
-static long anc_one(__u64 i, void *arg)
-{
-	struct anc_ctx *a = arg;
-
-	a->cur = rd64(a->cur + a->pp->off.frame_previous);
-	if (!a->cur)
-		return 1;
-	if (a->cur == a->key) {
-		a->found = true;
-		return 1;
-	}
-	return 0;
-}
-
-struct find_ctx {
-	struct thread_state *ts;
-	__u64 key;
-	__u32 op, pos;
-};
-
-/* Innermost open frame of (key, op): the loop keeps the last match. */
-static long find_one(__u64 j, void *arg)
-{
-	struct find_ctx *c = arg;
-	struct frame *f = &c->ts->f[j & (MAX_DEPTH - 1)];
-
-	if (f->key == c->key && f->op_id == c->op)
-		c->pos = j;
-	return 0;
-}
-
-/* Has frame left the current thread's chain (returned, being cleared)? False when unknown. */
-static __noinline bool py_frame_gone(__u32 tgid, __u32 tid, __u64 frame)
-{
-	struct py_proc *pp = bpf_map_lookup_elem(&py_procs, &tgid);
-	struct anc_ctx a = { .key = frame };
-	__u64 tstate;
-
-	if (!pp)
-		return false;
-	tstate = py_tstate_of(pp, tid);
-	if (!tstate)
-		return false;
-	a.pp = pp;
-	a.cur = py_current_frame(pp, tstate);
-	if (!a.cur || a.cur == frame)
-		return false;
-	bpf_loop(MAX_DEPTH, anc_one, &a, 0);
-	return !a.found;
-}
-
-/* 3.12+ (entry_before_link): an inlined call may load the callee's first instruction before it
- * stores tstate->current_frame (measured: Debian's 3.13.5 and 3.14.10 read the code unit, then
- * write current_frame), so at the entry trap the current frame can still be the caller. The
- * callee's frame is then the one just pushed: datastack_top - co_framesize, naming the code and
- * linked to cur (or to a shim frame above cur). Checked first, so a recursive call (caller runs
- * the same code) is not taken for its caller. 0: no such frame. */
-static __always_inline __u64 py_pushed_frame(struct py_proc *pp, __u64 tstate, __u64 cur,
-					     __u64 code)
-{
-	__u64 F, prev;
-	__s32 w = 0;
-
-	if (!pp->off.entry_before_link || pp->off.code_framesize < 0)
-		return 0;
-	bpf_probe_read_user(&w, sizeof(w), (void *)(code + pp->off.code_framesize));
-	if (w <= 0 || w >= (1 << 20))
-		return 0;
-	F = rd64(tstate + pp->off.tstate_datastack_top) - (__u64)w * 8;
-	if (F == cur || (rd64(F + pp->off.frame_code) & pp->off.code_ptr_mask) != code)
-		return 0;
-	prev = rd64(F + pp->off.frame_previous);
-	if (prev != cur && (!prev || rd64(prev + pp->off.frame_previous) != cur))
-		return 0;
-	return F;
-}
-
-/* Hardware breakpoint on a watched function's bytecode. Cookie: op id, and whether the watched
- * instruction is the first one (entry) or a RETURN (exit). */
-SEC("perf_event")
-int on_bp(struct bpf_perf_event_data *ctx)
-{
-	__u64 now = bpf_ktime_get_ns();
-	__u64 id = bpf_get_current_pid_tgid();
-	__u64 cookie = bpf_get_attach_cookie(ctx);
-	__u32 tgid = id >> 32, tid = (__u32)id, op = (__u32)cookie;
-	bool is_ret = cookie >> 32;
-	struct py_proc *pp = bpf_map_lookup_elem(&py_procs, &tgid);
-	struct thread_state *ts;
-	__u64 tstate, frame, code, *want;
-
-	if (!pp)
-		return 0;
-	__sync_fetch_and_add(&stats.bp_hits, 1);
-	tstate = py_tstate_of(pp, tid);
-	if (!tstate)
-		return 0;
-	frame = py_current_frame(pp, tstate);
-	if (!frame)
-		return 0;
-	code = rd64(frame + pp->off.frame_code) & pp->off.code_ptr_mask;
-	want = bpf_map_lookup_elem(&py_op_code, &op);
-	if (!is_ret && want && pp->off.entry_before_link) {
-		__u64 F = py_pushed_frame(pp, tstate, frame, *want & ~PY_CODE_CLOSING);
-
-		if (F) {
-			frame = F;
-			code = *want & ~PY_CODE_CLOSING;
-		}
-	}
-	/* Bytecode read by something other than this function's own frame (dis, quickening of
-	 * another frame): not a call boundary. */
-	if (!want || (*want & ~PY_CODE_CLOSING) != code)
-		return 0;
-	if (!is_ret && (*want & PY_CODE_CLOSING))
-		return 0;
-	ts = thread_get(tid, now);
-	if (!ts)
-		return 0;
-
-	if (!is_ret) {
-		/* Entries above us whose frames are no longer our ancestors were left by an exception. */
-		for (int k = 0; k < 4; k++) {
-			__u32 d = ts->depth;
-			struct anc_ctx a = { .pp = pp, .cur = frame };
-
-			if (d == 0)
-				break;
-			a.key = ts->f[(d - 1) & (MAX_DEPTH - 1)].key;
-			if (a.key == 0)
-				break;
-			/* Same frame seen twice (a second read of the first instruction). */
-			if (a.key == frame)
-				return 0;
-			bpf_loop(MAX_DEPTH, anc_one, &a, 0);
-			if (a.found)
-				break;
-			pop_emit(ts, tid, now, CALL_F_UNWOUND);
-		}
-		push(ts, op, frame, now);
-		return 0;
-	}
-
-	if (pp->ret_guard) {
-		__u64 prev = rd64(frame + pp->off.frame_instr);
-		__u8 opc = 0;
-
-		bpf_probe_read_user(&opc, 1, (void *)prev);
-		if (opc == pp->ret_guard_op[0] || opc == pp->ret_guard_op[1] ||
-		    opc == pp->ret_guard_op[2] || opc == pp->ret_guard_op[3]) {
-			__sync_fetch_and_add(&stats.bp_not_return, 1);
-			return 0;
-		}
-	}
-	/* Return: close our frame; anything opened above it was left without its return. */
-	{
-		struct find_ctx fc = { .ts = ts, .key = frame, .op = op, .pos = MAX_DEPTH };
-		__u32 d = ts->depth, pos;
-
-		bpf_loop(d < MAX_DEPTH ? d : MAX_DEPTH, find_one, &fc, 0);
-		pos = fc.pos;
-		if (pos >= MAX_DEPTH || d - pos > 8) {
-			__sync_fetch_and_add(&stats.orphan_returns, 1);
-			return 0;
-		}
-		for (int k = 0; k < 8; k++) {
-			if (ts->depth <= pos + 1)
-				break;
-			pop_emit(ts, tid, now, CALL_F_UNWOUND);
-		}
-		pop_emit(ts, tid, now, 0);
-	}
-	return 0;
-}
-
-/* ---- one register per op: a W watch on the code object's ob_refcnt ----
- * CPython takes a reference to the code object when it creates a frame of the function
- * (_PyFrame_Initialize / _PyFrame_InitializeSpecials, datastack_top already advanced past the
- * new frame, which is not current yet) and drops it when it clears the frame (3.11+: the frame
- * is unlinked first, current_frame is the caller, datastack_top still ends the frame). The watch
- * traps after each write. A write is a birth or a death of frame F = datastack_top - framesize
- * when F sits right after the innermost datastack frame of the chain (or at the start of the
- * chunk) and is not current; the refcount's direction tells which. Anything else (logging's
- * f.f_code, tracebacks dying, a frame object taking ownership) is another reference: rejected. */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MAX_OPS);
-	__type(key, __u32);
-	__type(value, struct py_rc_state);
-} py_rc_state SEC(".maps");
-
 static __always_inline __s32 rd32(__u64 addr)
 {
 	__s32 v = 0;
@@ -1159,7 +961,8 @@ static __always_inline void blk_code(struct py_blk *k, int which, struct py_proc
 	blk_read(k, which, code, 0, hi);
 }
 
-/* The PyThreadState fields on_rc uses (native id, cframe or current frame, datastack). */
+/* The PyThreadState fields the breakpoint programs use (native id, cframe or current frame,
+ * datastack). */
 static __always_inline void blk_tstate(struct py_blk *k, struct py_proc *pp, __u64 tstate)
 {
 	struct py_offsets *o = &pp->off;
@@ -1199,6 +1002,210 @@ static __always_inline __u64 py_current_frame_blk(struct py_proc *pp, struct py_
 	}
 	return blk64(k, pp->off.current_frame);
 }
+
+struct anc_ctx {
+	struct py_proc *pp;
+	__u64 cur, key;
+	bool found;
+};
+
+static long anc_one(__u64 i, void *arg)
+{
+	struct anc_ctx *a = arg;
+
+	a->cur = rd64(a->cur + a->pp->off.frame_previous);
+	if (!a->cur)
+		return 1;
+	if (a->cur == a->key) {
+		a->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+struct find_ctx {
+	struct thread_state *ts;
+	__u64 key;
+	__u32 op, pos;
+};
+
+/* Innermost open frame of (key, op): the loop keeps the last match. */
+static long find_one(__u64 j, void *arg)
+{
+	struct find_ctx *c = arg;
+	struct frame *f = &c->ts->f[j & (MAX_DEPTH - 1)];
+
+	if (f->key == c->key && f->op_id == c->op)
+		c->pos = j;
+	return 0;
+}
+
+/* Has frame left the current thread's chain (returned, being cleared)? False when unknown. */
+static __noinline bool py_frame_gone(__u32 tgid, __u32 tid, __u64 frame)
+{
+	struct py_proc *pp = bpf_map_lookup_elem(&py_procs, &tgid);
+	struct anc_ctx a = { .key = frame };
+	__u64 tstate;
+
+	if (!pp)
+		return false;
+	tstate = py_tstate_of(pp, tid);
+	if (!tstate)
+		return false;
+	a.pp = pp;
+	a.cur = py_current_frame(pp, tstate);
+	if (!a.cur || a.cur == frame)
+		return false;
+	bpf_loop(MAX_DEPTH, anc_one, &a, 0);
+	return !a.found;
+}
+
+/* 3.12+ (entry_before_link): an inlined call may load the callee's first instruction before it
+ * stores tstate->current_frame (measured: Debian's 3.13.5 and 3.14.10 read the code unit, then
+ * write current_frame), so at the entry trap the current frame can still be the caller. The
+ * callee's frame is then the one just pushed: datastack_top - co_framesize, naming the code and
+ * linked to cur (or to a shim frame above cur). Checked first, so a recursive call (caller runs
+ * the same code) is not taken for its caller. 0: no such frame. */
+static __always_inline __u64 py_pushed_frame(struct py_proc *pp, struct py_blk *ts, __u64 cur,
+					     __u64 code)
+{
+	struct py_blk k;
+	__u64 F, prev;
+	__s32 w;
+
+	if (!pp->off.entry_before_link || pp->off.code_framesize < 0)
+		return 0;
+	w = rd32(code + pp->off.code_framesize);
+	if (w <= 0 || w >= (1 << 20))
+		return 0;
+	F = blk64(ts, pp->off.tstate_datastack_top) - (__u64)w * 8;
+	if (F == cur)
+		return 0;
+	blk_frame(&k, BLK_AUX, pp, F);
+	if ((blk64(&k, pp->off.frame_code) & pp->off.code_ptr_mask) != code)
+		return 0;
+	prev = blk64(&k, pp->off.frame_previous);
+	if (prev != cur && (!prev || rd64(prev + pp->off.frame_previous) != cur))
+		return 0;
+	return F;
+}
+
+/* Hardware breakpoint on a watched function's bytecode. Cookie: op id, and whether the watched
+ * instruction is the first one (entry) or a RETURN (exit). */
+SEC("perf_event")
+int on_bp(struct bpf_perf_event_data *ctx)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 tgid = id >> 32, tid = (__u32)id, op = (__u32)cookie;
+	bool is_ret = cookie >> 32;
+	struct py_proc *pp = bpf_map_lookup_elem(&py_procs, &tgid);
+	struct thread_state *ts;
+	struct py_blk tb, fk;
+	__u64 tstate, frame, code, *want;
+
+	if (!pp)
+		return 0;
+	__sync_fetch_and_add(&stats.bp_hits, 1);
+	tstate = py_tstate_blk(pp, tid, &tb);
+	if (!tstate)
+		return 0;
+	frame = py_current_frame_blk(pp, &tb);
+	if (!frame)
+		return 0;
+	blk_frame(&fk, BLK_FRAME, pp, frame);
+	code = blk64(&fk, pp->off.frame_code) & pp->off.code_ptr_mask;
+	want = bpf_map_lookup_elem(&py_op_code, &op);
+	if (!is_ret && want && pp->off.entry_before_link) {
+		__u64 F = py_pushed_frame(pp, &tb, frame, *want & ~PY_CODE_CLOSING);
+
+		if (F) {
+			frame = F;
+			code = *want & ~PY_CODE_CLOSING;
+		}
+	}
+	/* Bytecode read by something other than this function's own frame (dis, quickening of
+	 * another frame): not a call boundary. */
+	if (!want || (*want & ~PY_CODE_CLOSING) != code)
+		return 0;
+	if (!is_ret && (*want & PY_CODE_CLOSING))
+		return 0;
+	ts = thread_get(tid, now);
+	if (!ts)
+		return 0;
+
+	if (!is_ret) {
+		/* Entries above us whose frames are no longer our ancestors were left by an exception. */
+		for (int k = 0; k < 4; k++) {
+			__u32 d = ts->depth;
+			struct anc_ctx a = { .pp = pp, .cur = frame };
+
+			if (d == 0)
+				break;
+			a.key = ts->f[(d - 1) & (MAX_DEPTH - 1)].key;
+			if (a.key == 0)
+				break;
+			/* Same frame seen twice (a second read of the first instruction). */
+			if (a.key == frame)
+				return 0;
+			bpf_loop(MAX_DEPTH, anc_one, &a, 0);
+			if (a.found)
+				break;
+			pop_emit(ts, tid, now, CALL_F_UNWOUND);
+		}
+		push(ts, op, frame, now);
+		return 0;
+	}
+
+	if (pp->ret_guard) {
+		__u64 prev = blk64(&fk, pp->off.frame_instr);
+		__u8 opc = 0;
+
+		bpf_probe_read_user(&opc, 1, (void *)prev);
+		if (opc == pp->ret_guard_op[0] || opc == pp->ret_guard_op[1] ||
+		    opc == pp->ret_guard_op[2] || opc == pp->ret_guard_op[3]) {
+			__sync_fetch_and_add(&stats.bp_not_return, 1);
+			return 0;
+		}
+	}
+	/* Return: close our frame; anything opened above it was left without its return. */
+	{
+		struct find_ctx fc = { .ts = ts, .key = frame, .op = op, .pos = MAX_DEPTH };
+		__u32 d = ts->depth, pos;
+
+		bpf_loop(d < MAX_DEPTH ? d : MAX_DEPTH, find_one, &fc, 0);
+		pos = fc.pos;
+		if (pos >= MAX_DEPTH || d - pos > 8) {
+			__sync_fetch_and_add(&stats.orphan_returns, 1);
+			return 0;
+		}
+		for (int k = 0; k < 8; k++) {
+			if (ts->depth <= pos + 1)
+				break;
+			pop_emit(ts, tid, now, CALL_F_UNWOUND);
+		}
+		pop_emit(ts, tid, now, 0);
+	}
+	return 0;
+}
+
+/* ---- one register per op: a W watch on the code object's ob_refcnt ----
+ * CPython takes a reference to the code object when it creates a frame of the function
+ * (_PyFrame_Initialize / _PyFrame_InitializeSpecials, datastack_top already advanced past the
+ * new frame, which is not current yet) and drops it when it clears the frame (3.11+: the frame
+ * is unlinked first, current_frame is the caller, datastack_top still ends the frame). The watch
+ * traps after each write. A write is a birth or a death of frame F = datastack_top - framesize
+ * when F sits right after the innermost datastack frame of the chain (or at the start of the
+ * chunk) and is not current; the refcount's direction tells which. Anything else (logging's
+ * f.f_code, tracebacks dying, a frame object taking ownership) is another reference: rejected. */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_OPS);
+	__type(key, __u32);
+	__type(value, struct py_rc_state);
+} py_rc_state SEC(".maps");
 
 /* Frame size in bytes of a code object's frames on the datastack, from its fields in k. */
 static __always_inline __u64 py_framesize_blk(struct py_proc *pp, struct py_blk *k)
