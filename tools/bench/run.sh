@@ -203,8 +203,9 @@ run() {
 	uprobe | record)
 		timeout 300 "$PROF" record -q -F 0 "${prof[@]}" -o "$json" -- "${cmd[@]}" >"$log" 2>&1 ;;
 	watched | watched_rc)
-		# Attached with -p during the workload's untimed sleep, so every call is watched.
-		"${cmd[@]}" 1.5 >"$log" 2>&1 &
+		# Attached with -p during the workload's untimed sleep, so every call is watched (3 s:
+		# the recorder's start-up on a loaded machine took more than 1.5 s).
+		"${cmd[@]}" 3 >"$log" 2>&1 &
 		local tp=$! rcenv=()
 		[ "$var" = watched_rc ] && rcenv=(RAGD_BPFPROF_RC=1)
 		sleep 0.3 # the interpreter defines leaf() before the recorder looks
@@ -348,7 +349,7 @@ bpf_time_py() {
 		[ $row = pyw11 ] && py=$PY311
 		[ -n "$py" ] || continue
 		out=$TMP/bpfstats.$row
-		"$py" "$BENCH/callbench.py" "$TMP/t.bpfstats" 50 1000 1.5 >/dev/null 2>&1 &
+		"$py" "$BENCH/callbench.py" "$TMP/t.bpfstats" 50 1000 3 >/dev/null 2>&1 &
 		local tp=$!
 		sleep 0.3
 		python3 "$BENCH/bpfstats.py" "$out" on_rc,on_bp -- "$PROF" record -q -F 0 "${PYW_OPS[@]}" \
