@@ -14,7 +14,10 @@
 #   native op_busy(0)        .output/targets/workload busy 100000 0: alone / record (uprobe +
 #                            uretprobe) / bpftrace's empty program / bpftrace's hist() program
 #   native op_busy(2 ms)     workload busy 300 2: alone / record
-#   watched Python call      callbench.py with 50,000 calls of leaf(), the op: alone / record -F 0
+#   watched Python call      callbench.py with 50,000 calls of leaf(), the op: alone / record -F 0,
+#                            on a Python >= 3.12 (what ragd needs; refcount scheme), and the floor:
+#                            the same calls under the same watch running an empty BPF program
+#                            (tools/bench/pyfloor.py); INFO: 3.11, bytecode and refcount schemes
 #   record -- /bin/true      the profiler's start-up and tear-down (wall)
 #   profile search -n 10     wall of the 10 iterations vs the search command alone (first two
 #                            rounds only: it is the longest variant)
@@ -29,7 +32,9 @@
 # program runs while it is profiled.
 #
 # Environment: BENCH_RUNS (runs per variant, default 5; BENCH_QUICK=1: 2), PYTHON (default
-# python3; resolved to the real interpreter, so a pyenv shim works), RAGD_BPFPROF (the binary,
+# python3; resolved to the real interpreter, so a pyenv shim works), PYW_PYTHON (the watched-call
+# interpreter, >= 3.12; default: PYTHON if new enough, else the newest pyenv/PATH 3.13 or 3.12),
+# PY311 (the 3.11 INFO row; default /usr/bin/python3.11 or pyenv's), RAGD_BPFPROF (the binary,
 # default ./ragd-bpfprof), BENCH_KEEP=1 keeps the temporary directory (session JSONs, logs).
 # Exit status: 0 when every run worked (goals may FAIL: see the table), 1 when a run failed.
 #
@@ -57,6 +62,30 @@ PY=$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)' 2>/dev/null) ||
 	die "no Python interpreter (${PYTHON:-python3})"
 [ -x "$PY" ] || die "cannot resolve ${PYTHON:-python3} to an interpreter binary"
 BPFTRACE=$(command -v bpftrace 2>/dev/null)
+
+# pyver PYTHON: "3.12" etc., empty when it does not run.
+pyver() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null; }
+# The watched-call row times what ragd users get: Python >= 3.12 (ragd's requirement), whose
+# default exact scheme is the refcount watch. 3.11 (bytecode breakpoints by default) is INFO.
+pick_pyw() {
+	local c v
+	for c in ${PYW_PYTHON:-} "$PY" /root/.pyenv/versions/3.13*/bin/python3 \
+		/root/.pyenv/versions/3.12*/bin/python3 python3.13 python3.12; do
+		c=$(command -v "$c" 2>/dev/null) || continue
+		v=$(pyver "$c")
+		case $v in 3.1[2-9]) echo "$c"; return ;; esac
+		[ -n "${PYW_PYTHON:-}" ] && return # asked for one that is too old: skip, do not substitute
+	done
+}
+pick_py311() {
+	local c
+	for c in ${PY311:-} /usr/bin/python3.11 /root/.pyenv/versions/3.11*/bin/python3 python3.11; do
+		c=$(command -v "$c" 2>/dev/null) || continue
+		[ "$(pyver "$c")" = 3.11 ] && { echo "$c"; return; }
+	done
+}
+PYW_PY=$(pick_pyw)
+PY311=$(pick_py311)
 
 TMP=$(mktemp -d /tmp/ragd-bpfprof-bench.XXXXXX) || die "mktemp failed"
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
@@ -95,6 +124,8 @@ header() {
 	echo "  machine:  $(uname -n), kernel $(uname -r), $(nproc) CPU(s)," \
 		"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 	echo "  python:   $PY ($("$PY" -c 'import platform; print(platform.python_version())'))"
+	echo "  watched:  ${PYW_PY:-none >= 3.12 found: the watched-call rows are skipped} ${PYW_PY:+($(pyver "$PYW_PY"))}" \
+		"${PY311:+; 3.11 INFO row: $PY311}"
 	echo "  profiler: $("$PROF" --version) ($PROF)"
 	if [ -n "$BPFTRACE" ]; then
 		echo "  bpftrace: $("$BPFTRACE" --version 2>/dev/null) ($BPFTRACE)"
@@ -118,7 +149,8 @@ setup() {
 		--db "$TMP/index.db")
 	CALLB=("$PY" "$BENCH/callbench.py" "@OUT@")
 	CALLB_OPS=(-e "outer=py:bench/callbench.py:outer" -e "mid=py:bench/callbench.py:mid")
-	PYW=("$PY" "$BENCH/callbench.py" "@OUT@" 50 1000)
+	PYW=("$PYW_PY" "$BENCH/callbench.py" "@OUT@" 50 1000)
+	PYW11=("$PY311" "$BENCH/callbench.py" "@OUT@" 50 1000)
 	PYW_OPS=(-e "leaf=py:bench/callbench.py:leaf")
 	SEARCH1=("$PY" -m ragd search "$QUERY" -q --timings none --db "$TMP/index.db")
 	NATOP=(-e "op_busy=native:$WORKLOAD:op_busy")
@@ -133,8 +165,14 @@ setup() {
 	printf 'nat0\tnative op_busy(0) x%d\talone,uprobe,bt_empty,bt_hist\n' $NAT_CALLS >>"$RES/rows.txt"
 	printf 'nat0\tcalls\t%d\n' $NAT_CALLS >>"$RES/rows.txt"
 	printf 'nat2\tnative op_busy(2ms) x300\talone,uprobe\n' >>"$RES/rows.txt"
-	printf 'pyw\twatched Python leaf() x%d\talone,watched\n' $PYW_CALLS >>"$RES/rows.txt"
+	printf 'pyw\twatched Python leaf() x%d, %s (refcount)\talone,watched\n' $PYW_CALLS \
+		"${PYW_PY:+$(pyver "$PYW_PY")}" >>"$RES/rows.txt"
 	printf 'pyw\tcalls\t%d\n' $PYW_CALLS >>"$RES/rows.txt"
+	if [ -n "$PY311" ]; then
+		printf 'pyw11\twatched Python leaf() x%d, 3.11 (bytecode; refcount)\talone,watched,watched_rc\n' \
+			$PYW_CALLS >>"$RES/rows.txt"
+		printf 'pyw11\tcalls\t%d\n' $PYW_CALLS >>"$RES/rows.txt"
+	fi
 	printf 'start\trecord -- /bin/true (wall)\trecord\n' >>"$RES/rows.txt"
 	printf 'prof\tsearch once alone / profile search -n 10 (wall)\talone,profile\n' >>"$RES/rows.txt"
 }
@@ -151,6 +189,7 @@ run() {
 	ragd) cmd=("${RAGD[@]}") ;;
 	callb) cmd=("${CALLB[@]}"); prof=("${CALLB_OPS[@]}") ;;
 	pyw) cmd=("${PYW[@]}"); prof=("${PYW_OPS[@]}") ;;
+	pyw11) cmd=("${PYW11[@]}"); prof=("${PYW_OPS[@]}") ;;
 	nat0) cmd=(/usr/bin/env "WORKLOAD_TIMINGS=$out.raw" "$WORKLOAD" busy $NAT_CALLS 0); prof=("${NATOP[@]}") ;;
 	nat2) cmd=(/usr/bin/env "WORKLOAD_TIMINGS=$out.raw" "$WORKLOAD" busy 300 2); prof=("${NATOP[@]}") ;;
 	start) cmd=(/bin/true) ;;
@@ -163,12 +202,14 @@ run() {
 	f*) timeout 300 "$PROF" record -q -F "${var#f}" "${prof[@]}" -o "$json" -- "${cmd[@]}" >"$log" 2>&1 ;;
 	uprobe | record)
 		timeout 300 "$PROF" record -q -F 0 "${prof[@]}" -o "$json" -- "${cmd[@]}" >"$log" 2>&1 ;;
-	watched)
-		# Attached with -p during the workload's untimed sleep, so every call is watched.
-		"${cmd[@]}" 1.5 >"$log" 2>&1 &
-		local tp=$!
+	watched | watched_rc)
+		# Attached with -p during the workload's untimed sleep, so every call is watched (3 s:
+		# the recorder's start-up on a loaded machine took more than 1.5 s).
+		"${cmd[@]}" 3 >"$log" 2>&1 &
+		local tp=$! rcenv=()
+		[ "$var" = watched_rc ] && rcenv=(RAGD_BPFPROF_RC=1)
 		sleep 0.3 # the interpreter defines leaf() before the recorder looks
-		timeout 300 "$PROF" record -q -F 0 "${prof[@]}" -p $tp -o "$json" >"$log.rec" 2>&1
+		timeout 300 env "${rcenv[@]}" "$PROF" record -q -F 0 "${prof[@]}" -p $tp -o "$json" >"$log.rec" 2>&1
 		rc=$?
 		wait $tp || rc=1
 		cat "$log.rec" >>"$log"
@@ -201,7 +242,7 @@ run() {
 	# Watched ops (leaf(); mid(); ragd's search): exact only where breakpoints fire and the op
 	# got a register.
 	local wop=
-	case $row.$var in pyw.watched) wop=leaf ;; callb.f0) wop=mid ;; ragd.f0) wop=search ;; esac
+	case $row.$var in pyw*.watched*) wop=leaf ;; callb.f0) wop=mid ;; ragd.f0) wop=search ;; esac
 	if [ -n "$wop" ]; then
 		pyjson "$json" 'o = [o for o in s["operations"] if o["name"] == sys.argv[2]][0]
 print(o["precision"], o["count"])' "$wop" >>"$RES/$row.$var.prec"
@@ -240,6 +281,7 @@ rounds() {
 	[ -n "$BPFTRACE" ] && bt=(bt_empty bt_hist)
 	breakpoints_fire >"$RES/pyw.fire"
 	[ "$(cut -d' ' -f1 "$RES/pyw.fire")" = 1 ] || pyw=0
+	[ -n "$PYW_PY" ] || { pyw=0; echo "0 no Python >= 3.12 found (set PYW_PYTHON)" >"$RES/pyw.fire"; }
 	local start
 	start=$(date +%s)
 	for ((i = 0; i < RUNS; i++)); do
@@ -248,7 +290,11 @@ rounds() {
 		for v in $(rotate $i alone f0 f99 f999 f4999); do run callb "$v"; done
 		for v in $(rotate $i alone uprobe "${bt[@]}"); do run nat0 "$v"; done
 		for v in $(rotate $i alone uprobe); do run nat2 "$v"; done
-		[ $pyw = 1 ] && for v in $(rotate $i alone watched); do run pyw "$v"; done
+		if [ $pyw = 1 ]; then
+			for v in $(rotate $i alone watched); do run pyw "$v"; done
+			floor
+			[ -n "$PY311" ] && for v in $(rotate $i alone watched watched_rc); do run pyw11 "$v"; done
+		fi
 		run start record
 		if [ $i -lt 2 ]; then
 			for v in $(rotate $i alone profile); do run prof "$v"; done
@@ -257,6 +303,18 @@ rounds() {
 		fi
 	done
 	echo "($(($(date +%s) - start))s of alternating runs)"
+}
+
+# The floor of a watched call, in the same round as the watched runs: the same 50,000 calls under
+# the same refcount watch with an empty BPF program (pyfloor.py: "US HITS ALONE WATCHED"), and the
+# cost of one W and one X breakpoint hit with an empty program (bpfloor.c: "TYPE NS HITS").
+floor() {
+	local bin=$TMP/bpfloor t
+	[ -x "$bin" ] || cc -O2 -o "$bin" "$BENCH/bpfloor.c" 2>"$TMP/log.bpfloor" || : >"$bin.failed"
+	"$PYW_PY" "$BENCH/pyfloor.py" "$TMP/t.floor" 50 1000 3 >"$TMP/log.pyfloor" 2>&1 &&
+		cat "$TMP/t.floor" >>"$RES/pyw.floor"
+	[ -e "$bin.failed" ] && return
+	for t in W X; do "$bin" $t 20000 >>"$RES/pyw.bpfloor" 2>>"$TMP/log.bpfloor"; done
 }
 
 # ------------------------------------------------------------------ measured once
@@ -278,6 +336,32 @@ bpf_time() {
 		return
 	fi
 	goal "BPF time per native call (bpf_stats, 200k calls)" "$v" "was op_entry 277 ns, op_return 4642 ns" "-" "INFO"
+}
+
+# BPF time per breakpoint hit of a watched call (on_rc: refcount scheme on PYW_PY; on_bp: 3.11's
+# bytecode scheme) and hits per call, attached (-p) as in the watched rows.
+bpf_time_py() {
+	local py row out v runs=
+	[ "$(cut -d' ' -f1 "$RES/pyw.fire" 2>/dev/null)" = 1 ] || return
+	sysctl -qw kernel.bpf_stats_enabled=1 2>/dev/null || return
+	for row in pyw pyw11; do
+		py=$PYW_PY
+		[ $row = pyw11 ] && py=$PY311
+		[ -n "$py" ] || continue
+		out=$TMP/bpfstats.$row
+		"$py" "$BENCH/callbench.py" "$TMP/t.bpfstats" 50 1000 3 >/dev/null 2>&1 &
+		local tp=$!
+		sleep 0.3
+		python3 "$BENCH/bpfstats.py" "$out" on_rc,on_bp -- "$PROF" record -q -F 0 "${PYW_OPS[@]}" \
+			-p $tp -o "$TMP/s.bpfstats.$row.json" >"$TMP/log.bpfstats.$row" 2>&1
+		wait $tp
+		v=$(awk -v n=$PYW_CALLS '$2 > 0 { printf "%s%s %.0f ns a hit, %.2f hits a call", sep, $1, $3 / $2, $2 / n; sep = ", " }' \
+			"$out" 2>/dev/null)
+		runs="$runs${runs:+; }$(pyver "$py"): ${v:-failed}"
+	done
+	sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
+	goal "BPF time per breakpoint hit, watched leaf() (bpf_stats)" "$runs" \
+		"was on_rc 1797 ns (3.12)" "-" "INFO"
 }
 
 # Zero drops at >= 200k events/s: a native target calling a probed function as fast as it can,
@@ -400,6 +484,7 @@ main() {
 	setup
 	rounds
 	bpf_time
+	bpf_time_py
 	drops
 	recorder_cpu
 	summary
