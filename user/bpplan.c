@@ -302,27 +302,59 @@ void plan_apply(struct rec *r)
 	}
 }
 
-/* Looks up pending py: ops in the primary process, then re-plans the registers. */
-void py_resolve(struct rec *r)
+/* Looks op i up in the primary process: 1 found, 0 not (yet). A module not loaded is noted with
+ * sys.modules' generation GEN, so later looks skip the walk until a module is added. */
+static int py_lookup(struct rec *r, int i, bool gen_ok, __u64 gen)
+{
+	struct op_run *run = &r->run[i];
+	const struct op_spec *sp = &r->o->ops[i];
+	char why[DESC_MAX_LEN] = "";
+	__u64 code = 0;
+	int f;
+
+	if (gen_ok && run->absent && run->absent_gen == gen)
+		return 0;
+	f = py_find_function_why(&r->py[r->primary].t, sp->path, sp->symbol, &code, why, sizeof(why));
+	if (f == 1 || why[0])
+		snprintf(res(r, i)->note, sizeof(res(r, i)->note), "%s", why);
+	/* No "did you mean": no module with that file is loaded (a walk of all of sys.modules). */
+	run->absent = f != 1 && !why[0] && gen_ok;
+	run->absent_gen = gen;
+	if (f != 1)
+		return 0;
+	run->code = code;
+	return 1;
+}
+
+/* Looks up pending py: ops (those of file SUFFIX only, NULL: all) in the primary process, then
+ * re-plans the registers. A module-load pause looks up only that module's ops: a walk of
+ * sys.modules for an op whose module is not loaded costs ~8 ms here, and the target is stopped
+ * meanwhile. */
+void py_resolve_mod(struct rec *r, const char *suffix)
 {
 	bool found[MAX_OPS] = {};
-	struct pyproc *p;
+	__u64 gen = 0;
+	bool gen_ok;
 
 	if (r->primary < 0)
 		return;
-	p = &r->py[r->primary];
+	gen_ok = !py_modules_gen(&r->py[r->primary].t, &gen);
 	for (int i = 0; i < r->o->nops; i++) {
 		struct op_run *run = &r->run[i];
-		__u64 code = 0;
 
-		if (r->o->ops[i].kind != OP_PY)
+		if (r->o->ops[i].kind != OP_PY || (suffix && strcmp(r->o->ops[i].path, suffix)))
 			continue;
 		if (run->state != OPS_PENDING && !(run->state == OPS_SAMPLED && !run->code))
 			continue;
-		if (py_find_function_why(&p->t, r->o->ops[i].path, r->o->ops[i].symbol, &code,
-					 res(r, i)->note, sizeof(res(r, i)->note)) != 1)
+		/* Ops of one file share the walk's outcome. */
+		for (int j = 0; j < i && gen_ok && !run->absent; j++)
+			if (r->run[j].absent && r->run[j].absent_gen == gen &&
+			    !strcmp(r->o->ops[j].path, r->o->ops[i].path)) {
+				run->absent = true;
+				run->absent_gen = gen;
+			}
+		if (!py_lookup(r, i, gen_ok, gen))
 			continue;
-		run->code = code;
 		py_classify(r, i);
 		found[i] = true;
 	}
@@ -338,6 +370,11 @@ void py_resolve(struct rec *r)
 			  run->armed_iv[run->narmed - 1].a : run->found_at);
 	}
 	r->last_resolve = now_ns();
+}
+
+void py_resolve(struct rec *r)
+{
+	py_resolve_mod(r, NULL);
 }
 
 bool py_pending(struct rec *r)
@@ -369,6 +406,7 @@ void py_drop_primary(struct rec *r)
 		if (r->o->ops[i].kind != OP_PY)
 			continue;
 		op_disarm(r, i);
+		run->absent = false;
 		span_close(run->found_iv, run->nfound, t);
 		run->found_at = 0;
 		if (run->state == OPS_READY || (run->state == OPS_SAMPLED && run->code)) {

@@ -193,7 +193,7 @@ static void on_mod(struct rec *r, const struct py_mod_event *e)
 	if (p)
 		py_set_primary(r, p);
 	if (r->primary >= 0 && r->py[r->primary].pid == (pid_t)e->pid && py_pending(r)) {
-		py_resolve(r);
+		py_resolve_mod(r, e->mod < (__u32)r->nmods ? r->mods[e->mod].suffix : NULL);
 		r->resolve_every = RESOLVE_MIN_NS;
 	}
 	if (e->paused) {

@@ -54,6 +54,8 @@ struct op_run {
 	struct bpf_link **links;
 	int nlinks;
 	bool armed;
+	bool absent;             /* its module was not loaded at sys.modules generation absent_gen */
+	__u64 absent_gen;
 	__u64 found_at;          /* when its code was found (0: not now) */
 	/* coverage: when it was armed, and when its code existed, this run (see py_coverage) */
 	struct span *armed_iv, *found_iv;
@@ -158,6 +160,8 @@ int code_need(const struct py_code_info *ci, bool rc, char *why, size_t len);
 bool rc_ok(const struct py_target *t);
 void plan_apply(struct rec *r);
 void py_resolve(struct rec *r);
+/* Only the ops of file SUFFIX (a module just loaded); NULL: all. */
+void py_resolve_mod(struct rec *r, const char *suffix);
 bool py_pending(struct rec *r);
 void py_set_primary(struct rec *r, struct pyproc *p);
 void py_drop_primary(struct rec *r);
