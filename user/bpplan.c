@@ -5,6 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 #include <bpf/libbpf.h>
 #include "planner.h"
 #include "recorder_int.h"
@@ -266,7 +271,7 @@ void plan_apply(struct rec *r)
 	if (r->primary < 0)
 		return;
 	plan_inputs(r, po);
-	plan_compute(po, n, r->slot_budget, r->turn, want);
+	plan_compute(po, n, r->slot_budget, r->turn, r->stages_ok, want);
 	for (int i = 0; i < n; i++) {
 		if (!r->run[i].armed || want[i])
 			continue;
@@ -281,6 +286,8 @@ void plan_apply(struct rec *r)
 	for (int i = 0; i < n; i++) {
 		int e;
 
+		if (want[i] && r->run[i].armed)
+			op_code_map(r, i, r->run[i].code); /* wanted again while closing: reopen */
 		if (!want[i] || r->run[i].armed)
 			continue;
 		e = op_arm(r, i);
@@ -300,6 +307,91 @@ void plan_apply(struct rec *r)
 			op_sampled(r, i, "hardware breakpoint failed (%s): timed from samples", strerror(-e));
 		}
 	}
+}
+
+/* What one breakpoint hit costs the target: the trap, timed on a write watch of our own (the
+ * median of 5 rounds of 64 writes), plus the BPF program. 0 when it cannot be measured. */
+#define HIT_BPF_NS 4000 /* on_rc's mean run time (bpf_stats, ragd-lite search, this VM: 3.9 us) */
+#define HIT_WRITES 64
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+__u64 bp_hit_cost_ns(void)
+{
+	static volatile __u64 var;
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_BREAKPOINT, .size = sizeof(attr), .bp_type = HW_BREAKPOINT_W,
+		.bp_addr = (__u64)(unsigned long)&var, .bp_len = HW_BREAKPOINT_LEN_8,
+		.sample_period = 1, .exclude_kernel = 1, .exclude_hv = 1,
+	};
+	__u64 t[5], hits = 0, plain;
+	int fd;
+
+	plain = mono_ns();
+	for (int i = 0; i < HIT_WRITES; i++)
+		var++;
+	plain = mono_ns() - plain;
+	fd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	for (int k = 0; k < 5; k++) {
+		__u64 a = mono_ns();
+
+		for (int i = 0; i < HIT_WRITES; i++)
+			var++;
+		t[k] = mono_ns() - a;
+	}
+	if (read(fd, &hits, sizeof(hits)) != sizeof(hits))
+		hits = 0;
+	close(fd);
+	if (hits < 5 * HIT_WRITES)
+		return 0;
+	for (int i = 1; i < 5; i++) /* insertion sort for the median */
+		for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+			__u64 x = t[j];
+
+			t[j] = t[j - 1];
+			t[j - 1] = x;
+		}
+	return (t[2] > plain ? t[2] - plain : 0) / HIT_WRITES + HIT_BPF_NS;
+}
+
+/* Stages holding registers (the budget's subject). */
+static bool stages_armed(struct rec *r)
+{
+	for (int i = 0; i < r->o->nops; i++)
+		if (r->run[i].armed && strchr(r->o->ops[i].name, '.'))
+			return true;
+	return false;
+}
+
+/* The overhead budget, every BUDGET_PERIOD_NS: stages are armed while the hits so far cost
+ * less than --overhead % of the time since the run started (plan_stages_allowed). */
+void plan_budget(struct rec *r, __u64 t)
+{
+	const struct bpf_stats *st = &r->a.skel->bss->stats;
+	bool ok;
+
+	if (r->o->overhead <= 0 || r->primary < 0 || t - r->last_budget < BUDGET_PERIOD_NS)
+		return;
+	r->last_budget = t;
+	ok = plan_stages_allowed(r->o->overhead, st->bp_hits + st->rc_hits, r->hit_cost_ns,
+				 t - r->start, r->stages_ok);
+	if (ok == r->stages_ok && (ok || !stages_armed(r)))
+		return;
+	if (r->o->verbose && ok != r->stages_ok)
+		fprintf(stderr, "budget: %llu hits x %.1f us = %.2f%% of %.2f s: stages %s\n",
+			(unsigned long long)(st->bp_hits + st->rc_hits), r->hit_cost_ns / 1e3,
+			100.0 * (st->bp_hits + st->rc_hits) * r->hit_cost_ns / (double)(t - r->start),
+			(t - r->start) / 1e9, ok ? "armed again" : "paused");
+	r->stages_ok = ok;
+	plan_apply(r);
 }
 
 /* Looks op i up in the primary process: 1 found, 0 not (yet). A module not loaded is noted with

@@ -20,6 +20,7 @@
 
 #define MAX_PY_PROCS 16
 #define MAX_EVALS 8                 /* interpreter files with PyEval_EvalCode probes */
+#define BUDGET_PERIOD_NS 100000000ull /* the overhead budget is checked every 0.1 s */
 #define POLL_MS 50                  /* ring drain period: bounds event latency (top) */
 #define RESOLVE_MIN_NS 200000000ull /* pending py: ops looked up again after 0.2 s, doubling */
 /* Sampled call instances: a new one starts when the op's frame address changes on a thread. */
@@ -84,6 +85,7 @@ struct rec {
 	bool want_python;
 	bool launched;           /* launch mode: every run starts a command */
 	const char *bp_why;      /* why no op can be exact, NULL if breakpoints work */
+	__u64 hit_cost_ns;       /* one breakpoint hit, measured at open (bp_hit_cost_ns), 0: unknown */
 	__u64 t0;                /* ktime at session start: call times are relative to it */
 	__u64 period_ns;
 	char (*npath)[PATH_MAX]; /* native ops: file and offset */
@@ -108,6 +110,8 @@ struct rec {
 	int primary;             /* index in py[] of the process the breakpoints watch, -1 */
 	int slot_budget;         /* debug registers we may use (lowered on ENOSPC) */
 	unsigned turn;           /* planner rotation: profile iteration + --rotate periods */
+	bool stages_ok;          /* the overhead budget lets stages hold registers (plan_budget) */
+	__u64 last_budget;
 	__u64 last_rotate;
 	pid_t root;
 	pid_t child;             /* launch: the command, 0 once reaped or none */
@@ -159,6 +163,8 @@ int parent_of(const struct op_spec *ops, int n, int i);
 int code_need(const struct py_code_info *ci, bool rc, char *why, size_t len);
 bool rc_ok(const struct py_target *t);
 void plan_apply(struct rec *r);
+__u64 bp_hit_cost_ns(void);
+void plan_budget(struct rec *r, __u64 t);
 void py_resolve(struct rec *r);
 /* Only the ops of file SUFFIX (a module just loaded); NULL: all. */
 void py_resolve_mod(struct rec *r, const char *suffix);
