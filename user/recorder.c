@@ -137,8 +137,9 @@ static void bp_check(struct rec *r)
 		r->bp_why = "no free debug register (ENOSPC)";
 	else if (st < 0)
 		r->bp_why = "hardware breakpoints unavailable";
-	if (!r->bp_why && r->o->overhead > 0)
-		r->hit_cost_ns = bp_hit_cost_ns();
+	/* Not measurable (every register taken meanwhile): the cost measured on this VM. */
+	if (!r->bp_why && r->o->overhead > 0 && !(r->hit_cost_ns = bp_hit_cost_ns()))
+		r->hit_cost_ns = HIT_FALLBACK_NS;
 	if (r->o->verbose && r->hit_cost_ns)
 		fprintf(stderr, "budget: a breakpoint hit costs ~%.1f us; stages within %g%% of the time\n",
 			r->hit_cost_ns / 1e3, r->o->overhead);

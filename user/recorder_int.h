@@ -20,6 +20,7 @@
 
 #define MAX_PY_PROCS 16
 #define MAX_EVALS 8                 /* interpreter files with PyEval_EvalCode probes */
+#define HIT_FALLBACK_NS 18000ull /* a hit's cost when it cannot be measured: trap 14 us + BPF 4 us here */
 #define BUDGET_PERIOD_NS 100000000ull /* the overhead budget is checked every 0.1 s */
 #define POLL_MS 50                  /* ring drain period: bounds event latency (top) */
 #define RESOLVE_MIN_NS 200000000ull /* pending py: ops looked up again after 0.2 s, doubling */
