@@ -439,7 +439,7 @@ void py_resolve_mod(struct rec *r, const char *suffix)
 		if (run->state != OPS_PENDING && !(run->state == OPS_SAMPLED && !run->code))
 			continue;
 		/* Ops of one file share the walk's outcome. */
-		for (int j = 0; j < i && gen_ok && !run->absent; j++)
+		for (int j = 0; j < i && gen_ok && !(run->absent && run->absent_gen == gen); j++)
 			if (r->run[j].absent && r->run[j].absent_gen == gen &&
 			    !strcmp(r->o->ops[j].path, r->o->ops[i].path)) {
 				run->absent = true;
