@@ -200,7 +200,7 @@ def goals(r):
             ("ragd8", "f0", "issue 8: -F 0, ragd-lite search x200, default spec", 1.02),
             ("callb8", "f0", "issue 8: -F 0, call-heavy, watched ops called rarely", 1.01),
             ("ragd8", "f0u", "issue 8: as above, --overhead 0 (every stage)", None),
-            ("callb8", "fs", "issue 8: call-heavy, mid a stage of outer (budgeted)", None),
+            ("callb8", "fs", "issue 8: call-heavy, mid a stage of outer (budgeted)", 1.01),
             ("ragd", "f0", "issue 8 on PYTHON: -F 0, ragd-lite search x200", None),
             ("callb", "f0", "issue 8 on PYTHON: -F 0, call-heavy", None)):
         a, x = r.m(row, "alone"), r.ratio(row, var)
