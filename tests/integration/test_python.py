@@ -424,6 +424,19 @@ def overhead_budget_top_exact_stages_partial():
     for o in full:
         eq(o["count"], n, f"{o['name']} count with --overhead 0")
 
+
+@test
+def overhead_bad_values_exit_2():
+    """--overhead takes 0 to 100 (percent); anything else is one line naming it and exit 2, in
+    every command that records."""
+    for v in ("x", "-1", "101", "nan", "inf", "", "1e400"):
+        for cmd in (["record", "--overhead", v, "--", "true"], ["top", "--overhead", v, "-p", "1"],
+                    ["profile", "search", "--overhead", v, "-n", "1"]):
+            p = subprocess.run([BIN] + cmd, capture_output=True, text=True, timeout=20)
+            lines = p.stderr.strip().splitlines()
+            if p.returncode != 2 or len(lines) != 1 or "overhead budget" not in lines[0]:
+                raise AssertionError(f"{cmd}: exit {p.returncode}, stderr {p.stderr!r}")
+
 # ---- one debug register per op: the code object's reference count (on_rc) ----
 PYOPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyops.py")
 
