@@ -391,6 +391,7 @@ void plan_budget(struct rec *r, __u64 t)
 			100.0 * (st->bp_hits + st->rc_hits) * r->hit_cost_ns / (double)(t - r->start),
 			(t - r->start) / 1e9, ok ? "armed again" : "paused");
 	r->stages_ok = ok;
+	r->budget_paused |= !ok;
 	plan_apply(r);
 }
 

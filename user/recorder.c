@@ -276,6 +276,7 @@ static void run_reset(struct rec *r)
 	r->slot_budget = o->max_breakpoints;
 	r->turn = o->iteration;
 	r->stages_ok = true;
+	r->budget_paused = false;
 	r->last_budget = 0;
 	r->root_exited = false;
 	r->root_status = 0;

@@ -112,6 +112,7 @@ struct rec {
 	int slot_budget;         /* debug registers we may use (lowered on ENOSPC) */
 	unsigned turn;           /* planner rotation: profile iteration + --rotate periods */
 	bool stages_ok;          /* the overhead budget lets stages hold registers (plan_budget) */
+	bool budget_paused;      /* it paused them at some point this run */
 	__u64 last_budget;
 	__u64 last_rotate;
 	pid_t root;
