@@ -5,6 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 #include <bpf/libbpf.h>
 #include "planner.h"
 #include "recorder_int.h"
@@ -266,7 +271,7 @@ void plan_apply(struct rec *r)
 	if (r->primary < 0)
 		return;
 	plan_inputs(r, po);
-	plan_compute(po, n, r->slot_budget, r->turn, want);
+	plan_compute(po, n, r->slot_budget, r->turn, r->stages_ok, want);
 	for (int i = 0; i < n; i++) {
 		if (!r->run[i].armed || want[i])
 			continue;
@@ -281,6 +286,8 @@ void plan_apply(struct rec *r)
 	for (int i = 0; i < n; i++) {
 		int e;
 
+		if (want[i] && r->run[i].armed)
+			op_code_map(r, i, r->run[i].code); /* wanted again while closing: reopen */
 		if (!want[i] || r->run[i].armed)
 			continue;
 		e = op_arm(r, i);
@@ -302,30 +309,156 @@ void plan_apply(struct rec *r)
 	}
 }
 
-/* Looks up pending py: ops in the primary process, then re-plans the registers. */
-void py_resolve_at(struct rec *r, __u64 modcode)
+/* What one breakpoint hit costs the target: the trap, timed on a write watch of our own (the
+ * median of 5 rounds of 64 writes), plus the BPF program. 0 when it cannot be measured. */
+#define HIT_BPF_NS 4000 /* on_rc's mean run time (bpf_stats, ragd-lite search, this VM: 3.9 us) */
+#define HIT_WRITES 64
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+__u64 bp_hit_cost_ns(void)
+{
+	static volatile __u64 var;
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_BREAKPOINT, .size = sizeof(attr), .bp_type = HW_BREAKPOINT_W,
+		.bp_addr = (__u64)(unsigned long)&var, .bp_len = HW_BREAKPOINT_LEN_8,
+		.sample_period = 1, .exclude_kernel = 1, .exclude_hv = 1,
+	};
+	__u64 t[5], hits = 0, plain;
+	int fd;
+
+	plain = mono_ns();
+	for (int i = 0; i < HIT_WRITES; i++)
+		var++;
+	plain = mono_ns() - plain;
+	fd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	for (int k = 0; k < 5; k++) {
+		__u64 a = mono_ns();
+
+		for (int i = 0; i < HIT_WRITES; i++)
+			var++;
+		t[k] = mono_ns() - a;
+	}
+	if (read(fd, &hits, sizeof(hits)) != sizeof(hits))
+		hits = 0;
+	close(fd);
+	if (hits < 5 * HIT_WRITES)
+		return 0;
+	for (int i = 1; i < 5; i++) /* insertion sort for the median */
+		for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+			__u64 x = t[j];
+
+			t[j] = t[j - 1];
+			t[j - 1] = x;
+		}
+	return (t[2] > plain ? t[2] - plain : 0) / HIT_WRITES + HIT_BPF_NS;
+}
+
+/* Stages holding registers (the budget's subject). */
+static bool stages_armed(struct rec *r)
+{
+	for (int i = 0; i < r->o->nops; i++)
+		if (r->run[i].armed && strchr(r->o->ops[i].name, '.'))
+			return true;
+	return false;
+}
+
+/* The overhead budget, every BUDGET_PERIOD_NS: stages are armed while the hits so far cost
+ * less than --overhead % of the time since the run started (plan_stages_allowed). */
+void plan_budget(struct rec *r, __u64 t)
+{
+	const struct bpf_stats *st = &r->a.skel->bss->stats;
+	bool ok;
+
+	if (r->o->overhead <= 0 || r->primary < 0 || t - r->last_budget < BUDGET_PERIOD_NS)
+		return;
+	r->last_budget = t;
+	ok = plan_stages_allowed(r->o->overhead, st->bp_hits + st->rc_hits, r->hit_cost_ns,
+				 t - r->start, r->stages_ok);
+	if (ok == r->stages_ok && (ok || !stages_armed(r)))
+		return;
+	if (r->o->verbose && ok != r->stages_ok)
+		fprintf(stderr, "budget: %llu hits x %.1f us = %.2f%% of %.2f s: stages %s\n",
+			(unsigned long long)(st->bp_hits + st->rc_hits), r->hit_cost_ns / 1e3,
+			100.0 * (st->bp_hits + st->rc_hits) * r->hit_cost_ns / (double)(t - r->start),
+			(t - r->start) / 1e9, ok ? "armed again" : "paused");
+	r->stages_ok = ok;
+	r->budget_paused |= !ok;
+	plan_apply(r);
+}
+
+/* Looks op i up in the primary process: 1 found, 0 not (yet). A module not loaded is noted with
+ * sys.modules' generation GEN, so later looks skip the walk until a module is added. */
+static int py_lookup(struct rec *r, int i, bool gen_ok, __u64 gen)
+{
+	struct op_run *run = &r->run[i];
+	const struct op_spec *sp = &r->o->ops[i];
+	char why[DESC_MAX_LEN] = "";
+	__u64 code = 0;
+	int f;
+
+	if (gen_ok && run->absent && run->absent_gen == gen)
+		return 0;
+	f = py_find_function_why(&r->py[r->primary].t, sp->path, sp->symbol, &code, why, sizeof(why));
+	if (f == 1 || why[0])
+		snprintf(res(r, i)->note, sizeof(res(r, i)->note), "%s", why);
+	/* No "did you mean": no module with that file is loaded (a walk of all of sys.modules). */
+	run->absent = f != 1 && !why[0] && gen_ok;
+	run->absent_gen = gen;
+	if (f != 1)
+		return 0;
+	run->code = code;
+	return 1;
+}
+
+/* Looks up pending py: ops (those of file SUFFIX only, NULL: all) in the primary process, then
+ * re-plans the registers. A module-load pause looks up only that module's ops: a walk of
+ * sys.modules for an op whose module is not loaded costs ~8 ms here, and the target is stopped
+ * meanwhile. MODCODE: the module's body is about to run, its functions are only in its
+ * co_consts (0: look in sys.modules). */
+void py_resolve_mod(struct rec *r, const char *suffix, __u64 modcode)
 {
 	bool found[MAX_OPS] = {};
-	struct pyproc *p;
+	__u64 gen = 0;
+	bool gen_ok;
 
 	if (r->primary < 0)
 		return;
-	p = &r->py[r->primary];
+	gen_ok = !py_modules_gen(&r->py[r->primary].t, &gen);
 	for (int i = 0; i < r->o->nops; i++) {
 		const struct op_spec *os = &r->o->ops[i];
 		struct op_run *run = &r->run[i];
-		__u64 code = 0;
 
-		if (os->kind != OP_PY)
+		if (os->kind != OP_PY || (suffix && strcmp(os->path, suffix)))
 			continue;
 		if (run->state != OPS_PENDING && !(run->state == OPS_SAMPLED && !run->code))
 			continue;
-		if (modcode ? py_find_in_code(&p->t, modcode, os->path, os->symbol, &code) != 1 :
-			      py_find_function_why(&p->t, os->path, os->symbol, &code, res(r, i)->note,
-						   sizeof(res(r, i)->note)) != 1)
-			continue;
-		res(r, i)->note[0] = 0;
-		run->code = code;
+		if (modcode) {
+			__u64 code = 0;
+
+			if (py_find_in_code(&r->py[r->primary].t, modcode, os->path, os->symbol, &code) != 1)
+				continue;
+			res(r, i)->note[0] = 0;
+			run->code = code;
+		} else {
+			/* Ops of one file share the walk's outcome. */
+			for (int j = 0; j < i && gen_ok && !(run->absent && run->absent_gen == gen); j++)
+				if (r->run[j].absent && r->run[j].absent_gen == gen &&
+				    !strcmp(r->o->ops[j].path, os->path)) {
+					run->absent = true;
+					run->absent_gen = gen;
+				}
+			if (!py_lookup(r, i, gen_ok, gen))
+				continue;
+		}
 		py_classify(r, i);
 		found[i] = true;
 	}
@@ -345,7 +478,7 @@ void py_resolve_at(struct rec *r, __u64 modcode)
 
 void py_resolve(struct rec *r)
 {
-	py_resolve_at(r, 0);
+	py_resolve_mod(r, NULL, 0);
 }
 
 bool py_pending(struct rec *r)
@@ -377,6 +510,7 @@ void py_drop_primary(struct rec *r)
 		if (r->o->ops[i].kind != OP_PY)
 			continue;
 		op_disarm(r, i);
+		run->absent = false;
 		span_close(run->found_iv, run->nfound, t);
 		run->found_at = 0;
 		if (run->state == OPS_READY || (run->state == OPS_SAMPLED && run->code)) {

@@ -130,6 +130,8 @@ static const char record_help[] =
 "      --max-breakpoints N  debug registers to use per CPU (default 4)\n"
 "      --rotate SEC      when more py: ops want exact timing than registers allow, hand the\n"
 "                        registers to the next stages every SEC seconds (default 2; 0: never)\n"
+"      --overhead PCT    watch stages only while breakpoint hits cost below PCT % of the time\n"
+"                        (default 1; top-level ops stay exact on every call; 0: unbounded)\n"
 "      --histogram       print latency histograms in the report\n"
 "      --no-color        no colours in the report\n"
 "      --strict          exit 2 when an operation's function was never found (one line each)\n"
@@ -227,6 +229,7 @@ void common_init(struct common *c)
 	c->ro.offcpu = true;
 	c->ro.max_breakpoints = 4;
 	c->ro.rotate = ROTATE_DEFAULT_S;
+	c->ro.overhead = OVERHEAD_DEFAULT_PCT;
 }
 
 /* Finishes a session: stats, JSON, report. */
@@ -305,6 +308,10 @@ int common_opt(struct common *c, int opt, const char *arg)
 	case OPT_ROTATE:
 		if (parse_number(arg, 0, 86400, &c->ro.rotate))
 			return usage_error("invalid rotation period '%s' (0 to 86400 seconds)", arg);
+		return 0;
+	case OPT_OVERHEAD:
+		if (parse_number(arg, 0, 100, &c->ro.overhead))
+			return usage_error("invalid overhead budget '%s' (0 to 100 percent; 0: unbounded)", arg);
 		return 0;
 	case OPT_HIST:
 		c->histogram = true;
@@ -726,6 +733,7 @@ static int cmd_top(int argc, char **argv)
 		{ "all", no_argument, NULL, 'a' },
 		{ "max-breakpoints", required_argument, NULL, OPT_MAXBP },
 		{ "rotate", required_argument, NULL, OPT_ROTATE },
+		{ "overhead", required_argument, NULL, OPT_OVERHEAD },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "strict", no_argument, NULL, OPT_STRICT },

@@ -16,7 +16,7 @@ enum { OPT_NO_OFFCPU = 1000, OPT_MAXBP, OPT_ROTATE, OPT_HIST, OPT_NOCOLOR, OPT_F
        OPT_RAGD, OPT_PATH, OPT_QUERY, OPT_COMPARE, OPT_SORT, OPT_NAME, OPT_OP, OPT_BY,
        OPT_ALLSTACKS, OPT_WIDTH, OPT_BRIEF,
        OPT_FAIL_INC, OPT_MIN_N, OPT_MEM_PCT, OPT_MEM_BYTES, OPT_SEED, OPT_ALPHA, OPT_VS_RAGD,
-       OPT_STRICT };
+       OPT_STRICT, OPT_OVERHEAD };
 
 struct common {
 	struct record_opts ro;
@@ -38,6 +38,7 @@ struct common {
 	{ "no-offcpu", no_argument, NULL, OPT_NO_OFFCPU },                 \
 	{ "max-breakpoints", required_argument, NULL, OPT_MAXBP },         \
 	{ "rotate", required_argument, NULL, OPT_ROTATE },                 \
+	{ "overhead", required_argument, NULL, OPT_OVERHEAD },             \
 	{ "histogram", no_argument, NULL, OPT_HIST },                      \
 	{ "no-color", no_argument, NULL, OPT_NOCOLOR },                    \
 	{ "quiet", no_argument, NULL, 'q' },                               \

@@ -194,7 +194,8 @@ static void on_mod(struct rec *r, const struct py_mod_event *e)
 		py_set_primary(r, p);
 	if (r->primary >= 0 && r->py[r->primary].pid == (pid_t)e->pid && py_pending(r)) {
 		/* at the body's start its functions are only in its co_consts */
-		py_resolve_at(r, e->at_entry ? e->code : 0);
+		py_resolve_mod(r, e->mod < (__u32)r->nmods ? r->mods[e->mod].suffix : NULL,
+			       e->at_entry ? e->code : 0);
 		r->resolve_every = RESOLVE_MIN_NS;
 	}
 	if (e->paused) {

@@ -68,7 +68,8 @@ static void py_unseen(struct rec *r, int i)
 	struct unseen_facts f = { .need = r->run[i].need, .armed_share = res(r, i)->coverage,
 		.ever_armed = r->run[i].narmed > 0, .sampled = r->run[i].wall_ns > 0, .hz = r->o->hz,
 		.holders = held, .max_breakpoints = r->o->max_breakpoints,
-		.enospc = r->slot_budget < r->o->max_breakpoints };
+		.enospc = r->slot_budget < r->o->max_breakpoints,
+		.budget_pct = r->budget_paused && strchr(r->o->ops[i].name, '.') ? r->o->overhead : 0 };
 
 	for (int j = 0; j < r->o->nops; j++)
 		if (j != i && r->run[j].narmed)

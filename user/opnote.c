@@ -27,6 +27,15 @@ static void unsampled(const struct unseen_facts *f, char *buf, size_t len)
 		snprintf(buf, len, "not sampled (-F 0)");
 }
 
+/* "1%", "0.5%" (a static buffer: one use per statement) */
+static const char *fmt_pct(double pct)
+{
+	static char b[32];
+
+	snprintf(b, sizeof(b), "%g%%", pct);
+	return b;
+}
+
 void op_unseen_note(const struct unseen_facts *f, char *note, size_t len)
 {
 	char tail[160], why[DESC_MAX_LEN], held[DESC_MAX_LEN];
@@ -37,8 +46,11 @@ void op_unseen_note(const struct unseen_facts *f, char *note, size_t len)
 	if (f->max_breakpoints <= 0)
 		snprintf(held, sizeof(held), "--max-breakpoints 0");
 	else if (f->holders && f->holders[0])
-		snprintf(held, sizeof(held), "registers held by %s%s", f->holders,
-			 f->enospc ? " and another tool" : "");
+		snprintf(held, sizeof(held), "%s%s%sregisters held by %s%s", f->budget_pct > 0 ?
+			 "over the --overhead " : "", f->budget_pct > 0 ? fmt_pct(f->budget_pct) : "",
+			 f->budget_pct > 0 ? " budget; " : "", f->holders, f->enospc ? " and another tool" : "");
+	else if (f->budget_pct > 0)
+		snprintf(held, sizeof(held), "over the --overhead %s budget", fmt_pct(f->budget_pct));
 	else
 		snprintf(held, sizeof(held), "no debug register free%s",
 			 f->enospc ? ": another tool holds them" : "");

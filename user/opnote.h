@@ -18,6 +18,7 @@ struct unseen_facts {
 	int max_breakpoints;  /* debug registers it was allowed (--max-breakpoints) */
 	bool enospc;          /* fewer were free: another tool holds some */
 	const char *holders;  /* other ops that held debug registers, ", "-joined, or "" */
+	double budget_pct;    /* > 0: a stage while the overhead budget (--overhead PCT) paused stages */
 };
 
 /* Rewrites NOTE (which holds why the op is sampled, or "") with the true reason it has no call:

@@ -35,7 +35,8 @@ static void take_stages(const struct plan_op *ops, int n, int budget, unsigned t
 		take(&ops[idx[(j + turn) % k]], budget, used, &want[idx[(j + turn) % k]]);
 }
 
-int plan_compute(const struct plan_op *ops, int n, int budget, unsigned turn, bool *want)
+int plan_compute(const struct plan_op *ops, int n, int budget, unsigned turn, bool stages,
+		 bool *want)
 {
 	int used = 0;
 
@@ -48,7 +49,16 @@ int plan_compute(const struct plan_op *ops, int n, int budget, unsigned turn, bo
 	for (int i = 0; i < n; i++)
 		if (ops[i].top)
 			take(&ops[i], budget, &used, &want[i]);
-	for (int rank = 2; rank >= 0; rank--)
+	for (int rank = 2; stages && rank >= 0; rank--)
 		take_stages(ops, n, budget, turn, rank, &used, want);
 	return used;
+}
+
+bool plan_stages_allowed(double pct, uint64_t hits, uint64_t cost_ns, uint64_t elapsed_ns, bool was)
+{
+	double spent = (double)hits * (double)cost_ns, allow = pct / 100.0 * (double)elapsed_ns;
+
+	if (!(pct > 0))
+		return true;
+	return spent <= (was ? allow : 0.9 * allow);
 }

@@ -5,6 +5,7 @@
 #define RAGD_BPFPROF_PLANNER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct plan_op {
 	int need;      /* debug registers it takes when exact; 0: cannot be exact now */
@@ -18,9 +19,19 @@ struct plan_op {
 /* Fills want[0..n) with the ops that should hold registers, within budget:
  * 1. armed ops with an open call (taking registers away would lose that call's end);
  * 2. top-level ops, in spec order;
- * 3. stages of running top-level ops, then of found ones, then the rest, each group rotated by
- *    TURN so that successive turns (profile iterations, --rotate periods) cover every stage.
+ * 3. if STAGES (the overhead budget allows them, plan_stages_allowed): stages of running
+ *    top-level ops, then of found ones, then the rest, each group rotated by TURN so that
+ *    successive turns (profile iterations, --rotate periods) cover every stage.
  * Returns the number of registers the plan uses. */
-int plan_compute(const struct plan_op *ops, int n, int budget, unsigned turn, bool *want);
+int plan_compute(const struct plan_op *ops, int n, int budget, unsigned turn, bool stages,
+		 bool *want);
+
+/* The overhead budget (--overhead PCT): may stages hold debug registers now? Yes while the
+ * estimated cost of the breakpoint hits so far (HITS x COST_NS each) is within PCT % of the
+ * ELAPSED_NS of the recording; top-level ops stay exact on every call whatever they cost, so
+ * stages are watched in the share of the time the rest of the budget pays for. WAS: the last
+ * answer (once over, stages come back below 90 % of the allowance, so the plan does not flip
+ * at every check). PCT <= 0: unbounded. */
+bool plan_stages_allowed(double pct, uint64_t hits, uint64_t cost_ns, uint64_t elapsed_ns, bool was);
 
 #endif

@@ -188,7 +188,7 @@ static void probes_plan(struct probes *pr)
 {
 	bool want[MAX_OPS];
 
-	plan_compute(pr->po, pr->o->nops, pr->budget, 0, want);
+	plan_compute(pr->po, pr->o->nops, pr->budget, 0, true, want);
 	for (int i = 0; i < pr->o->nops; i++) {
 		char *d = pr->detail[i];
 

@@ -1447,6 +1447,23 @@ static int for_each_module(struct py_target *t, const char *file_suffix,
 	return 0;
 }
 
+/* A value that changes whenever a module is added to the main interpreter's sys.modules: its
+ * keys table and that table's entry count (insertions only grow it until a resize, which
+ * replaces the table). 0 or -1. */
+int py_modules_gen(struct py_target *t, __u64 *gen)
+{
+	__u64 interp, modules, keys;
+	__s64 nentries;
+
+	if (!t->runtime || rd64(t, t->runtime + t->off.runtime_interp_head, &interp) || !interp ||
+	    rd64(t, interp + t->uoff.interp_modules, &modules) || !modules ||
+	    rd64(t, modules + t->uoff.dict_keys, &keys) || !keys ||
+	    rd(t, keys + t->uoff.keys_nentries, &nentries, sizeof(nentries)))
+		return -1;
+	*gen = keys ^ ((__u64)nentries << 48) ^ (__u64)nentries;
+	return 0;
+}
+
 struct find_ctx {
 	const char *qual;
 	__u64 *code;

@@ -124,6 +124,8 @@ int py_find_function_why(struct py_target *t, const char *file_suffix, const cha
  * error. */
 int py_find_in_code(struct py_target *t, __u64 root, const char *file_suffix, const char *qualname,
 		    __u64 *code);
+/* Changes whenever a module is added to sys.modules (cheap: four reads). 0 or -1. */
+int py_modules_gen(struct py_target *t, __u64 *gen);
 /* 0, or -1 if CODE is not a readable code object. */
 int py_code_read(struct py_target *t, __u64 code, struct py_code_info *ci);
 /* Line number of bytecode offset lasti (code units) from co_linetable; -1 if unknown.

@@ -15,6 +15,10 @@ extern volatile sig_atomic_t exiting;
  * below 0.1% of it. profile turns once per iteration instead. */
 #define ROTATE_DEFAULT_S 2.0
 
+/* Stages get debug registers while breakpoint hits cost below this share of the time (%); the
+ * top-level ops are exact on every call regardless. 0: unbounded. */
+#define OVERHEAD_DEFAULT_PCT 1.0
+
 struct record_opts {
 	pid_t pid;               /* -p PID, or 0 */
 	char **cmd;              /* -- COMMAND ARG... (NULL-terminated), or NULL */
@@ -26,6 +30,7 @@ struct record_opts {
 	bool offcpu;             /* off-CPU stacks too */
 	int max_breakpoints;     /* debug registers we may use per CPU */
 	double rotate;           /* s between hand-overs of debug registers among stages, 0: never */
+	double overhead;         /* --overhead PCT: stages' share of the time paid by breakpoints, 0: unbounded */
 	bool verbose;
 	bool quiet;
 	bool strict;             /* --strict: an op never found is exit 2 (the caller checks) */

@@ -140,6 +140,12 @@ static void bp_check(struct rec *r)
 		r->bp_why = "no free debug register (ENOSPC)";
 	else if (st < 0)
 		r->bp_why = "hardware breakpoints unavailable";
+	/* Not measurable (every register taken meanwhile): the cost measured on this VM. */
+	if (!r->bp_why && r->o->overhead > 0 && !(r->hit_cost_ns = bp_hit_cost_ns()))
+		r->hit_cost_ns = HIT_FALLBACK_NS;
+	if (r->o->verbose && r->hit_cost_ns)
+		fprintf(stderr, "budget: a breakpoint hit costs ~%.1f us; stages within %g%% of the time\n",
+			r->hit_cost_ns / 1e3, r->o->overhead);
 	/* Nothing to arm: holding the target at each module load would only cost time; the loads
 	 * still say which functions exist (the reasons of ops not seen). */
 	for (int m = 0; r->bp_why && m < r->nmods; m++)
@@ -289,6 +295,9 @@ static void run_reset(struct rec *r)
 	r->primary = -1;
 	r->slot_budget = o->max_breakpoints;
 	r->turn = o->iteration;
+	r->stages_ok = true;
+	r->budget_paused = false;
+	r->last_budget = 0;
 	r->root_exited = false;
 	r->root_status = 0;
 	r->ninst = 0;
@@ -427,6 +436,7 @@ static void poll_python(struct rec *r, __u64 t)
 		r->last_rotate = t;
 		plan_apply(r);
 	}
+	plan_budget(r, t);
 	/* Modules announce themselves (EV_PY_MOD); this catches the rest, backing off. */
 	if (r->primary >= 0 && py_pending(r) && t - r->last_resolve > r->resolve_every) {
 		py_resolve(r);

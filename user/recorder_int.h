@@ -20,6 +20,8 @@
 
 #define MAX_PY_PROCS 16
 #define MAX_EVALS 8                 /* interpreter files with PyEval_EvalCode probes */
+#define HIT_FALLBACK_NS 18000ull /* a hit's cost when it cannot be measured: trap 14 us + BPF 4 us here */
+#define BUDGET_PERIOD_NS 100000000ull /* the overhead budget is checked every 0.1 s */
 #define POLL_MS 50                  /* ring drain period: bounds event latency (top) */
 #define RESOLVE_MIN_NS 200000000ull /* pending py: ops looked up again after 0.2 s, doubling */
 /* Sampled call instances: a new one starts when the op's frame address changes on a thread. */
@@ -54,6 +56,8 @@ struct op_run {
 	struct bpf_link **links;
 	int nlinks;
 	bool armed;
+	bool absent;             /* its module was not loaded at sys.modules generation absent_gen */
+	__u64 absent_gen;
 	__u64 found_at;          /* when its code was found (0: not now) */
 	/* coverage: when it was armed, and when its code existed, this run (see py_coverage) */
 	struct span *armed_iv, *found_iv;
@@ -82,6 +86,7 @@ struct rec {
 	bool want_python;
 	bool launched;           /* launch mode: every run starts a command */
 	const char *bp_why;      /* why no op can be exact, NULL if breakpoints work */
+	__u64 hit_cost_ns;       /* one breakpoint hit, measured at open (bp_hit_cost_ns), 0: unknown */
 	__u64 t0;                /* ktime at session start: call times are relative to it */
 	__u64 period_ns;
 	char (*npath)[PATH_MAX]; /* native ops: file and offset */
@@ -106,6 +111,9 @@ struct rec {
 	int primary;             /* index in py[] of the process the breakpoints watch, -1 */
 	int slot_budget;         /* debug registers we may use (lowered on ENOSPC) */
 	unsigned turn;           /* planner rotation: profile iteration + --rotate periods */
+	bool stages_ok;          /* the overhead budget lets stages hold registers (plan_budget) */
+	bool budget_paused;      /* it paused them at some point this run */
+	__u64 last_budget;
 	__u64 last_rotate;
 	pid_t root;
 	pid_t child;             /* launch: the command, 0 once reaped or none */
@@ -158,9 +166,12 @@ int parent_of(const struct op_spec *ops, int n, int i);
 int code_need(const struct py_code_info *ci, bool rc, char *why, size_t len);
 bool rc_ok(const struct py_target *t);
 void plan_apply(struct rec *r);
+__u64 bp_hit_cost_ns(void);
+void plan_budget(struct rec *r, __u64 t);
 void py_resolve(struct rec *r);
-/* The same, from the co_consts of MODCODE, a module body about to run (0: sys.modules). */
-void py_resolve_at(struct rec *r, __u64 modcode);
+/* Only the ops of file SUFFIX (a module just loaded; NULL: all); MODCODE: that module's body,
+ * about to run (its functions are in its co_consts), 0: look in sys.modules. */
+void py_resolve_mod(struct rec *r, const char *suffix, __u64 modcode);
 bool py_pending(struct rec *r);
 void py_set_primary(struct rec *r, struct pyproc *p);
 void py_drop_primary(struct rec *r);

@@ -361,6 +361,82 @@ def profile_rotates_exact_stages():
     eq(op(s, "search")["coverage"], 1, "search coverage")
 
 
+
+@test
+def overhead_budget_top_exact_stages_partial():
+    """--overhead: a budget too small for the stages pauses them (the top-level op stays exact on
+    every call, counts and p50 as the workload's clock); a stage watched in part of the calls
+    has 0 < coverage < 1 and exact statistics from exactly the calls it saw, each inside one of
+    the workload's own calls of it. --overhead 0 watches every call as before."""
+    if not breakpoints_fire():
+        raise Skip("hardware breakpoints do not fire on this machine: run `make vmtest`")
+    cands = python_versions()
+    if not cands:
+        raise Skip("no Python interpreter here")
+    label, py = cands[-1]
+    db = index_db(py)
+    n = scaled(300)
+    tim, out, err = tmp("timings.jsonl"), tmp("s.json"), tmp("err")
+    with open(err, "w") as ef:
+        subprocess.run([BIN, "record", "-v", "-q", "-F", "0", "--overhead", "0.5", "-o", out, "--", py,
+                        "-m", "ragd", "search", "hybrid search with bm25", "--db", db, "--repeat",
+                        str(n), "--timings", tim, "-q"], env=dict(os.environ, PYTHONPATH=RAGD_LITE),
+                       stdout=subprocess.DEVNULL, stderr=ef, timeout=300)
+    s, log = load(out), open(err).read()
+    t = [json.loads(l) for l in open(tim)]
+    if "stages paused" not in log:
+        raise AssertionError(f"the budget never paused the stages: {log[-800:]}")
+    o = op(s, "search")
+    eq(o["precision"], "exact", f"search precision ({o.get('note')})")
+    eq(o["count"], n, "search count")
+    within(o["p50_ns"], p50([j["ns"] for j in t if j["op"] == "search"]), 0.02, 100000, "search p50")
+    partial = 0
+    for name in ("search.init", "search.embed_query", "search.semantic", "search.keyword",
+                 "search.fusion"):
+        o = op(s, name)
+        if o["precision"] != "exact":
+            continue
+        cov = o.get("coverage")
+        if not (cov and 0 < cov <= 1):
+            raise AssertionError(f"{name}: exact with coverage {cov}")
+        partial += cov < 1
+        ours = [c for c in s["calls"] if c["op"] == name]
+        if any("sampled" in c["flags"] for c in ours):
+            raise AssertionError(f"{name}: a sampled span in an exact row")
+        eq(len(ours), o["count"], f"{name}: call records")
+        if o["count"] >= n:
+            raise AssertionError(f"{name}: {o['count']} calls watched of {n}: the budget cut nothing")
+        plain = [c for c in ours if not c["flags"]]
+        pairs = match_calls(plain, [j for j in t if j["op"] == name], s["monotonic_start_ns"])
+        eq(len(pairs), len(plain), f"{name}: calls inside one of the workload's")
+        if pairs:
+            within(p50([c["duration_ns"] for c, _ in pairs]), p50([j["ns"] for _, j in pairs]), 0.02,
+                   100000, f"{name} p50 (same calls)")
+    if not partial:
+        raise AssertionError("no stage with 0 < coverage < 1")
+    # unbounded: a stage armed the whole time sees every call, as before the budget
+    n = scaled(50)
+    s = record(["-F", "0", "--overhead", "0", "--", py, "-m", "ragd", "search", "bm25", "--db", db,
+                "--repeat", str(n), "--timings", "none", "-q"], env={"PYTHONPATH": RAGD_LITE})
+    full = [o for o in s["operations"] if o["name"].startswith("search.") and o.get("coverage") == 1]
+    if not full:
+        raise AssertionError("--overhead 0: no stage watched the whole time")
+    for o in full:
+        eq(o["count"], n, f"{o['name']} count with --overhead 0")
+
+
+@test
+def overhead_bad_values_exit_2():
+    """--overhead takes 0 to 100 (percent); anything else is one line naming it and exit 2, in
+    every command that records."""
+    for v in ("x", "-1", "101", "nan", "inf", "", "1e400"):
+        for cmd in (["record", "--overhead", v, "--", "true"], ["top", "--overhead", v, "-p", "1"],
+                    ["profile", "search", "--overhead", v, "-n", "1"]):
+            p = subprocess.run([BIN] + cmd, capture_output=True, text=True, timeout=20)
+            lines = p.stderr.strip().splitlines()
+            if p.returncode != 2 or len(lines) != 1 or "overhead budget" not in lines[0]:
+                raise AssertionError(f"{cmd}: exit {p.returncode}, stderr {p.stderr!r}")
+
 # ---- one debug register per op: the code object's reference count (on_rc) ----
 PYOPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyops.py")
 

@@ -29,6 +29,18 @@ static void test_never_armed(void **state)
 	snprintf(want, sizeof(want), "never armed (registers held by search, index); %s", SHORT);
 	assert_string_equal(buf, want);
 
+	f.budget_pct = 0.5;
+	note(&f, "", buf, sizeof(buf));
+	snprintf(want, sizeof(want), "never armed (over the --overhead 0.5%% budget; registers held by "
+		 "search, index); %s", SHORT);
+	assert_string_equal(buf, want);
+	f.holders = "";
+	note(&f, "", buf, sizeof(buf));
+	snprintf(want, sizeof(want), "never armed (over the --overhead 0.5%% budget); %s", SHORT);
+	assert_string_equal(buf, want);
+	f.holders = "search, index";
+	f.budget_pct = 0;
+
 	f.ever_armed = true;
 	note(&f, "", buf, sizeof(buf));
 	snprintf(want, sizeof(want), "armed only while its parent was not running (registers held "

@@ -11,6 +11,9 @@
 #                            alone / record -F 0 (ragd's default ops, no sampling) / -F 999
 #   call-heavy Python        tools/bench/callbench.py, 30 million small calls, py: ops on outer()
 #                            and mid() (1,501 calls): alone / -F 0 / -F 99 / -F 999 / -F 4999
+#   issue 8 (CPython>=3.12)  the two rows above on PYTHON8 (default: the first >= 3.12 found):
+#                            search x200 alone / -F 0 / -F 0 --overhead 0; callbench alone / -F 0 /
+#                            -F 0 with mid named outer.mid (a stage, under the overhead budget)
 #   native op_busy(0)        .output/targets/workload busy 100000 0: alone / record (uprobe +
 #                            uretprobe) / bpftrace's empty program / bpftrace's hist() program
 #   native op_busy(2 ms)     workload busy 300 2: alone / record
@@ -34,7 +37,8 @@
 # Environment: BENCH_RUNS (runs per variant, default 5; BENCH_QUICK=1: 2), PYTHON (default
 # python3; resolved to the real interpreter, so a pyenv shim works), PYW_PYTHON (the watched-call
 # interpreter, >= 3.12; default: PYTHON if new enough, else the newest pyenv/PATH 3.13 or 3.12),
-# PY311 (the 3.11 INFO row; default /usr/bin/python3.11 or pyenv's), RAGD_BPFPROF (the binary,
+# PY311 (the 3.11 INFO row; default /usr/bin/python3.11 or pyenv's), PYTHON8 (issue 8's rows,
+# CPython >= 3.12; default: as PYW_PYTHON), RAGD_BPFPROF (the binary,
 # default ./ragd-bpfprof), BENCH_KEEP=1 keeps the temporary directory (session JSONs, logs).
 # Exit status: 0 when every run worked (goals may FAIL: see the table), 1 when a run failed.
 #
@@ -86,6 +90,8 @@ pick_py311() {
 }
 PYW_PY=$(pick_pyw)
 PY311=$(pick_py311)
+# Issue 8's rows too run on what ragd users run (PYTHON8 when given; none: they SKIP).
+if [ -n "${PYTHON8:-}" ]; then PY8=$(PYW_PYTHON=$PYTHON8 pick_pyw); else PY8=$PYW_PY; fi
 
 TMP=$(mktemp -d /tmp/ragd-bpfprof-bench.XXXXXX) || die "mktemp failed"
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
@@ -126,6 +132,11 @@ header() {
 	echo "  python:   $PY ($("$PY" -c 'import platform; print(platform.python_version())'))"
 	echo "  watched:  ${PYW_PY:-none >= 3.12 found: the watched-call rows are skipped} ${PYW_PY:+($(pyver "$PYW_PY"))}" \
 		"${PY311:+; 3.11 INFO row: $PY311}"
+	if [ -n "$PY8" ]; then
+		echo "  issue 8:  $PY8 ($("$PY8" -c 'import platform; print(platform.python_version())'))"
+	else
+		echo "  issue 8:  no CPython >= 3.12 found (PYTHON8, python3.13, python3.12): its rows SKIP"
+	fi
 	echo "  profiler: $("$PROF" --version) ($PROF)"
 	if [ -n "$BPFTRACE" ]; then
 		echo "  bpftrace: $("$BPFTRACE" --version 2>/dev/null) ($BPFTRACE)"
@@ -151,6 +162,11 @@ setup() {
 	CALLB_OPS=(-e "outer=py:bench/callbench.py:outer" -e "mid=py:bench/callbench.py:mid")
 	PYW=("$PYW_PY" "$BENCH/callbench.py" "@OUT@" 50 1000)
 	PYW11=("$PY311" "$BENCH/callbench.py" "@OUT@" 50 1000)
+	# issue 8 on >= 3.12; callb8's fs variant names mid a stage of outer (the overhead budget's subject)
+	RAGD8=("${PY8:-false}" "$BENCH/pywall.py" "@OUT@" ragd search "$QUERY" --repeat 200 -q --timings none
+		--db "$TMP/index.db")
+	CALLB8=("${PY8:-false}" "$BENCH/callbench.py" "@OUT@")
+	CALLB8_STAGE=(-e "outer=py:bench/callbench.py:outer" -e "outer.mid=py:bench/callbench.py:mid")
 	PYW_OPS=(-e "leaf=py:bench/callbench.py:leaf")
 	SEARCH1=("$PY" -m ragd search "$QUERY" -q --timings none --db "$TMP/index.db")
 	NATOP=(-e "op_busy=native:$WORKLOAD:op_busy")
@@ -161,6 +177,10 @@ setup() {
 	"$PY" "$BENCH/callbench.py" "$TMP/warm" 150 20000 >/dev/null 2>&1
 
 	printf 'ragd\tragd-lite search x200\talone,f0,f999\n' >>"$RES/rows.txt"
+	if [ -n "$PY8" ]; then
+		printf 'ragd8\tragd-lite search x200 (issue 8 interpreter)\talone,f0,f0u\n' >>"$RES/rows.txt"
+		printf 'callb8\tcall-heavy Python (issue 8 interpreter)\talone,f0,fs\n' >>"$RES/rows.txt"
+	fi
 	printf 'callb\tcall-heavy Python (30M calls)\talone,f0,f99,f999,f4999\n' >>"$RES/rows.txt"
 	printf 'nat0\tnative op_busy(0) x%d\talone,uprobe,bt_empty,bt_hist\n' $NAT_CALLS >>"$RES/rows.txt"
 	printf 'nat0\tcalls\t%d\n' $NAT_CALLS >>"$RES/rows.txt"
@@ -188,6 +208,9 @@ run() {
 	case $row in
 	ragd) cmd=("${RAGD[@]}") ;;
 	callb) cmd=("${CALLB[@]}"); prof=("${CALLB_OPS[@]}") ;;
+	ragd8) cmd=("${RAGD8[@]}") ;;
+	callb8) cmd=("${CALLB8[@]}"); prof=("${CALLB_OPS[@]}")
+		[ "$var" = fs ] && prof=("${CALLB8_STAGE[@]}") ;;
 	pyw) cmd=("${PYW[@]}"); prof=("${PYW_OPS[@]}") ;;
 	pyw11) cmd=("${PYW11[@]}"); prof=("${PYW_OPS[@]}") ;;
 	nat0) cmd=(/usr/bin/env "WORKLOAD_TIMINGS=$out.raw" "$WORKLOAD" busy $NAT_CALLS 0); prof=("${NATOP[@]}") ;;
@@ -199,6 +222,9 @@ run() {
 	t0=$(now_ns)
 	case $var in
 	alone) timeout 300 "${cmd[@]}" >"$log" 2>&1 ;;
+	f0u) # issue 8 before the overhead budget: every stage watched whenever it holds registers
+		timeout 300 "$PROF" record -q -F 0 --overhead 0 "${prof[@]}" -o "$json" -- "${cmd[@]}" >"$log" 2>&1 ;;
+	fs) timeout 300 "$PROF" record -q -F 0 "${prof[@]}" -o "$json" -- "${cmd[@]}" >"$log" 2>&1 ;;
 	f*) timeout 300 "$PROF" record -q -F "${var#f}" "${prof[@]}" -o "$json" -- "${cmd[@]}" >"$log" 2>&1 ;;
 	uprobe | record)
 		timeout 300 "$PROF" record -q -F 0 "${prof[@]}" -o "$json" -- "${cmd[@]}" >"$log" 2>&1 ;;
@@ -242,7 +268,8 @@ run() {
 	# Watched ops (leaf(); mid(); ragd's search): exact only where breakpoints fire and the op
 	# got a register.
 	local wop=
-	case $row.$var in pyw*.watched*) wop=leaf ;; callb.f0) wop=mid ;; ragd.f0) wop=search ;; esac
+	case $row.$var in pyw*.watched*) wop=leaf ;; callb.f0 | callb8.f0) wop=mid ;; callb8.fs) wop=outer.mid ;;
+	ragd.f0 | ragd8.f0 | ragd8.f0u) wop=search ;; esac
 	if [ -n "$wop" ]; then
 		pyjson "$json" 'o = [o for o in s["operations"] if o["name"] == sys.argv[2]][0]
 print(o["precision"], o["count"])' "$wop" >>"$RES/$row.$var.prec"
@@ -287,6 +314,10 @@ rounds() {
 	for ((i = 0; i < RUNS; i++)); do
 		printf 'round %d/%d ...\n' $((i + 1)) "$RUNS"
 		for v in $(rotate $i alone f0 f999); do run ragd "$v"; done
+		if [ -n "$PY8" ]; then
+			for v in $(rotate $i alone f0 f0u); do run ragd8 "$v"; done
+			for v in $(rotate $i alone f0 fs); do run callb8 "$v"; done
+		fi
 		for v in $(rotate $i alone f0 f99 f999 f4999); do run callb "$v"; done
 		for v in $(rotate $i alone uprobe "${bt[@]}"); do run nat0 "$v"; done
 		for v in $(rotate $i alone uprobe); do run nat2 "$v"; done
