@@ -363,6 +363,8 @@ static int cmd_record(int argc, char **argv)
 		return rc;
 	install_signals();
 	session_init(&s);
+	/* bounded memory however long it runs: calls beyond the budget go to a file next to -o */
+	session_spill_calls(&s, c.out, 0);
 	rc = run_record(&c, &s);
 	if (rc == 0) {
 		session_name(&s, &c);
