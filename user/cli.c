@@ -239,6 +239,10 @@ int emit(struct session *s, struct common *c, bool print)
 		print_safe_error(prog, err);
 		return 1;
 	}
+	if (c->ro.verbose && s->calls_spilled)
+		fprintf(stderr, "calls: %llu of %llu went through the spill file (memory budget %zu records)\n",
+			(unsigned long long)s->calls_spilled, (unsigned long long)session_ncalls(s),
+			s->calls_mem_max);
 	if (print && !c->ro.quiet) {
 		struct report_opts ro = { .color = want_color(c->no_color, stdout), .histogram = c->histogram };
 
