@@ -172,6 +172,8 @@ void session_compute_stats(struct session *s);
  * bucket holding that rank. Both return 0 when there is no data. */
 __u64 percentile_sorted(const __u64 *sorted, size_t n, double q);
 __u64 percentile_hist(const __u64 *hist, double q);
+/* Ascending, in place (no second buffer). */
+void sort_u64(__u64 *v, size_t n);
 /* Two-sided Mann-Whitney U test with normal approximation and tie correction; returns p. */
 double mann_whitney_p(const __u64 *a, size_t na, const __u64 *b, size_t nb);
 

@@ -3,6 +3,7 @@ programs in tests/targets and the bundled ragd-lite workload."""
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -271,6 +272,12 @@ def nearest_rank(sorted_values, q):
     n = len(sorted_values)
     r = min(max(int(math.ceil(q * n * (1 - 1e-12))), 1), n)
     return sorted_values[r - 1]
+
+
+def spilled(stderr):
+    """Calls that went through the spill file, from the -v line of record/profile (0: none)."""
+    m = re.search(r"calls: \d+, (\d+) of them through the spill file", stderr)
+    return int(m.group(1)) if m else 0
 
 
 def stats_match_calls(session):

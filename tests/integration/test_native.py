@@ -9,7 +9,7 @@ import tempfile
 import time
 
 from lib import (BIN, SLOW, WORKLOAD, Skip, calls, eq, load, ms, op, p50, read_timings, record, run, spawn,
-                 stats_match_calls, test, timing, tmp, wait_launched, within)
+                 spilled, stats_match_calls, test, timing, tmp, wait_launched, within)
 
 
 def probe(name):
@@ -195,7 +195,7 @@ def calls_beyond_the_memory_budget_are_all_written():
     out = tmp("s.json")
     p = run(["record", "-v", "-F", "0", "-o", out] + probe("op_busy") + ["--", WORKLOAD, "threads", "3000", "0", "2"],
             env={"RAGD_BPFPROF_CALL_MEM": "7200"}, check=0)
-    if "went through the spill file" not in p.stderr:
+    if not spilled(p.stderr):
         raise AssertionError(f"no spill reported: {p.stderr[-1500:]}")
     s = load(out)
     eq(s["stats"]["dropped_calls"], 0, "dropped calls")

@@ -6,8 +6,8 @@ import shutil
 import subprocess
 import time
 
-from lib import (BIN, RAGD_LITE, ROOT, Skip, eq, load, op, python_versions, run, spawn, stats_match_calls, test,
-                 timing, tmp)
+from lib import (BIN, RAGD_LITE, ROOT, Skip, eq, load, op, python_versions, run, spawn, spilled, stats_match_calls,
+                 test, timing, tmp)
 
 PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else "python3"
 RAGD = f"{PY} -m ragd"
@@ -56,7 +56,7 @@ def profile_spills_calls_and_still_compares():
     small = {**env(db), "RAGD_BPFPROF_CALL_MEM": "360"}
     args = ["profile", "search", "--query", "bm25 ranking", "-n", "3", "--ragd", RAGD, "--no-color"]
     p = run(args + ["-v", "-o", out, "--", "--timings", "none"], env=small, cwd=RAGD_LITE, timeout=600, check=0)
-    if "went through the spill file" not in p.stderr:
+    if not spilled(p.stderr):
         raise AssertionError(f"no spill reported: {p.stderr[-1500:]}")
     s = load(out)
     eq(sorted({c["iteration"] for c in s["calls"] if c["op"] == "search"}), [0, 1, 2], "iterations")

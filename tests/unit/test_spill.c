@@ -263,6 +263,33 @@ static void test_unreadable_spill_fails_write(void **state)
 	session_free(&s);
 }
 
+/* The in-place sort agrees with qsort: empty, equal values, few distinct, full 64-bit range. */
+static void test_sort_u64(void **state)
+{
+	static const size_t sizes[] = { 0, 1, 2, 63, 64, 65, 1000, 100003 };
+	__u64 *a = malloc(100003 * sizeof(*a)), *b = malloc(100003 * sizeof(*b));
+
+	assert_non_null(a);
+	assert_non_null(b);
+	for (int kind = 0; kind < 4; kind++)
+		for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+			size_t n = sizes[z];
+
+			for (size_t i = 0; i < n; i++) {
+				__u64 r = rnd();
+
+				a[i] = kind == 0 ? 42 : kind == 1 ? r % 7 : kind == 2 ? r >> 20 : r;
+			}
+			memcpy(b, a, n * sizeof(*a));
+			sort_u64(a, n);
+			qsort(b, n, sizeof(*b), cmp_u64);
+			if (n)
+				assert_memory_equal(a, b, n * sizeof(*a));
+		}
+	free(a);
+	free(b);
+}
+
 static void test_budget_from_env(void **state)
 {
 	setenv("RAGD_BPFPROF_CALL_MEM", "7200", 1);
@@ -282,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_open_fails),
 		cmocka_unit_test(test_session_many_chunks),
 		cmocka_unit_test(test_unreadable_spill_fails_write),
+		cmocka_unit_test(test_sort_u64),
 		cmocka_unit_test(test_budget_from_env),
 	};
 
