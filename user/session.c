@@ -13,7 +13,7 @@
 /* Calls a recorder keeps in memory by default: 58k records, a few seconds of a busy target. */
 #define CALL_MEM_DEFAULT (4u << 20)
 /* Spilled calls read back at a time. */
-#define ITER_BUF 1024
+#define ITER_BUF 8192
 
 void session_init(struct session *s)
 {
