@@ -9,6 +9,7 @@
 #include <time.h>
 #include "session.h"
 #include "spill.h"
+#include "util.h"
 
 /* Calls a recorder keeps in memory by default: 58k records, a few seconds of a busy target. */
 #define CALL_MEM_DEFAULT (4u << 20)
@@ -84,7 +85,7 @@ int session_find_op(const struct session *s, const char *name)
 static void spill_off(struct session *s, const char *what, int e)
 {
 	fprintf(stderr, "ragd-bpfprof: warning: %s (%s): call records are kept in memory from now on\n",
-		what, strerror(-e));
+		term_safe(what), strerror(-e));
 	free(s->spill_dir);
 	s->spill_dir = NULL;
 }
@@ -153,8 +154,11 @@ size_t session_call_mem(void)
 		return CALL_MEM_DEFAULT;
 	errno = 0;
 	b = strtoull(v, &end, 10);
-	if (errno || *end || !b || b > SIZE_MAX / 2)
+	if (errno || *end || !b || b > SIZE_MAX / 2) {
+		fprintf(stderr, "ragd-bpfprof: warning: RAGD_BPFPROF_CALL_MEM '%s' is not a number of "
+			"bytes > 0: using %u\n", term_safe(v), CALL_MEM_DEFAULT);
 		return CALL_MEM_DEFAULT;
+	}
 	return (size_t)b;
 }
 
