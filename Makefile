@@ -102,7 +102,7 @@ FUZZ_CC ?= $(CLANG)
 FUZZ_OUT := $(OUT)/fuzz
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined,float-cast-overflow \
 	-fno-sanitize-recover=all -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
-FUZZ_LIB_OBJS := $(patsubst %,$(FUZZ_OUT)/%.o,session json stats report compare spec symbols util output x86len)
+FUZZ_LIB_OBJS := $(patsubst %,$(FUZZ_OUT)/%.o,session spill json stats report compare spec symbols util output x86len)
 FUZZERS := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(FUZZ_OUT)/%.o: user/%.c $(wildcard user/*.h) $(wildcard include/*.h)

@@ -235,13 +235,21 @@ void common_init(struct common *c)
 /* Finishes a session: stats, JSON, report. */
 int emit(struct session *s, struct common *c, bool print)
 {
+	struct timespec t0, t1;
 	char err[512];
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	session_compute_stats(s);
 	if (c->out && session_write_file(s, c->out, err, sizeof(err))) {
 		print_safe_error(prog, err);
 		return 1;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (c->ro.verbose)
+		fprintf(stderr, "calls: %llu, %llu of them through the spill file (memory for %zu); "
+			"statistics and JSON in %.0f ms\n", (unsigned long long)session_ncalls(s),
+			(unsigned long long)s->calls_spilled, s->calls_mem_max,
+			(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	if (print && !c->ro.quiet) {
 		struct report_opts ro = { .color = want_color(c->no_color, stdout), .histogram = c->histogram };
 
@@ -370,6 +378,8 @@ static int cmd_record(int argc, char **argv)
 		return rc;
 	install_signals();
 	session_init(&s);
+	/* bounded memory however long it runs: calls beyond the budget go to a file next to -o */
+	session_spill_calls(&s, c.out, 0);
 	rc = run_record(&c, &s);
 	if (rc == 0) {
 		session_name(&s, &c);

@@ -34,9 +34,11 @@ static __u64 py_coverage(struct rec *r, int i, __u64 *watched, __u64 *window)
 	int par = parent_of(r->o->ops, r->o->nops, i);
 	__u32 k = r->op_base + i, pk = par >= 0 ? (__u32)(r->op_base + par) : ~0u;
 	__u64 t = now_ns(), mine = 0, pw = 0, pwatched = 0;
+	const struct call_rec *c;
+	struct call_iter it;
 
-	for (size_t j = 0; j < r->s->ncalls; j++) {
-		const struct call_rec *c = &r->s->calls[j];
+	/* the calls may be spilled (session_spill_calls): walked, never indexed */
+	for (c = call_iter_first(&it, r->s, 0); c; c = call_iter_next(&it)) {
 		__u64 a = c->start_ns + r->t0;
 
 		if (c->iteration != r->o->iteration || (c->flags & (CALL_F_SAMPLED | CALL_F_OPEN)))
@@ -47,6 +49,7 @@ static __u64 py_coverage(struct rec *r, int i, __u64 *watched, __u64 *window)
 			pwatched += span_overlap(run->armed_iv, run->narmed, a, a + c->duration_ns, t);
 		}
 	}
+	call_iter_done(&it);
 	*window = pw;
 	*watched = pwatched;
 	if (par >= 0 && !pw && !mine)

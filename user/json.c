@@ -80,23 +80,23 @@ static const char *fmt_double(char *buf, size_t len, double d)
  * file carries one. *tmp is set when the caller must free it. */
 static const __u64 *op_hist(const struct session *s, int k, __u64 **tmp)
 {
-	size_t i;
+	const struct call_rec *c;
+	struct call_iter it;
 
 	*tmp = NULL;
 	if (s->ops[k].hist)
 		return s->ops[k].hist;
-	for (i = 0; i < s->ncalls; i++) {
-		const struct call_rec *c = &s->calls[i];
-
+	for (c = call_iter_first(&it, s, 0); c; c = call_iter_next(&it)) {
 		if (c->op != (__u32)k || (c->flags & CALL_F_OPEN))
 			continue;
 		if (!*tmp) {
 			*tmp = calloc(HIST_BUCKETS, sizeof(**tmp));
 			if (!*tmp)
-				return NULL;
+				break;
 		}
 		(*tmp)[hist_index(c->duration_ns)]++;
 	}
+	call_iter_done(&it);
 	return *tmp;
 }
 
@@ -171,11 +171,43 @@ static void write_flags(FILE *f, __u32 flags)
 	fputc(']', f);
 }
 
+/* The calls array, one call a line, spilled calls streamed back from their file. 0, or -1 with
+ * errno when the spill file cannot be read (the file would miss calls: an error, not a gap). */
+static int write_calls(const struct session *s, char *const *names, FILE *f)
+{
+	const struct call_rec *c;
+	struct call_iter it;
+	int first = 1;
+
+	fputs("  \"calls\": [", f);
+	for (c = call_iter_first(&it, s, 0); c; c = call_iter_next(&it)) {
+		if (c->op >= (__u32)s->nops)
+			continue;
+		fprintf(f, "%s\n    {\"op\": %s, \"pid\": %u, \"tid\": %u, \"iteration\": %u, "
+			"\"start_ns\": %llu, \"duration_ns\": %llu, \"on_cpu_ns\": %llu, "
+			"\"rss_start_bytes\": %llu, \"rss_end_bytes\": %llu, \"rss_peak_bytes\": %llu, "
+			"\"depth\": %u, \"flags\": ",
+			first ? "" : ",", names[c->op], c->pid, c->tid, c->iteration,
+			ULL(c->start_ns), ULL(c->duration_ns), ULL(c->on_cpu_ns), ULL(c->rss_start),
+			ULL(c->rss_end), ULL(c->rss_peak), c->depth);
+		write_flags(f, c->flags);
+		fputc('}', f);
+		first = 0;
+	}
+	call_iter_done(&it);
+	if (it.err) {
+		errno = -it.err;
+		return -1;
+	}
+	fputs(first ? "],\n" : "\n  ],\n", f);
+	return 0;
+}
+
 int session_write_json(const struct session *s, FILE *f)
 {
 	/* op names escaped once, not once per call */
 	char **names = calloc(s->nops ? s->nops : 1, sizeof(*names));
-	int nops = s->nops, k, ret = -1, first;
+	int nops = s->nops, k, ret = -1;
 	size_t i;
 
 	if (!names) {
@@ -224,25 +256,8 @@ int session_write_json(const struct session *s, FILE *f)
 	fputs(nops ? "\n  ],\n" : "],\n", f);
 
 	/* one call per line: files with 100k calls stay greppable */
-	fputs("  \"calls\": [", f);
-	first = 1;
-	for (i = 0; i < s->ncalls; i++) {
-		const struct call_rec *c = &s->calls[i];
-
-		if (c->op >= (__u32)nops)
-			continue;
-		fprintf(f, "%s\n    {\"op\": %s, \"pid\": %u, \"tid\": %u, \"iteration\": %u, "
-			"\"start_ns\": %llu, \"duration_ns\": %llu, \"on_cpu_ns\": %llu, "
-			"\"rss_start_bytes\": %llu, \"rss_end_bytes\": %llu, \"rss_peak_bytes\": %llu, "
-			"\"depth\": %u, \"flags\": ",
-			first ? "" : ",", names[c->op], c->pid, c->tid, c->iteration,
-			ULL(c->start_ns), ULL(c->duration_ns), ULL(c->on_cpu_ns), ULL(c->rss_start),
-			ULL(c->rss_end), ULL(c->rss_peak), c->depth);
-		write_flags(f, c->flags);
-		fputc('}', f);
-		first = 0;
-	}
-	fputs(first ? "],\n" : "\n  ],\n", f);
+	if (write_calls(s, names, f) < 0)
+		goto out;
 
 	fputs("  \"stacks\": [", f);
 	for (i = 0; i < s->nstacks; i++) {

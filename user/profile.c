@@ -329,6 +329,11 @@ static int finish_ab(struct profile_args *a, struct common *c, struct session *s
 		}
 	}
 	ca->ab_pairs = pairs;
+	/* the comparison needs every call at hand */
+	if (session_calls_load(sa) || session_calls_load(sb)) {
+		fprintf(stderr, "%s: cannot read back the call records: %s\n", prog, strerror(errno));
+		return 1;
+	}
 	rc = compare_loaded(sa, sb, ca);
 	return rc;
 }
@@ -430,6 +435,9 @@ int cmd_profile(int argc, char **argv)
 	install_signals();
 	session_init(&s);
 	session_init(&sb);
+	/* bounded memory over many iterations: calls beyond the budget go to a file next to -o */
+	session_spill_calls(&s, c.out, 0);
+	session_spill_calls(&sb, c.out, 0);
 	if (c.name)
 		snprintf(s.name, sizeof(s.name), "%s", c.name);
 	else
@@ -445,7 +453,7 @@ int cmd_profile(int argc, char **argv)
 		int erc = finish_ab(&a, &c, &s, &sb, &ca, pairs);
 
 		rc = rc ? rc : erc;
-	} else if (s.ncalls || s.nops) {
+	} else if (session_ncalls(&s) || s.nops) {
 		set_command(&s, a.ragd, a.what);
 		/* --format json/markdown: stdout is the comparison only */
 		int erc = emit(&s, &c, !ca.json && !ca.markdown);
@@ -453,7 +461,10 @@ int cmd_profile(int argc, char **argv)
 			rc = erc;
 		if (!rc && c.ro.strict && ops_not_found(&s, prog))
 			rc = 2;
-		if (a.baseline && rc == 0) {
+		if (a.baseline && rc == 0 && session_calls_load(&s)) {
+			fprintf(stderr, "%s: cannot read back the call records: %s\n", prog, strerror(errno));
+			rc = 1;
+		} else if (a.baseline && rc == 0) {
 			session_compute_stats(&s);
 			rc = do_compare(a.baseline, &s, NULL, &ca);
 		}

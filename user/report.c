@@ -242,18 +242,20 @@ void table_free(struct table *t)
 /* Wall time of the session: from the timestamps, or failing that from the last call's end. */
 static bool session_duration(const struct session *s, __u64 *ns)
 {
+	const struct call_rec *c;
+	struct call_iter it;
 	int64_t a, b;
 	__u64 end = 0;
-	size_t i;
 
 	/* the one ISO-8601 parser (util.c); the difference in __u64 cannot overflow */
 	if (!parse_iso8601_ns(s->started_at, &a) && !parse_iso8601_ns(s->ended_at, &b) && b >= a) {
 		*ns = (__u64)b - (__u64)a;
 		return true;
 	}
-	for (i = 0; i < s->ncalls; i++)
-		if (s->calls[i].start_ns + s->calls[i].duration_ns > end)
-			end = s->calls[i].start_ns + s->calls[i].duration_ns;
+	for (c = call_iter_first(&it, s, 0); c; c = call_iter_next(&it))
+		if (c->start_ns + c->duration_ns > end)
+			end = c->start_ns + c->duration_ns;
+	call_iter_done(&it);
 	*ns = end;
 	return end > 0;
 }
@@ -533,14 +535,16 @@ static void print_ops_table(const struct session *s, const struct report_opts *o
 static void print_call_notes(const struct session *s, const struct report_opts *o, FILE *out)
 {
 	__u64 *open = calloc((size_t)s->nops + 1, sizeof(*open));
-	size_t i;
+	const struct call_rec *c;
+	struct call_iter it;
 	int j;
 
 	if (!open)
 		return;
-	for (i = 0; i < s->ncalls; i++)
-		if ((s->calls[i].flags & CALL_F_OPEN) && s->calls[i].op < (__u32)s->nops)
-			open[s->calls[i].op]++;
+	for (c = call_iter_first(&it, s, 0); c; c = call_iter_next(&it))
+		if ((c->flags & CALL_F_OPEN) && c->op < (__u32)s->nops)
+			open[c->op]++;
+	call_iter_done(&it);
 	for (j = 0; j < s->nops; j++) {
 		const struct op_result *op = &s->ops[j];
 

@@ -2,11 +2,19 @@
 /* The session model: operations, call records, collapsed stacks and warnings. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "session.h"
+#include "spill.h"
+#include "util.h"
+
+/* Calls a recorder keeps in memory by default: 58k records, a few seconds of a busy target. */
+#define CALL_MEM_DEFAULT (4u << 20)
+/* Spilled calls read back at a time. */
+#define ITER_BUF 8192
 
 void session_init(struct session *s)
 {
@@ -23,6 +31,10 @@ void session_free(struct session *s)
 		free(s->ops[k].hist);
 	free(s->ops);
 	free(s->calls);
+	if (s->spill)
+		spill_close(s->spill);
+	free(s->spill);
+	free(s->spill_dir);
 	for (i = 0; i < s->nstacks; i++)
 		free(s->stacks[i].stack);
 	free(s->stacks);
@@ -69,12 +81,60 @@ int session_find_op(const struct session *s, const char *name)
 	return -1;
 }
 
+/* No spill from now on: calls stay in memory (told once, on stderr: the data are complete). */
+static void spill_off(struct session *s, const char *what, int e)
+{
+	fprintf(stderr, "ragd-bpfprof: warning: %s (%s): call records are kept in memory from now on\n",
+		term_safe(what), strerror(-e));
+	free(s->spill_dir);
+	s->spill_dir = NULL;
+}
+
+/* calls[] into the spill file, which is created on first use. 0, or -1 when the calls stay. */
+static int spill_chunk(struct session *s)
+{
+	const char *dirs[] = { s->spill_dir, getenv("TMPDIR"), "/tmp" };
+	int e;
+
+	if (!s->spill) {
+		s->spill = malloc(sizeof(*s->spill));
+		if (!s->spill) {
+			spill_off(s, "no memory for the spill file", -ENOMEM);
+			return -1;
+		}
+		e = spill_open(s->spill, dirs, 3, sizeof(struct call_rec));
+		if (e) {
+			free(s->spill);
+			s->spill = NULL;
+			spill_off(s, "cannot create a temporary file for call records", e);
+			return -1;
+		}
+	}
+	e = spill_append(s->spill, s->calls, s->ncalls);
+	if (e) {
+		char what[4200];
+
+		snprintf(what, sizeof(what), "cannot write call records to a temporary file in %s",
+			 s->spill->dir);
+		spill_off(s, what, e);
+		return -1;
+	}
+	s->calls_spilled += s->ncalls;
+	s->ncalls = 0;
+	return 0;
+}
+
 int session_add_call(struct session *s, const struct call_rec *c)
 {
-	if (s->ncalls == s->calls_cap) {
+	if (s->ncalls == s->calls_cap &&
+	    !(s->spill_dir && s->ncalls >= s->calls_mem_max && !spill_chunk(s))) {
 		size_t cap = s->calls_cap ? s->calls_cap * 2 : 1024;
-		struct call_rec *n = realloc(s->calls, cap * sizeof(*n));
+		struct call_rec *n;
 
+		/* the in-memory chunk never grows past the budget while it can be spilled */
+		if (s->spill_dir && cap > s->calls_mem_max)
+			cap = s->calls_mem_max > s->calls_cap ? s->calls_mem_max : s->calls_cap + 1;
+		n = realloc(s->calls, cap * sizeof(*n));
 		if (!n)
 			return -1;
 		s->calls = n;
@@ -82,6 +142,126 @@ int session_add_call(struct session *s, const struct call_rec *c)
 	}
 	s->calls[s->ncalls++] = *c;
 	return 0;
+}
+
+size_t session_call_mem(void)
+{
+	const char *v = getenv("RAGD_BPFPROF_CALL_MEM");
+	unsigned long long b;
+	char *end;
+
+	if (!v || !*v)
+		return CALL_MEM_DEFAULT;
+	errno = 0;
+	b = strtoull(v, &end, 10);
+	if (errno || *end || !b || b > SIZE_MAX / 2) {
+		fprintf(stderr, "ragd-bpfprof: warning: RAGD_BPFPROF_CALL_MEM '%s' is not a number of "
+			"bytes > 0: using %u\n", term_safe(v), CALL_MEM_DEFAULT);
+		return CALL_MEM_DEFAULT;
+	}
+	return (size_t)b;
+}
+
+int session_spill_calls(struct session *s, const char *out_path, size_t mem_bytes)
+{
+	const char *slash = out_path ? strrchr(out_path, '/') : NULL;
+	char *dir;
+
+	if (!mem_bytes)
+		mem_bytes = session_call_mem();
+	if (!out_path)
+		dir = strdup("");
+	else if (!slash)
+		dir = strdup(".");
+	else
+		dir = strndup(out_path, slash == out_path ? 1 : (size_t)(slash - out_path));
+	if (!dir)
+		return -ENOMEM;
+	free(s->spill_dir);
+	s->spill_dir = dir;
+	s->calls_mem_max = mem_bytes / sizeof(struct call_rec);
+	if (!s->calls_mem_max)
+		s->calls_mem_max = 1;
+	return 0;
+}
+
+__u64 session_ncalls(const struct session *s)
+{
+	return s->calls_spilled + s->ncalls;
+}
+
+int session_calls_load(struct session *s)
+{
+	size_t total = (size_t)session_ncalls(s);
+	struct call_rec *n;
+	int e;
+
+	free(s->spill_dir);
+	s->spill_dir = NULL;
+	if (!s->spill || !s->calls_spilled)
+		return 0;
+	n = malloc(total * sizeof(*n));
+	if (!n)
+		return -1;
+	e = spill_read(s->spill, 0, n, s->calls_spilled);
+	if (e) {
+		free(n);
+		errno = -e;
+		return -1;
+	}
+	if (s->ncalls)
+		memcpy(n + s->calls_spilled, s->calls, s->ncalls * sizeof(*n));
+	free(s->calls);
+	s->calls = n;
+	s->ncalls = s->calls_cap = total;
+	s->calls_spilled = 0;
+	spill_close(s->spill);
+	free(s->spill);
+	s->spill = NULL;
+	return 0;
+}
+
+const struct call_rec *call_iter_first(struct call_iter *it, const struct session *s, __u64 from)
+{
+	memset(it, 0, sizeof(*it));
+	it->s = s;
+	it->i = from;
+	it->n = session_ncalls(s);
+	return call_iter_next(it);
+}
+
+const struct call_rec *call_iter_next(struct call_iter *it)
+{
+	const struct session *s = it->s;
+	size_t want;
+	int e;
+
+	if (it->i >= it->n)
+		return NULL;
+	if (it->i >= s->calls_spilled)
+		return &s->calls[it->i++ - s->calls_spilled];
+	if (it->pos == it->len) {
+		want = s->calls_spilled - it->i < ITER_BUF ? (size_t)(s->calls_spilled - it->i) : ITER_BUF;
+		if (!it->buf && !(it->buf = malloc(ITER_BUF * sizeof(*it->buf))))
+			e = -ENOMEM;
+		else
+			e = spill_read(s->spill, it->i, it->buf, want);
+		if (e) {
+			it->err = e;
+			it->i = it->n;
+			return NULL;
+		}
+		it->pos = 0;
+		it->len = want;
+	}
+	it->i++;
+	return &it->buf[it->pos++];
+}
+
+void call_iter_done(struct call_iter *it)
+{
+	free(it->buf);
+	it->buf = NULL;
 }
 
 /* FNV-1a: stacks share long prefixes, so every byte must count. */

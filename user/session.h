@@ -29,6 +29,8 @@ struct op_spec {
 	char symbol[256];   /* native: ELF symbol; py: co_qualname ("<module>" for OP_PY_MODULE) */
 };
 
+struct spill;
+
 struct call_rec {
 	__u32 op;          /* index into session.ops */
 	__u32 pid;
@@ -95,8 +97,15 @@ struct session {
 	int nops, ops_cap;
 	struct op_result *ops;
 
+	/* The calls in memory. With a spill (session_spill_calls: recorders) these are the newest
+	 * ones, after the calls_spilled in the spill file: read all of them with struct call_iter,
+	 * count them with session_ncalls(). Without one (files read back) they are all here. */
 	size_t ncalls, calls_cap;
 	struct call_rec *calls;
+	struct spill *spill;      /* NULL: no spill file (yet) */
+	char *spill_dir;          /* session_spill_calls: where the file goes; NULL: never spill */
+	size_t calls_mem_max;     /* calls kept in memory before they go to the spill file */
+	__u64 calls_spilled;      /* calls in the spill file, older than calls[0] */
 
 	size_t nstacks, stacks_cap;
 	struct stack_rec *stacks;
@@ -125,6 +134,32 @@ void session_free(struct session *s);
 int session_add_op(struct session *s, const char *name, enum op_kind kind, enum op_precision prec);
 int session_find_op(const struct session *s, const char *name);
 int session_add_call(struct session *s, const struct call_rec *c);
+
+/* Bounded memory for recorders: from now on calls beyond mem_bytes of records are moved to an
+ * unlinked temporary file (created when first needed in dir, else $TMPDIR, else /tmp; none
+ * writable: a warning and they stay in memory). mem_bytes 0: session_call_mem() (the
+ * RAGD_BPFPROF_CALL_MEM environment variable, bytes, default 4 MiB). dir may be NULL. */
+int session_spill_calls(struct session *s, const char *dir, size_t mem_bytes);
+size_t session_call_mem(void);
+/* Every call: spilled plus in memory. */
+__u64 session_ncalls(const struct session *s);
+/* Moves the spilled calls back into calls[] (for code that needs them all at once: compare);
+ * calls stay in memory from then on. 0 or -1 (errno). */
+int session_calls_load(struct session *s);
+
+/* Calls in arrival order, spilled ones first: for (c = call_iter_first(&it, s, 0); c; c =
+ * call_iter_next(&it)) ...; call_iter_done(&it). it.err is -errno when reading the spill file
+ * failed (the walk then ends early). */
+struct call_iter {
+	const struct session *s;
+	__u64 i, n;                /* next call, calls to walk */
+	struct call_rec *buf;      /* spilled calls read ahead */
+	size_t pos, len;
+	int err;
+};
+const struct call_rec *call_iter_first(struct call_iter *it, const struct session *s, __u64 from);
+const struct call_rec *call_iter_next(struct call_iter *it);
+void call_iter_done(struct call_iter *it);
 int session_add_stack(struct session *s, const char *stack, __u64 on_cpu_ns, __u64 off_cpu_ns);
 void session_warn(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void iso8601_now(char *buf, size_t len);
@@ -137,6 +172,8 @@ void session_compute_stats(struct session *s);
  * bucket holding that rank. Both return 0 when there is no data. */
 __u64 percentile_sorted(const __u64 *sorted, size_t n, double q);
 __u64 percentile_hist(const __u64 *hist, double q);
+/* Ascending, in place (no second buffer). */
+void sort_u64(__u64 *v, size_t n);
 /* Two-sided Mann-Whitney U test with normal approximation and tie correction; returns p. */
 double mann_whitney_p(const __u64 *a, size_t na, const __u64 *b, size_t nb);
 

@@ -9,6 +9,67 @@
 
 static void radix_sort(__u64 *v, size_t n, __u64 flip, int (*cmp)(const void *, const void *));
 
+static void insertion_sort_u64(__u64 *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		__u64 x = v[i];
+		size_t j = i;
+
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+/* American flag sort (MSD radix, in place) of the byte at shift and below. */
+static void flag_sort(__u64 *v, size_t n, int shift)
+{
+	size_t cnt[256] = { 0 }, next[256], end[256], pos = 0;
+	unsigned b;
+
+	if (n < 64) {
+		insertion_sort_u64(v, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		cnt[(v[i] >> shift) & 0xff]++;
+	for (b = 0; b < 256; b++) {
+		next[b] = pos;
+		pos += cnt[b];
+		end[b] = pos;
+	}
+	/* each swap puts one value into its bucket for good */
+	for (b = 0; b < 256; b++)
+		while (next[b] < end[b]) {
+			__u64 x = v[next[b]];
+			unsigned d = (x >> shift) & 0xff;
+
+			if (d == b) {
+				next[b]++;
+				continue;
+			}
+			v[next[b]] = v[next[d]];
+			v[next[d]++] = x;
+		}
+	if (!shift)
+		return;
+	for (b = 0, pos = 0; b < 256; pos += cnt[b++])
+		if (cnt[b] > 1)
+			flag_sort(v + pos, cnt[b], shift - 8);
+}
+
+/* Sorts in place, without a second buffer (glibc's qsort merges through a copy): a session's
+ * durations cost 8 bytes a call while its percentiles are taken. */
+void sort_u64(__u64 *v, size_t n)
+{
+	__u64 diff = 0;
+
+	for (size_t i = 1; i < n; i++)
+		diff |= v[i] ^ v[0];
+	if (diff)
+		flag_sort(v, n, (63 - __builtin_clzll(diff)) / 8 * 8);
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
@@ -89,53 +150,58 @@ static double bucket_mid(__u32 i)
 	return ((double)hist_bucket_low(i) + (double)hist_bucket_high(i)) / 2;
 }
 
-/* RSS columns from the call records we have (all of them or, after drops, the survivors).
- * A record with rss_start, rss_end and rss_peak all 0 had no RSS measured (a ragd profile
- * result without memory tracking; a live process never has RSS 0) and is left out. */
-static void rss_from_calls(struct op_result *op, const struct call_rec *const *recs, size_t n)
+/* What one op's counted calls sum to, gathered in one walk over the calls (they may be in a
+ * spill file, so no pointers into them are kept). */
+struct op_acc {
+	__u64 n, total, on_cpu, unwound;
+	size_t rss_m;          /* calls with RSS measured */
+	double rss_sum;
+	__s64 rss_dmax;
+	__u64 rss_peak;
+};
+
+/* A record with rss_start, rss_end and rss_peak all 0 had no RSS measured (a ragd profile
+ * result without memory tracking; a live process never has RSS 0) and is left out of RSS. */
+static void acc_add(struct op_acc *a, const struct call_rec *c)
 {
-	double sum = 0;
-	__s64 dmax = INT64_MIN;
-	__u64 peak = 0;
-	size_t i, m = 0;
+	__s64 d = (__s64)(c->rss_end - c->rss_start);
 
-	for (i = 0; i < n; i++) {
-		__s64 d = (__s64)(recs[i]->rss_end - recs[i]->rss_start);
-
-		if (!recs[i]->rss_start && !recs[i]->rss_end && !recs[i]->rss_peak)
-			continue;
-		m++;
-		sum += (double)d;
-		if (d > dmax)
-			dmax = d;
-		if (recs[i]->rss_peak > peak)
-			peak = recs[i]->rss_peak;
-	}
-	if (!m)
+	a->n++;
+	a->total += c->duration_ns;
+	a->on_cpu += c->on_cpu_ns;
+	if (c->flags & CALL_F_UNWOUND)
+		a->unwound++;
+	if (!c->rss_start && !c->rss_end && !c->rss_peak)
 		return;
-	op->rss_delta_mean = sum / (double)m;
-	op->rss_delta_max = dmax;
-	op->rss_peak = peak;
+	if (!a->rss_m++)
+		a->rss_dmax = INT64_MIN;
+	a->rss_sum += (double)d;
+	if (d > a->rss_dmax)
+		a->rss_dmax = d;
+	if (c->rss_peak > a->rss_peak)
+		a->rss_peak = c->rss_peak;
 }
 
-static void stats_from_calls(struct op_result *op, const struct call_rec *const *recs, size_t n,
-			     __u64 *dur)
+/* RSS columns from the call records we have (all of them or, after drops, the survivors). */
+static void rss_from_calls(struct op_result *op, const struct op_acc *a)
 {
-	__u64 total = 0, on_cpu = 0, unwound = 0;
-	double mean, ss = 0;
-	size_t i;
+	if (!a->rss_m)
+		return;
+	op->rss_delta_mean = a->rss_sum / (double)a->rss_m;
+	op->rss_delta_max = a->rss_dmax;
+	op->rss_peak = a->rss_peak;
+}
 
-	for (i = 0; i < n; i++) {
-		dur[i] = recs[i]->duration_ns;
-		total += recs[i]->duration_ns;
-		on_cpu += recs[i]->on_cpu_ns;
-		if (recs[i]->flags & CALL_F_UNWOUND)
-			unwound++;
-	}
-	qsort(dur, n, sizeof(*dur), cmp_u64);
+/* dur: the op's n durations, in call order; sorted here. */
+static void stats_from_calls(struct op_result *op, const struct op_acc *a, __u64 *dur)
+{
+	size_t i, n = (size_t)a->n;
+	double mean, ss = 0;
+
+	sort_u64(dur, n);
 
 	/* two passes: sum of squared deviations stays accurate for ns-sized values */
-	mean = (double)total / (double)n;
+	mean = (double)a->total / (double)n;
 	for (i = 0; i < n; i++) {
 		double d = (double)dur[i] - mean;
 
@@ -144,7 +210,7 @@ static void stats_from_calls(struct op_result *op, const struct call_rec *const 
 
 	op->source = SRC_CALLS;
 	op->count = n;
-	op->total_ns = total;
+	op->total_ns = a->total;
 	op->min_ns = dur[0];
 	op->max_ns = dur[n - 1];
 	op->mean_ns = mean;
@@ -153,18 +219,18 @@ static void stats_from_calls(struct op_result *op, const struct call_rec *const 
 	op->p90_ns = percentile_sorted(dur, n, 0.90);
 	op->p95_ns = percentile_sorted(dur, n, 0.95);
 	op->p99_ns = percentile_sorted(dur, n, 0.99);
-	op->on_cpu_ns = on_cpu;
-	op->off_cpu_ns = total > on_cpu ? total - on_cpu : 0;
-	op->unwound = unwound;
+	op->on_cpu_ns = a->on_cpu;
+	op->off_cpu_ns = a->total > a->on_cpu ? a->total - a->on_cpu : 0;
+	op->unwound = a->unwound;
 	op->rss_delta_mean = 0;
 	op->rss_delta_max = 0;
 	op->rss_peak = 0;
-	rss_from_calls(op, recs, n);
+	rss_from_calls(op, a);
 }
 
 /* Records were lost: count and shape come from the histogram BPF kept for every call, while
  * total_ns, on_cpu_ns and unwound stay what BPF summed. */
-static void stats_from_hist(struct op_result *op, const struct call_rec *const *recs, size_t n)
+static void stats_from_hist(struct op_result *op, const struct op_acc *a)
 {
 	__u64 count = 0;
 	double mean, ss = 0;
@@ -213,7 +279,7 @@ static void stats_from_hist(struct op_result *op, const struct call_rec *const *
 	op->p95_ns = percentile_hist(op->hist, 0.95);
 	op->p99_ns = percentile_hist(op->hist, 0.99);
 	op->off_cpu_ns = op->total_ns > op->on_cpu_ns ? op->total_ns - op->on_cpu_ns : 0;
-	rss_from_calls(op, recs, n);
+	rss_from_calls(op, a);
 }
 
 /* Open calls have no real end; sample spans never mix into an exact row. */
@@ -224,61 +290,79 @@ static bool counted(const struct session *s, const struct call_rec *c, int nops)
 	return !(c->flags & CALL_F_SAMPLED) || s->ops[c->op].precision == PREC_SAMPLED;
 }
 
+/* Two walks over the calls (in memory or spilled): count per op, then each op's durations into
+ * its slice of dur and its sums into acc. The durations are the only memory per call: 8 bytes,
+ * needed for exact nearest-rank percentiles. 0, or -1 (no memory, unreadable spill file). */
+static int gather(const struct session *s, struct op_acc *acc, __u64 **durp, size_t *off)
+{
+	size_t *fill = NULL, *lim, total = 0;
+	const struct call_rec *c;
+	struct call_iter it;
+	int k, nops = s->nops, ret = -1;
+	__u64 *dur = NULL;
+
+	for (c = call_iter_first(&it, s, 0); c; c = call_iter_next(&it))
+		if (counted(s, c, nops))
+			acc[c->op].n++;
+	call_iter_done(&it);
+	if (it.err)
+		goto cleanup;
+	fill = calloc(2 * (size_t)nops + 1, sizeof(*fill));
+	if (!fill)
+		goto cleanup;
+	lim = fill + nops;
+	for (k = 0; k < nops; k++) {
+		off[k] = fill[k] = total;
+		total += (size_t)acc[k].n;
+		lim[k] = total;
+		acc[k].n = 0;
+	}
+	dur = malloc((total ? total : 1) * sizeof(*dur));
+	if (!dur)
+		goto cleanup;
+	for (c = call_iter_first(&it, s, 0); c; c = call_iter_next(&it)) {
+		if (!counted(s, c, nops) || fill[c->op] >= lim[c->op])
+			continue;
+		dur[fill[c->op]++] = c->duration_ns;
+		acc_add(&acc[c->op], c);
+	}
+	call_iter_done(&it);
+	if (it.err)
+		goto cleanup;
+	*durp = dur;
+	dur = NULL;
+	ret = 0;
+cleanup:
+	free(dur);
+	free(fill);
+	return ret;
+}
+
 void session_compute_stats(struct session *s)
 {
-	size_t *cnt, *off, *fill, total = 0, i;
-	const struct call_rec **recs = NULL;
+	struct op_acc *acc;
+	size_t *off;
 	__u64 *dur = NULL;
 	int k, nops = s->nops;
 
-	cnt = calloc(3 * (size_t)(nops ? nops : 1), sizeof(*cnt));
-	if (!cnt)
-		return;   /* nothing computed: the numbers read or recorded stay */
-	off = cnt + nops;
-	fill = off + nops;
-
-	/* Group the counted calls by op in one pass. */
-	for (i = 0; i < s->ncalls; i++) {
-		const struct call_rec *c = &s->calls[i];
-
-		if (counted(s, c, nops))
-			cnt[c->op]++;
-	}
-	for (k = 0; k < nops; k++) {
-		off[k] = fill[k] = total;
-		total += cnt[k];
-	}
-	if (total) {
-		recs = malloc(total * sizeof(*recs));
-		dur = malloc(total * sizeof(*dur));
-		if (!recs || !dur) {
-			/* without memory only histograms can be used */
-			free(recs);
-			free(dur);
-			recs = NULL;
-			dur = NULL;
-			memset(cnt, 0, nops * sizeof(*cnt));
-		} else {
-			for (i = 0; i < s->ncalls; i++) {
-				const struct call_rec *c = &s->calls[i];
-
-				if (counted(s, c, nops))
-					recs[fill[c->op]++] = c;
-			}
-		}
-	}
+	acc = calloc((size_t)(nops ? nops : 1), sizeof(*acc));
+	off = calloc((size_t)(nops ? nops : 1), sizeof(*off));
+	if (!acc || !off)
+		goto cleanup;   /* nothing computed: the numbers read or recorded stay */
+	if (gather(s, acc, &dur, off) < 0)
+		/* without memory (or the spilled calls) only histograms can be used */
+		memset(acc, 0, (size_t)nops * sizeof(*acc));
 
 	for (k = 0; k < nops; k++) {
 		struct op_result *op = &s->ops[k];
-		const struct call_rec *const *r = recs ? recs + off[k] : NULL;
 
 		if (op->precision == PREC_SAMPLED) {
 			/* Spans of samples give counts and spread; time and its on/off-CPU split stay
 			 * what the samples attributed. */
 			__u64 total = op->total_ns, on = op->on_cpu_ns, offc = op->off_cpu_ns;
 
-			if (cnt[k]) {
-				stats_from_calls(op, r, cnt[k], dur + off[k]);
+			if (acc[k].n) {
+				stats_from_calls(op, &acc[k], dur + off[k]);
 				op->total_ns = total;
 				op->on_cpu_ns = on;
 				op->off_cpu_ns = offc;
@@ -286,15 +370,16 @@ void session_compute_stats(struct session *s)
 			op->source = SRC_SAMPLES;
 			continue;
 		}
-		if (cnt[k] && (s->dropped_calls == 0 || !op->hist))
-			stats_from_calls(op, r, cnt[k], dur + off[k]);
+		if (acc[k].n && (s->dropped_calls == 0 || !op->hist))
+			stats_from_calls(op, &acc[k], dur + off[k]);
 		else if (op->hist)
-			stats_from_hist(op, r, cnt[k]);
+			stats_from_hist(op, &acc[k]);
 		/* neither: nothing to compute from, keep what is there */
 	}
-	free(recs);
+cleanup:
 	free(dur);
-	free(cnt);
+	free(off);
+	free(acc);
 }
 
 /* Two-sided Mann-Whitney U, normal approximation with tie and continuity correction:

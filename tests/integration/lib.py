@@ -1,7 +1,9 @@
 """Helpers for the integration tests: run ragd-bpfprof for real (root, real BPF) against the
 programs in tests/targets and the bundled ragd-lite workload."""
 import json
+import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -263,3 +265,37 @@ class proc_mounted:
         if self.mounted:
             subprocess.run(["umount", "-l", os.path.join(self.root, "proc")], check=False)
         return False
+
+
+def nearest_rank(sorted_values, q):
+    """stats.c's nearest-rank percentile: the smallest value with at least q*n values <= it."""
+    n = len(sorted_values)
+    r = min(max(int(math.ceil(q * n * (1 - 1e-12))), 1), n)
+    return sorted_values[r - 1]
+
+
+def spilled(stderr):
+    """Calls that went through the spill file, from the -v line of record/profile (0: none)."""
+    m = re.search(r"calls: \d+, (\d+) of them through the spill file", stderr)
+    return int(m.group(1)) if m else 0
+
+
+def stats_match_calls(session):
+    """Every op whose statistics come from the calls has exactly the statistics of its calls in
+    the file (closed calls; sampled spans only in sampled ops). Returns the ops checked."""
+    checked = 0
+    for o in session["operations"]:
+        if o["stats_source"] != "calls" or not o["count"]:
+            continue
+        cs = [c for c in session["calls"] if c["op"] == o["name"] and "open" not in c["flags"]]
+        d = sorted(c["duration_ns"] for c in cs)
+        got = {k: o[k] for k in ("count", "total_ns", "min_ns", "max_ns", "p50_ns", "p90_ns", "p95_ns", "p99_ns",
+                                 "on_cpu_ns", "unwound")}
+        want = {"count": len(d), "total_ns": sum(d), "min_ns": d[0], "max_ns": d[-1],
+                "p50_ns": nearest_rank(d, 0.5), "p90_ns": nearest_rank(d, 0.9), "p95_ns": nearest_rank(d, 0.95),
+                "p99_ns": nearest_rank(d, 0.99), "on_cpu_ns": sum(c["on_cpu_ns"] for c in cs),
+                "unwound": sum("unwound" in c["flags"] for c in cs)}
+        if got != want:
+            raise AssertionError(f"{o['name']}: statistics {got} but its calls give {want}")
+        checked += 1
+    return checked

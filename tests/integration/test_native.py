@@ -5,10 +5,11 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import time
 
-from lib import (BIN, SLOW, WORKLOAD, Skip, calls, eq, load, ms, op, p50, read_timings, record, run, spawn, test,
-                 timing, tmp, wait_launched, within)
+from lib import (BIN, SLOW, WORKLOAD, Skip, calls, eq, load, ms, op, p50, read_timings, record, run, spawn,
+                 spilled, stats_match_calls, test, timing, tmp, wait_launched, within)
 
 
 def probe(name):
@@ -196,10 +197,12 @@ def attach_keeps_calls_open_at_the_end():
 
 
 def stop_mid_run(sig, after):
-    """record launched on a long run, stopped by SIG: exit 0 and a valid JSON of what was seen."""
+    """record launched on a long run, stopped by SIG: exit 0 and a valid JSON of what was seen.
+    Memory for 10 call records: the calls of the run go through the spill file."""
     out = tmp("s.json")
     p = subprocess.Popen([BIN, "record", "-q", "-o", out] + probe("op_sleep") + ["--", WORKLOAD, "sleep", "100000", "10"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, RAGD_BPFPROF_CALL_MEM="720"))
     wait_launched(p.pid, WORKLOAD)
     time.sleep(after)
     p.send_signal(sig)
@@ -212,6 +215,50 @@ def stop_mid_run(sig, after):
     if not 10 <= n <= after * 100:
         raise AssertionError(f"{n} calls in ~{after} s of 10 ms calls")
     eq(len(calls(s, "op_sleep")), n, "records")
+    eq(stats_match_calls(s), 1, "ops checked")
+
+
+@test
+def calls_beyond_the_memory_budget_are_all_written():
+    # Room for 100 call records (72 bytes each): 6,000 calls go through the spill file and come
+    # back, in order, with the statistics of every call.
+    out = tmp("s.json")
+    p = run(["record", "-v", "-F", "0", "-o", out] + probe("op_busy") + ["--", WORKLOAD, "threads", "3000", "0", "2"],
+            env={"RAGD_BPFPROF_CALL_MEM": "7200"}, check=0)
+    if not spilled(p.stderr):
+        raise AssertionError(f"no spill reported: {p.stderr[-1500:]}")
+    s = load(out)
+    eq(s["stats"]["dropped_calls"], 0, "dropped calls")
+    eq(len(s["calls"]), 6000, "call records")
+    eq(op(s, "op_busy")["count"], 6000, "count")
+    eq(stats_match_calls(s), 1, "ops checked")
+    for tid in {c["tid"] for c in s["calls"]}:
+        t = [c["start_ns"] for c in s["calls"] if c["tid"] == tid]
+        eq(t, sorted(t), f"arrival order of thread {tid}")
+    eq(os.listdir(os.path.dirname(out)), ["s.json"], "files next to the output")
+
+
+@test
+def full_disk_is_an_error_and_keeps_the_old_file():
+    # -o on a 1 MiB tmpfs: the spill file and then the JSON run out of space. Exit 1 with the
+    # reason; the user's file is untouched and nothing is left behind.
+    d = tempfile.mkdtemp(prefix="rbp-full-")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", d], check=True)
+    try:
+        out = os.path.join(d, "s.json")
+        with open(out, "w") as f:
+            f.write("old\n")
+        p = run(["record", "-q", "-F", "0", "-o", out] + probe("op_busy") + ["--", WORKLOAD, "threads", "10000", "0", "2"],
+                env={"RAGD_BPFPROF_CALL_MEM": "7200"})
+        eq(p.returncode, 1, f"exit code (stderr: {p.stderr[-1500:]})")
+        if "No space left on device" not in p.stderr:
+            raise AssertionError(f"stderr: {p.stderr[-1500:]}")
+        with open(out) as f:
+            eq(f.read(), "old\n", "the old file")
+        eq(os.listdir(d), ["s.json"], "files in the directory")
+    finally:
+        subprocess.run(["umount", d], check=True)
+        os.rmdir(d)
 
 
 @test

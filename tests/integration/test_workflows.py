@@ -6,7 +6,8 @@ import shutil
 import subprocess
 import time
 
-from lib import BIN, RAGD_LITE, ROOT, Skip, eq, load, op, python_versions, run, spawn, test, timing, tmp
+from lib import (BIN, RAGD_LITE, ROOT, Skip, eq, load, op, python_versions, run, spawn, spilled, stats_match_calls,
+                 test, timing, tmp)
 
 PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else "python3"
 RAGD = f"{PY} -m ragd"
@@ -44,6 +45,26 @@ def profile_search_iterations():
     eq(op(s, "startup")["count"], 3, "startup once per process")
     if "startup" not in p.stdout or "search" not in p.stdout:
         raise AssertionError(p.stdout)
+
+
+@test
+def profile_spills_calls_and_still_compares():
+    # Memory for 5 call records: the iterations' calls go through the spill file, come back in
+    # the JSON with their statistics, and --compare reads them back for the comparison.
+    db = indexed_db()
+    out = tmp("s.json")
+    small = {**env(db), "RAGD_BPFPROF_CALL_MEM": "360"}
+    args = ["profile", "search", "--query", "bm25 ranking", "-n", "3", "--ragd", RAGD, "--no-color"]
+    p = run(args + ["-v", "-o", out, "--", "--timings", "none"], env=small, cwd=RAGD_LITE, timeout=600, check=0)
+    if not spilled(p.stderr):
+        raise AssertionError(f"no spill reported: {p.stderr[-1500:]}")
+    s = load(out)
+    eq(sorted({c["iteration"] for c in s["calls"] if c["op"] == "search"}), [0, 1, 2], "iterations")
+    if stats_match_calls(s) < 2:
+        raise AssertionError("fewer than 2 ops with statistics from their calls")
+    p = run(args + ["-q", "--compare", out, "--", "--timings", "none"], env=small, cwd=RAGD_LITE, timeout=600)
+    if p.returncode not in (0, 1) or not [l for l in p.stdout.splitlines() if l.split()[:1] == ["search"]]:
+        raise AssertionError(f"exit {p.returncode}: {p.stdout[-1500:]} {p.stderr[-1500:]}")
 
 
 @test

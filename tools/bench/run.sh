@@ -27,7 +27,8 @@
 #   report/compare 1M calls  tools/bench/report_bench.sh: time and max RSS of report and compare
 #                            on a generated 1M-call session (goal <= 2 s, <= 300 MB)
 # and once, after the rounds: BPF time per program run (kernel.bpf_stats_enabled), drops at a
-# high event rate, the recorder's CPU when attached (-p) to a ragd-lite search loop.
+# high event rate, the recorder's memory and write time at 1M calls (spilled vs all in memory),
+# the recorder's CPU when attached (-p) to a ragd-lite search loop.
 #
 # Python times are the workload's own wall time (tools/bench/pywall.py, callbench.py), native
 # times the sum of the per-call times the workload measures itself (WORKLOAD_TIMINGS), so the
@@ -424,6 +425,38 @@ print("%d %d %.0f" % (d, len(t), rate))')
 		"-" "0 dropped at >= 200k/s" "$verdict"
 }
 
+# Recorder memory and write time at 1M calls (workload threads 500000 0 2, op_busy): max RSS
+# (/usr/bin/time; the workload itself stays near 1.4 MB) with the default call-memory budget
+# (calls beyond it spill to a file) and, as the anchor, with every call kept in memory
+# (RAGD_BPFPROF_CALL_MEM=1 GiB, how record worked before); "statistics and JSON" is the -v line.
+recorder_memory() {
+	local name="recorder memory for 1M calls (max RSS)" v nspill var rss ms n mem=() res=()
+	if [ ! -x /usr/bin/time ]; then
+		goal "$name" "no /usr/bin/time" "was 101 MB" "bounded" "SKIP"
+		return
+	fi
+	for var in spill inmem; do
+		mem=()
+		[ $var = inmem ] && mem=(env RAGD_BPFPROF_CALL_MEM=1073741824)
+		if ! /usr/bin/time -f %M -o "$TMP/rss.$var" "${mem[@]}" "$PROF" record -q -v -F 0 "${NATOP[@]}" \
+			-o "$TMP/s.mem.json" -- "$WORKLOAD" threads 500000 0 2 >"$TMP/log.mem.$var" 2>&1; then
+			fails=$((fails + 1))
+			sed 's/^/    /' "$TMP/log.mem.$var" | tail -5 >&2
+			goal "$name" "run failed ($var)" "was 101 MB" "bounded" "FAIL"
+			return
+		fi
+		rss=$(tail -1 "$TMP/rss.$var")
+		ms=$(sed -n 's/^calls: .*statistics and JSON in \([0-9]*\) ms$/\1/p' "$TMP/log.mem.$var")
+		n=$(grep -c '^    {"op": ' "$TMP/s.mem.json")
+		res+=("$((rss / 1024)) MB, JSON in ${ms:-?} ms, $n calls")
+		[ $var = spill ] && v=$rss && nspill=$n
+		rm -f "$TMP/s.mem.json"
+	done
+	local verdict=PASS
+	[ "$v" -le $((40 * 1024)) ] && [ "$nspill" -eq 1000000 ] || verdict=FAIL
+	goal "$name" "${res[0]}" "all in memory: ${res[1]}; was 101 MB" "<= 40 MB, every call written" "$verdict"
+}
+
 # cpu_ticks PID: utime + stime of PID in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
 ctx_switches() { awk '/ctxt_switches/ { s += $2 } END { print s + 0 }' "/proc/$1/status" 2>/dev/null; }
@@ -493,7 +526,7 @@ import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 # issue 11's table order, then issue 8's rows, then anything else
 order = ("native", "BPF time", "exact Python", "recorder CPU", "stack sampling", "record --",
-         "profile", "report", "zero drops", "issue 8")
+         "profile", "report", "recorder memory", "zero drops", "issue 8")
 rows.sort(key=lambda r: next((i for i, o in enumerate(order) if r[0].startswith(o)), len(order)))
 head = ("what", "value", "anchor", "goal", "verdict")
 w = [max(len(r[i]) for r in rows + [head]) for i in range(4)]
@@ -517,6 +550,7 @@ main() {
 	bpf_time
 	bpf_time_py
 	drops
+	recorder_memory
 	recorder_cpu
 	summary
 	report_1m
