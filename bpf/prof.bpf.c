@@ -339,7 +339,8 @@ static __always_inline void push(struct thread_state *ts, __u32 op_id, __u64 key
 		return;
 	}
 	f = &ts->f[d & (MAX_DEPTH - 1)];
-	if (op_id != OP_NONE) {
+	/* Open calls are counted for py: ops only: the planner gives up a register when none is. */
+	if (op_id != OP_NONE && key) {
 		struct op_agg *agg = bpf_map_lookup_elem(&aggs, &op_id);
 
 		if (agg)
@@ -359,16 +360,36 @@ static __always_inline void push(struct thread_state *ts, __u32 op_id, __u64 key
 	ts->depth = d + 1;
 }
 
+static __always_inline void agg_add(__u32 op, __u64 dur, __u64 oncpu, __u32 flags, bool py)
+{
+	struct op_agg *agg = bpf_map_lookup_elem(&aggs, &op);
+	__u32 idx = hist_index(dur);
+
+	if (!agg)
+		return;
+	if (py)
+		__sync_fetch_and_add(&agg->open, -1);
+	__sync_fetch_and_add(&agg->count, 1);
+	__sync_fetch_and_add(&agg->total_ns, dur);
+	__sync_fetch_and_add(&agg->on_cpu_ns, oncpu);
+	if (flags & CALL_F_UNWOUND)
+		__sync_fetch_and_add(&agg->unwound, 1);
+	if (idx < HIST_BUCKETS)
+		__sync_fetch_and_add(&agg->hist[idx], 1);
+}
+
 /* Pops the top frame, accounts it and emits its record. A global function: the verifier checks
- * it once, not at each of its call sites (most of the load time otherwise). */
+ * it once, not at each of its call sites (most of the load time otherwise). The op's aggregate
+ * gets py: calls (the planner reads their count and open calls live) and calls whose record is
+ * lost; user space adds the records flagged without CALL_F_IN_AGG, so it sums every call. */
 __noinline int pop_emit(struct thread_state *ts, __u32 tid, __u64 now, __u32 flags)
 {
 	__u32 d;
 	struct frame *f;
-	struct op_agg *agg;
 	struct call_event *e;
 	__u64 dur, oncpu, rss_end;
 	__u32 op;
+	bool py;
 
 	if (!ts || (d = ts->depth) == 0)
 		return 0;
@@ -393,22 +414,12 @@ __noinline int pop_emit(struct thread_state *ts, __u32 tid, __u64 now, __u32 fla
 			pf->rss_peak = f->rss_peak;
 	}
 
-	agg = bpf_map_lookup_elem(&aggs, &op);
-	if (agg) {
-		__u32 idx = hist_index(dur);
-
-		__sync_fetch_and_add(&agg->open, -1);
-		__sync_fetch_and_add(&agg->count, 1);
-		__sync_fetch_and_add(&agg->total_ns, dur);
-		__sync_fetch_and_add(&agg->on_cpu_ns, oncpu);
-		if (flags & CALL_F_UNWOUND)
-			__sync_fetch_and_add(&agg->unwound, 1);
-		if (idx < HIST_BUCKETS)
-			__sync_fetch_and_add(&agg->hist[idx], 1);
-	}
+	py = f->key != 0;
 	__sync_fetch_and_add(&stats.calls, 1);
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (py || !e)
+		agg_add(op, dur, oncpu, flags, py);
 	if (!e) {
 		__sync_fetch_and_add(&stats.calls_dropped, 1);
 		return 0;
@@ -423,7 +434,7 @@ __noinline int pop_emit(struct thread_state *ts, __u32 tid, __u64 now, __u32 fla
 	e->rss_start = f->rss_start;
 	e->rss_end = rss_end;
 	e->rss_peak = f->rss_peak;
-	e->flags = flags;
+	e->flags = flags | (py ? CALL_F_IN_AGG : 0);
 	e->depth = d;
 	bpf_ringbuf_submit(e, rb_wakeup());
 	return 0;
@@ -457,11 +468,16 @@ int BPF_KPROBE(op_entry)
 	struct thread_state *ts;
 	__u32 d;
 
-	if (!traced(cur_vtgid()))
-		return 0;
-	ts = thread_get((__u32)id, now);
-	if (!ts)
-		return 0;
+	/* A thread has state only once it was seen in a traced process (pids and threads are
+	 * cleared together), so the pids lookup is needed only for its first event. */
+	ts = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });
+	if (!ts) {
+		if (!traced(cur_vtgid()))
+			return 0;
+		ts = thread_get((__u32)id, now);
+		if (!ts)
+			return 0;
+	}
 	close_left(ts, (__u32)id, now, PT_REGS_SP(ctx));
 	d = ts->depth;
 	push(ts, (__u32)bpf_get_attach_cookie(ctx), 0, now);
@@ -482,8 +498,7 @@ static __always_inline int native_return(void *ctx, __u64 entry_sp, bool ret_sit
 	struct thread_state *ts;
 	struct frame *top;
 
-	if (!traced(cur_vtgid()))
-		return 0;
+	/* No state: no open call (and then no traced process) here. */
 	ts = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });
 	if (!ts)
 		return 0;
