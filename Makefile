@@ -59,6 +59,10 @@ $(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(wildcard include/*.h) | $(OUT)
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
+# Kept: as intermediates make deleted them, and then a change to bpf/ alone rebuilt neither the
+# skeleton nor the user objects that embed it.
+.SECONDARY: $(SKELS) $(SKELS:.skel.h=.bpf.o)
+
 $(OUT)/user/%.o: user/%.c $(wildcard user/*.h) $(wildcard include/*.h) $(SKELS) $(OUT)/.flags | $(OUT)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@

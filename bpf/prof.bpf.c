@@ -40,6 +40,8 @@ struct thread_state {
 	__u64 in_ts;      /* when the thread last went on CPU */
 	__u32 depth;
 	__u32 overflow;   /* entries beyond MAX_DEPTH, not timed */
+	__u64 rss_mm;     /* mm of rss_word (0: none), see task_rss */
+	__u64 rss_word;
 	struct frame f[MAX_DEPTH];
 };
 
@@ -242,22 +244,18 @@ static __always_inline __s64 mm_counter(struct mm_struct *mm, int member)
 }
 
 /* The per-CPU sum is most of a probe's cost (3 counters x nr_cpus reads), and RSS rarely
- * changes between two calls, so it is cached per mm. on_rss bumps gen at every counter change
- * (the rss_stat tracepoint fires after each, in whatever task made it); a value is valid while
- * the gen it was read under is current. One 64-bit word holds pages << 32 | gen, so a value and
- * its gen are stored and loaded together. */
-struct rss_cache {
-	__u32 gen;
-	__u32 pad;
-	__u64 word;
-};
-
+ * changes between two calls, so each thread caches its last value. on_rss bumps rss_gen at
+ * every counter change of an mm in rss_cache (the rss_stat tracepoint fires after each, in
+ * whatever task made it); a thread's value is valid while the gen it was read under is current.
+ * A thread's cache word holds pages << 32 | gen, written by that thread only. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1024);
 	__type(key, __u64); /* mm_struct address */
-	__type(value, struct rss_cache);
+	__type(value, __u8);
 } rss_cache SEC(".maps");
+
+volatile __u32 rss_gen = 1;
 
 static __always_inline __u64 mm_rss_pages(struct mm_struct *mm)
 {
@@ -268,12 +266,11 @@ static __always_inline __u64 mm_rss_pages(struct mm_struct *mm)
 }
 
 /* RSS as /proc/PID/status counts it: file + anon + shmem pages. */
-static __noinline __u64 task_rss(void)
+static __noinline __u64 task_rss(struct thread_state *ts)
 {
 	struct task_struct *task = (void *)bpf_get_current_task_btf();
 	struct mm_struct *mm = task->mm;
-	__u64 key = (__u64)mm, pages, w;
-	struct rss_cache *c;
+	__u64 key = (__u64)mm, pages;
 	__u32 gen;
 
 	if (!mm)
@@ -281,24 +278,23 @@ static __noinline __u64 task_rss(void)
 	/* Before 6.2 the counters are plain atomics: one read each, nothing to cache. */
 	if (bpf_core_type_exists(struct mm_rss_stat___old))
 		return mm_rss_pages(mm) << page_shift;
-	c = bpf_map_lookup_elem(&rss_cache, &key);
-	if (!c) {
-		struct rss_cache z = { .gen = 1 }; /* word 0 carries gen 0: not valid yet */
-
-		bpf_map_update_elem(&rss_cache, &key, &z, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&rss_cache, &key);
-		if (!c)
-			return mm_rss_pages(mm) << page_shift;
-	}
 	/* gen before the counters: a change whose bump we missed is in the sum or bumps gen. */
-	gen = *(volatile __u32 *)&c->gen;
-	w = *(volatile __u64 *)&c->word;
-	if ((__u32)w == gen)
-		return (w >> 32) << page_shift;
+	gen = *(volatile __u32 *)&rss_gen;
+	if (ts->rss_mm == key && (__u32)ts->rss_word == gen)
+		return (ts->rss_word >> 32) << page_shift;
+	/* An mm not in rss_cache gets no bumps: add it. An insertion may evict another mm, whose
+	 * threads' values would then go stale: it bumps the gen too. */
+	if (!bpf_map_lookup_elem(&rss_cache, &key)) {
+		bpf_map_update_elem(&rss_cache, &key, &(__u8){ 1 }, BPF_NOEXIST);
+		__sync_fetch_and_add(&rss_gen, 1);
+		gen = *(volatile __u32 *)&rss_gen;
+	}
 	pages = mm_rss_pages(mm);
+	ts->rss_mm = 0;
 	if (pages > 0xffffffffull) /* too big for the word (16 TiB at 4 KiB pages): no cache */
 		return pages << page_shift;
-	*(volatile __u64 *)&c->word = pages << 32 | gen;
+	ts->rss_mm = key;
+	ts->rss_word = pages << 32 | gen;
 	return pages << page_shift;
 }
 
@@ -325,8 +321,9 @@ static __always_inline __u64 oncpu_now(struct thread_state *ts, __u64 now)
 	return ts->oncpu_acc + (ts->in_ts ? now - ts->in_ts : 0);
 }
 
-static __always_inline void push(struct thread_state *ts, __u32 op_id, __u64 key, __u64 now)
+static __always_inline void push(struct thread_state *ts, __u32 op_id, __u64 key)
 {
+	__u64 now;
 	__u32 d = ts->depth;
 	struct frame *f;
 
@@ -339,7 +336,8 @@ static __always_inline void push(struct thread_state *ts, __u32 op_id, __u64 key
 		return;
 	}
 	f = &ts->f[d & (MAX_DEPTH - 1)];
-	if (op_id != OP_NONE) {
+	/* Open calls are counted for py: ops only: the planner gives up a register when none is. */
+	if (op_id != OP_NONE && key) {
 		struct op_agg *agg = bpf_map_lookup_elem(&aggs, &op_id);
 
 		if (agg)
@@ -349,26 +347,47 @@ static __always_inline void push(struct thread_state *ts, __u32 op_id, __u64 key
 	f->key = key;
 	f->pad = OP_NONE;
 	f->sp = 0;
-	f->rss_start = op_id == OP_NONE ? 0 : task_rss();
+	f->rss_start = op_id == OP_NONE ? 0 : task_rss(ts);
 	f->rss_peak = f->rss_start;
 	f->rss_last = f->rss_start;
 	f->rss_ret = 0;
+	/* Last, so the probe's own work is not charged to the call (one clock read: ~35 ns). */
+	now = bpf_ktime_get_ns();
 	f->oncpu_start = oncpu_now(ts, now);
-	/* Last, so the probe's own work is not charged to the call. */
-	f->start_ns = bpf_ktime_get_ns();
+	f->start_ns = now;
 	ts->depth = d + 1;
 }
 
+static __always_inline void agg_add(__u32 op, __u64 dur, __u64 oncpu, __u32 flags, bool py)
+{
+	struct op_agg *agg = bpf_map_lookup_elem(&aggs, &op);
+	__u32 idx = hist_index(dur);
+
+	if (!agg)
+		return;
+	if (py)
+		__sync_fetch_and_add(&agg->open, -1);
+	__sync_fetch_and_add(&agg->count, 1);
+	__sync_fetch_and_add(&agg->total_ns, dur);
+	__sync_fetch_and_add(&agg->on_cpu_ns, oncpu);
+	if (flags & CALL_F_UNWOUND)
+		__sync_fetch_and_add(&agg->unwound, 1);
+	if (idx < HIST_BUCKETS)
+		__sync_fetch_and_add(&agg->hist[idx], 1);
+}
+
 /* Pops the top frame, accounts it and emits its record. A global function: the verifier checks
- * it once, not at each of its call sites (most of the load time otherwise). */
+ * it once, not at each of its call sites (most of the load time otherwise). The op's aggregate
+ * gets py: calls (the planner reads their count and open calls live) and calls whose record is
+ * lost; user space adds the records flagged without CALL_F_IN_AGG, so it sums every call. */
 __noinline int pop_emit(struct thread_state *ts, __u32 tid, __u64 now, __u32 flags)
 {
 	__u32 d;
 	struct frame *f;
-	struct op_agg *agg;
 	struct call_event *e;
 	__u64 dur, oncpu, rss_end;
 	__u32 op;
+	bool py;
 
 	if (!ts || (d = ts->depth) == 0)
 		return 0;
@@ -382,7 +401,7 @@ __noinline int pop_emit(struct thread_state *ts, __u32 tid, __u64 now, __u32 fla
 	oncpu = oncpu_now(ts, now) - f->oncpu_start;
 	if (oncpu > dur)
 		oncpu = dur;
-	rss_end = f->rss_ret ? f->rss_ret : task_rss();
+	rss_end = f->rss_ret ? f->rss_ret : task_rss(ts);
 	if (rss_end > f->rss_peak)
 		f->rss_peak = rss_end;
 	/* The caller's peak covers its callees. */
@@ -393,23 +412,16 @@ __noinline int pop_emit(struct thread_state *ts, __u32 tid, __u64 now, __u32 fla
 			pf->rss_peak = f->rss_peak;
 	}
 
-	agg = bpf_map_lookup_elem(&aggs, &op);
-	if (agg) {
-		__u32 idx = hist_index(dur);
-
-		__sync_fetch_and_add(&agg->open, -1);
-		__sync_fetch_and_add(&agg->count, 1);
-		__sync_fetch_and_add(&agg->total_ns, dur);
-		__sync_fetch_and_add(&agg->on_cpu_ns, oncpu);
-		if (flags & CALL_F_UNWOUND)
-			__sync_fetch_and_add(&agg->unwound, 1);
-		if (idx < HIST_BUCKETS)
-			__sync_fetch_and_add(&agg->hist[idx], 1);
-	}
+	py = f->key != 0;
 	__sync_fetch_and_add(&stats.calls, 1);
 
+	if (py)
+		agg_add(op, dur, oncpu, flags, true);
+	/* One null test of e: 6.1's verifier does not see a second one as settled (leaked ref). */
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
+		if (!py)
+			agg_add(op, dur, oncpu, flags, false);
 		__sync_fetch_and_add(&stats.calls_dropped, 1);
 		return 0;
 	}
@@ -423,7 +435,7 @@ __noinline int pop_emit(struct thread_state *ts, __u32 tid, __u64 now, __u32 fla
 	e->rss_start = f->rss_start;
 	e->rss_end = rss_end;
 	e->rss_peak = f->rss_peak;
-	e->flags = flags;
+	e->flags = flags | (py ? CALL_F_IN_AGG : 0);
 	e->depth = d;
 	bpf_ringbuf_submit(e, rb_wakeup());
 	return 0;
@@ -434,8 +446,10 @@ __noinline int pop_emit(struct thread_state *ts, __u32 tid, __u64 now, __u32 fla
 /* Native frames entered at a stack pointer at or below sp (stack grows down) are no longer on
  * the stack: a longjmp (or an unwinder) left them, and the kernel dropped their returns. Close
  * them as unwound. At an entry sp is the new frame's; at a return, the caller's after ret. */
-static __always_inline void close_left(struct thread_state *ts, __u32 tid, __u64 now, __u64 sp)
+static __always_inline void close_left(struct thread_state *ts, __u32 tid, __u64 sp)
 {
+	__u64 now = 0;
+
 	for (int i = 0; i < MAX_DEPTH; i++) {
 		__u32 d = ts->depth;
 		struct frame *f;
@@ -445,6 +459,8 @@ static __always_inline void close_left(struct thread_state *ts, __u32 tid, __u64
 		f = &ts->f[(d - 1) & (MAX_DEPTH - 1)];
 		if (f->key != 0 || f->sp == 0 || f->sp > sp)
 			break;
+		if (!now)
+			now = bpf_ktime_get_ns();
 		pop_emit(ts, tid, now, CALL_F_UNWOUND);
 	}
 }
@@ -452,19 +468,23 @@ static __always_inline void close_left(struct thread_state *ts, __u32 tid, __u64
 SEC("uprobe")
 int BPF_KPROBE(op_entry)
 {
-	__u64 now = bpf_ktime_get_ns();
 	__u64 id = bpf_get_current_pid_tgid();
 	struct thread_state *ts;
 	__u32 d;
 
-	if (!traced(cur_vtgid()))
-		return 0;
-	ts = thread_get((__u32)id, now);
-	if (!ts)
-		return 0;
-	close_left(ts, (__u32)id, now, PT_REGS_SP(ctx));
+	/* A thread has state only once it was seen in a traced process (pids and threads are
+	 * cleared together), so the pids lookup is needed only for its first event. */
+	ts = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });
+	if (!ts) {
+		if (!traced(cur_vtgid()))
+			return 0;
+		ts = thread_get((__u32)id, bpf_ktime_get_ns());
+		if (!ts)
+			return 0;
+	}
+	close_left(ts, (__u32)id, PT_REGS_SP(ctx));
 	d = ts->depth;
-	push(ts, (__u32)bpf_get_attach_cookie(ctx), 0, now);
+	push(ts, (__u32)bpf_get_attach_cookie(ctx), 0);
 	if (ts->depth == d + 1)
 		ts->f[d & (MAX_DEPTH - 1)].sp = PT_REGS_SP(ctx);
 	return 0;
@@ -482,8 +502,7 @@ static __always_inline int native_return(void *ctx, __u64 entry_sp, bool ret_sit
 	struct thread_state *ts;
 	struct frame *top;
 
-	if (!traced(cur_vtgid()))
-		return 0;
+	/* No state: no open call (and then no traced process) here. */
 	ts = bpf_map_lookup_elem(&threads, &(__u32){ (__u32)id });
 	if (!ts)
 		return 0;
@@ -504,7 +523,7 @@ static __always_inline int native_return(void *ctx, __u64 entry_sp, bool ret_sit
 		pop_emit(ts, (__u32)id, now, CALL_F_UNWOUND);
 	}
 	/* Frames entered below our frame are gone (longjmp, a C++ exception caught below us). */
-	close_left(ts, (__u32)id, now, entry_sp - 1);
+	close_left(ts, (__u32)id, entry_sp - 1);
 	top = &ts->f[(ts->depth - 1) & (MAX_DEPTH - 1)];
 	if (ts->depth == 0 || top->op_id != op || (ret_site && top->sp != entry_sp)) {
 		__sync_fetch_and_add(&stats.orphan_returns, 1);
@@ -605,20 +624,19 @@ int BPF_PROG(on_rss, struct mm_struct *mm, int member)
 	__u32 tid = task->pid;
 	struct thread_state *ts;
 	struct frame *f;
-	struct rss_cache *c = bpf_map_lookup_elem(&rss_cache, &(__u64){ (__u64)mm });
 	__u64 rss;
 	__u32 d;
 
-	/* Any task can change a traced mm's RSS (reclaim, exit): invalidate its cached RSS first. */
-	if (c)
-		__sync_fetch_and_add(&c->gen, 1);
+	/* Any task can change a traced mm's RSS (reclaim, exit): invalidate cached RSS first. */
+	if (bpf_map_lookup_elem(&rss_cache, &(__u64){ (__u64)mm }))
+		__sync_fetch_and_add(&rss_gen, 1);
 	if (task->mm != mm)
 		return 0;
 	ts = bpf_map_lookup_elem(&threads, &tid);
 	if (!ts || (d = ts->depth) == 0)
 		return 0;
 	__sync_fetch_and_add(&stats.rss_events, 1);
-	rss = task_rss();
+	rss = task_rss(ts);
 	f = &ts->f[(d - 1) & (MAX_DEPTH - 1)];
 	if (rss > f->rss_peak)
 		f->rss_peak = rss;
@@ -1154,7 +1172,7 @@ int on_bp(struct bpf_perf_event_data *ctx)
 				break;
 			pop_emit(ts, tid, now, CALL_F_UNWOUND);
 		}
-		push(ts, op, frame, now);
+		push(ts, op, frame);
 		return 0;
 	}
 
@@ -1411,7 +1429,7 @@ int on_rc(struct bpf_perf_event_data *ctx)
 	py_reap(pp, ts, tid, cur, now);
 	if (*want & PY_CODE_CLOSING) /* user space is taking the register away: no new calls */
 		return 0;
-	push(ts, op, F, now);
+	push(ts, op, F);
 	__sync_fetch_and_add(&stats.rc_births, 1);
 	return 0;
 }
@@ -1494,7 +1512,7 @@ int BPF_KPROBE(eval_code_entry, void *co)
 	{
 		__u32 d = ts->depth;
 
-		push(ts, op, 0, now);
+		push(ts, op, 0);
 		/* Remember which module to report at return in the frame's spare pad field (not when
 		 * the push overflowed: the top frame is then someone else's). */
 		if (ts->depth == d + 1)

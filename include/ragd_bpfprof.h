@@ -24,6 +24,7 @@ enum ev_type {
 #define CALL_F_UNWOUND   0x1 /* left without a return we saw (exception, longjmp): end is an upper bound */
 #define CALL_F_OPEN      0x2 /* still running when the session ended: end is the session end */
 #define CALL_F_SAMPLED   0x4 /* not timed: a span of stack samples (sampled-precision op) */
+#define CALL_F_IN_AGG    0x80000000u /* ring record only: BPF's op aggregate has this call too */
 
 struct call_event {
 	__u32 type;

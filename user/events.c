@@ -2,10 +2,25 @@
 /* Ring-buffer handlers: exact call records into the session, stack samples into folded stacks,
  * per-op sampled time and sampled call instances, process exec/exit and module loads. */
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include "recorder_int.h"
 #include "prof.skel.h"
+
+/* BPF's op aggregate has py: calls and lost records only (see pop_emit): add the others here,
+ * so the histogram and sums rec_finish completes cover every call. */
+static void add_to_op(struct op_result *op, const struct call_event *e)
+{
+	__u32 idx = hist_index(e->duration_ns);
+
+	if (!op->hist)
+		op->hist = calloc(HIST_BUCKETS, sizeof(*op->hist));
+	if (op->hist && idx < HIST_BUCKETS)
+		op->hist[idx]++;
+	op->total_ns += e->duration_ns;
+	op->on_cpu_ns += e->on_cpu_ns;
+}
 
 static void on_call(struct rec *r, const struct call_event *e)
 {
@@ -14,7 +29,7 @@ static void on_call(struct rec *r, const struct call_event *e)
 		.pid = e->pid,
 		.tid = e->tid,
 		.iteration = r->o->iteration,
-		.flags = e->flags,
+		.flags = e->flags & ~CALL_F_IN_AGG,
 		.depth = e->depth,
 		.start_ns = e->start_ns - r->t0,
 		.duration_ns = e->duration_ns,
@@ -26,6 +41,8 @@ static void on_call(struct rec *r, const struct call_event *e)
 
 	if (e->op_id >= (unsigned)r->s->nops)
 		return;
+	if (!(e->flags & CALL_F_IN_AGG))
+		add_to_op(&r->s->ops[e->op_id], e);
 	session_add_call(r->s, &c);
 }
 

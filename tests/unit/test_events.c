@@ -113,6 +113,33 @@ static void test_call_records(void **state)
 	assert_int_equal(f->s.events, 3);
 }
 
+/* BPF's op aggregate has only py: calls (flagged CALL_F_IN_AGG) and lost records: the handler
+ * adds the other records to the op's histogram and sums, and strips the ring-only flag. */
+static void test_call_aggregates(void **state)
+{
+	struct fixture *f = *state;
+	struct op_result *op = &f->s.ops[1];
+	struct call_event e = { .type = EV_CALL, .op_id = 1, .pid = 100, .tid = 101,
+				.start_ns = T0 + 5000, .duration_ns = 3000, .on_cpu_ns = 2000,
+				.flags = CALL_F_UNWOUND };
+
+	feed(&f->r, &e, sizeof(e));
+	assert_non_null(op->hist);
+	assert_int_equal(op->hist[hist_index(3000)], 1);
+	assert_int_equal(op->total_ns, 3000);
+	assert_int_equal(op->on_cpu_ns, 2000);
+	assert_int_equal(f->s.calls[0].flags, CALL_F_UNWOUND);
+	/* already in BPF's aggregate: recorded, not added twice */
+	e.flags = CALL_F_IN_AGG;
+	e.duration_ns = 7000;
+	feed(&f->r, &e, sizeof(e));
+	assert_int_equal(f->s.ncalls, 2);
+	assert_int_equal(f->s.calls[1].flags, 0);
+	assert_int_equal(op->hist[hist_index(7000)], hist_index(7000) == hist_index(3000) ? 1 : 0);
+	assert_int_equal(op->total_ns, 3000);
+	assert_int_equal(op->on_cpu_ns, 2000);
+}
+
 /* A sample of thread TID at TS: outermost first in (code, frame) pairs, stored innermost first. */
 static void sample(struct rec *r, __u32 tid, __u64 ts, bool on, int n, const __u64 (*cf)[2])
 {
@@ -218,6 +245,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_call_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_aggregates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_samples_time_and_stacks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sampled_call_rebuilding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_exit, setup, teardown),

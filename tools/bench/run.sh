@@ -35,7 +35,8 @@
 # profiler's own start-up and tear-down are not counted: the figures say how much slower the
 # program runs while it is profiled.
 #
-# Environment: BENCH_RUNS (runs per variant, default 5; BENCH_QUICK=1: 2), PYTHON (default
+# Environment: BENCH_ONLY=native (only the native rows, BPF time per call and drops: about 1
+# minute), BENCH_RUNS (runs per variant, default 5; BENCH_QUICK=1: 2), PYTHON (default
 # python3; resolved to the real interpreter, so a pyenv shim works), PYW_PYTHON (the watched-call
 # interpreter, >= 3.12; default: PYTHON if new enough, else the newest pyenv/PATH 3.13 or 3.12),
 # PY311 (the 3.11 INFO row; default /usr/bin/python3.11 or pyenv's), PYTHON8 (issue 8's rows,
@@ -50,6 +51,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BENCH=$ROOT/tools/bench
 QUICK=${BENCH_QUICK:-0}
+ONLY=${BENCH_ONLY:-}
 RUNS=${BENCH_RUNS:-$([ "$QUICK" = 1 ] && echo 2 || echo 5)}
 PROF=${RAGD_BPFPROF:-$ROOT/ragd-bpfprof}
 WORKLOAD=$ROOT/.output/targets/workload
@@ -60,6 +62,7 @@ die() { echo "bench: $*" >&2; exit 2; }
 
 [ "$(id -u)" = 0 ] || die "needs root (BPF programs, uprobes, perf events): sudo make bench"
 case $RUNS in ''|*[!0-9]*|0) die "BENCH_RUNS must be a positive integer" ;; esac
+case $ONLY in '' | native) ;; *) die "BENCH_ONLY must be empty or native, not '$ONLY'" ;; esac
 [ -x "$PROF" ] || make -C "$ROOT" --no-print-directory build >/dev/null || die "cannot build $PROF"
 [ -x "$WORKLOAD" ] || make -C "$ROOT" --no-print-directory .output/targets/workload >/dev/null ||
 	die "cannot build $WORKLOAD"
@@ -154,6 +157,11 @@ header() {
 }
 
 setup() {
+	NATOP=(-e "op_busy=native:$WORKLOAD:op_busy")
+	printf 'nat0\tnative op_busy(0) x%d\talone,uprobe,bt_empty,bt_hist\n' $NAT_CALLS >>"$RES/rows.txt"
+	printf 'nat0\tcalls\t%d\n' $NAT_CALLS >>"$RES/rows.txt"
+	printf 'nat2\tnative op_busy(2ms) x300\talone,uprobe\n' >>"$RES/rows.txt"
+	[ "$ONLY" = native ] && return
 	echo "indexing the ragd-lite corpus into $TMP/index.db ..."
 	"$PY" -m ragd index --db "$TMP/index.db" --timings none -q >"$TMP/index.log" 2>&1 ||
 		{ cat "$TMP/index.log" >&2; die "ragd-lite index failed"; }
@@ -170,7 +178,6 @@ setup() {
 	CALLB8_STAGE=(-e "outer=py:bench/callbench.py:outer" -e "outer.mid=py:bench/callbench.py:mid")
 	PYW_OPS=(-e "leaf=py:bench/callbench.py:leaf")
 	SEARCH1=("$PY" -m ragd search "$QUERY" -q --timings none --db "$TMP/index.db")
-	NATOP=(-e "op_busy=native:$WORKLOAD:op_busy")
 
 	# Untimed warm-up: page cache, first-run effects.
 	"$PY" "$BENCH/pywall.py" "$TMP/warm" ragd search "$QUERY" --repeat 20 -q --timings none \
@@ -183,9 +190,6 @@ setup() {
 		printf 'callb8\tcall-heavy Python (issue 8 interpreter)\talone,f0,fs\n' >>"$RES/rows.txt"
 	fi
 	printf 'callb\tcall-heavy Python (30M calls)\talone,f0,f99,f999,f4999\n' >>"$RES/rows.txt"
-	printf 'nat0\tnative op_busy(0) x%d\talone,uprobe,bt_empty,bt_hist\n' $NAT_CALLS >>"$RES/rows.txt"
-	printf 'nat0\tcalls\t%d\n' $NAT_CALLS >>"$RES/rows.txt"
-	printf 'nat2\tnative op_busy(2ms) x300\talone,uprobe\n' >>"$RES/rows.txt"
 	printf 'pyw\twatched Python leaf() x%d, %s (refcount)\talone,watched\n' $PYW_CALLS \
 		"${PYW_PY:+$(pyver "$PYW_PY")}" >>"$RES/rows.txt"
 	printf 'pyw\tcalls\t%d\n' $PYW_CALLS >>"$RES/rows.txt"
@@ -314,14 +318,15 @@ rounds() {
 	start=$(date +%s)
 	for ((i = 0; i < RUNS; i++)); do
 		printf 'round %d/%d ...\n' $((i + 1)) "$RUNS"
+		for v in $(rotate $i alone uprobe "${bt[@]}"); do run nat0 "$v"; done
+		for v in $(rotate $i alone uprobe); do run nat2 "$v"; done
+		[ "$ONLY" = native ] && continue
 		for v in $(rotate $i alone f0 f999); do run ragd "$v"; done
 		if [ -n "$PY8" ]; then
 			for v in $(rotate $i alone f0 f0u); do run ragd8 "$v"; done
 			for v in $(rotate $i alone f0 fs); do run callb8 "$v"; done
 		fi
 		for v in $(rotate $i alone f0 f99 f999 f4999); do run callb "$v"; done
-		for v in $(rotate $i alone uprobe "${bt[@]}"); do run nat0 "$v"; done
-		for v in $(rotate $i alone uprobe); do run nat2 "$v"; done
 		if [ $pyw = 1 ]; then
 			for v in $(rotate $i alone watched); do run pyw "$v"; done
 			floor
@@ -367,7 +372,7 @@ bpf_time() {
 		goal "BPF time per native call" "failed" "-" "-" "FAIL"
 		return
 	fi
-	goal "BPF time per native call (bpf_stats, 200k calls)" "$v" "was op_entry 277 ns, op_return 4642 ns" "-" "INFO"
+	goal "BPF time per native call (bpf_stats, 200k calls)" "$v" "was op_entry 277 ns, op_return 4642 ns; 311/380 ns before the per-thread caches" "-" "INFO"
 }
 
 # BPF time per breakpoint hit of a watched call (on_rc: refcount scheme on PYW_PY; on_bp: 3.11's
@@ -548,12 +553,16 @@ main() {
 	setup
 	rounds
 	bpf_time
-	bpf_time_py
+	[ "$ONLY" = native ] || bpf_time_py
 	drops
-	recorder_memory
-	recorder_cpu
-	summary
-	report_1m
+	if [ "$ONLY" != native ]; then
+		recorder_memory
+		recorder_cpu
+		summary
+		report_1m
+	else
+		summary
+	fi
 	goals
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	[ $fails -eq 0 ] || { echo "bench: $fails run(s) failed" >&2; exit 1; }
