@@ -1472,7 +1472,7 @@ static __always_inline void mod_event(__u32 pid, __u32 hit, const struct mod_op 
 	if (!e)
 		return;
 	e->type = EV_PY_MOD;
-	e->pid = pid;
+	e->pid = pid; /* in the recorder's pid namespace: user space sends it SIGCONT */
 	e->mod = hit;
 	e->at_entry = code != 0;
 	e->pad = 0;
@@ -1522,7 +1522,7 @@ int BPF_KPROBE(eval_code_entry, void *co)
 		struct mod_op *mo = bpf_map_lookup_elem(&mod_ops, &hit);
 
 		if (mo)
-			mod_event(id >> 32, hit, mo, (__u64)co);
+			mod_event(cur_vtgid(), hit, mo, (__u64)co);
 	}
 	return 0;
 }
@@ -1559,6 +1559,6 @@ int BPF_KRETPROBE(eval_code_return)
 	mo = bpf_map_lookup_elem(&mod_ops, &hit);
 	if (!mo)
 		return 0;
-	mod_event(id >> 32, hit, mo, 0);
+	mod_event(cur_vtgid(), hit, mo, 0);
 	return 0;
 }

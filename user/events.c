@@ -176,14 +176,6 @@ static void on_sample(struct rec *r, const struct sample_event *e)
 	session_add_stack(r->s, full, on ? e->weight_ns : 0, on ? 0 : e->weight_ns);
 }
 
-void resume_target(struct rec *r)
-{
-	if (r->paused_pending) {
-		kill(r->root, SIGCONT);
-		r->paused_pending = false;
-	}
-}
-
 
 static void on_proc(struct rec *r, const struct proc_rec *e)
 {
@@ -193,7 +185,12 @@ static void on_proc(struct rec *r, const struct proc_rec *e)
 		/* A new image: detect its interpreter afresh. */
 		if (p)
 			p->pid = -1;
-		py_try(r, e->pid, false);
+		if ((p = py_try(r, e->pid, false)))
+			py_set_primary(r, p);
+		else if (r->nexec_wait < EXEC_WAIT_MAX) {
+			r->exec_wait[r->nexec_wait].pid = e->pid;
+			r->exec_wait[r->nexec_wait++].until = now_ns() + 2000000000ull;
+		}
 	} else if (e->kind == PROC_EXIT) {
 		py_forget(r, e->pid);
 		if ((pid_t)e->pid == r->root && !r->launched) {
@@ -215,10 +212,9 @@ static void on_mod(struct rec *r, const struct py_mod_event *e)
 			       e->at_entry ? e->code : 0);
 		r->resolve_every = RESOLVE_MIN_NS;
 	}
-	if (e->paused) {
-		r->paused_pending = true;
-		resume_target(r);
-	}
+	/* BPF stopped the process that loaded the module (the launched command or any child). */
+	if (e->paused)
+		kill(e->pid, SIGCONT);
 }
 
 int handle_event(void *ctx, void *data, size_t len)
@@ -226,8 +222,13 @@ int handle_event(void *ctx, void *data, size_t len)
 	struct rec *r = ctx;
 	__u32 type = *(__u32 *)data;
 
-	if (r->discard)
+	/* Another run's leftovers are dropped, but a process they stopped must go on. */
+	if (r->discard) {
+		if (type == EV_PY_MOD && len >= sizeof(struct py_mod_event) &&
+		    ((struct py_mod_event *)data)->paused)
+			kill(((struct py_mod_event *)data)->pid, SIGCONT);
 		return 0;
+	}
 	r->s->events++;
 	switch (type) {
 	case EV_CALL:

@@ -125,6 +125,28 @@ static void py_register(struct rec *r, struct pyproc *p)
 	attach_map_set(r->a.skel->maps.py_procs, &k, sizeof(k), &v, sizeof(v), "Python process");
 }
 
+/* A slot for PID: a free one, a new one, else the one of a process gone since (the ring
+ * is drained every poll period, so its queued samples have been read by now). */
+static struct pyproc *py_slot(struct rec *r, pid_t pid)
+{
+	struct pyproc *p = NULL;
+
+	for (int i = 0; i < r->npy && !p; i++)
+		if (r->py[i].pid == 0)
+			p = &r->py[i];
+	if (!p && r->npy < MAX_PY_PROCS)
+		p = &r->py[r->npy++];
+	for (int i = 0; i < r->npy && !p; i++)
+		if (r->py[i].gone && i != r->primary)
+			p = &r->py[i];
+	if (!p)
+		return NULL;
+	py_release(p);
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	return p;
+}
+
 /* Detects the interpreter of pid; quiet failures are retried later (the loader may not have
  * mapped libpython yet). */
 struct pyproc *py_try(struct rec *r, pid_t pid, bool report)
@@ -134,16 +156,15 @@ struct pyproc *py_try(struct rec *r, pid_t pid, bool report)
 
 	if (p && p->ok)
 		return p;
-	if (!p) {
-		if (r->npy >= MAX_PY_PROCS)
-			return NULL;
-		p = &r->py[r->npy++];
-		memset(p, 0, sizeof(*p));
-		p->pid = pid;
-	}
+	if (!p && !(p = py_slot(r, pid)))
+		return NULL;
 	if (py_detect(pid, &p->t, err, sizeof(err))) {
 		if (report)
 			session_warn(r->s, "%s", err);
+		/* Not (yet) Python: nothing to keep, the slot goes back (a shell script's many
+		 * children would fill them all, and then the interpreter it execs found none). */
+		py_release(p);
+		p->pid = 0;
 		return NULL;
 	}
 	p->syms = py_symcache_new(&p->t);
@@ -186,6 +207,8 @@ struct pyproc *py_forget(struct rec *r, pid_t pid)
 
 	if (p && r->primary == p - r->py)
 		py_drop_primary(r);
+	if (p)
+		p->gone = true;
 	if (p && p->ok)
 		bpf_map__delete_elem(r->a.skel->maps.py_procs, &k, sizeof(k), 0);
 	return p;

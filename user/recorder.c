@@ -272,6 +272,7 @@ static void run_free(struct rec *r)
 	for (int i = 0; i < r->npy; i++)
 		py_release(&r->py[i]);
 	r->npy = 0;
+	r->nexec_wait = 0;
 	for (int i = 0; i < MAX_OPS; i++) {
 		free(r->run[i].links);
 		free(r->run[i].armed_iv);
@@ -302,7 +303,6 @@ static void run_reset(struct rec *r)
 	r->root_status = 0;
 	r->ninst = 0;
 	r->inst_dropped = 0;
-	r->paused_pending = false;
 	r->eval_attached = false;
 	r->last_resolve = 0;
 	r->resolve_every = RESOLVE_MIN_NS;
@@ -431,6 +431,14 @@ static void poll_python(struct rec *r, __u64 t)
 		py_set_primary(r, py_try(r, r->root, false));
 		r->last_resolve = t;
 	}
+	for (int i = 0; i < r->nexec_wait; i++) {
+		struct pyproc *p = py_try(r, r->exec_wait[i].pid, false);
+
+		if (p)
+			py_set_primary(r, p);
+		if (p || t > r->exec_wait[i].until || pid_ended(r->exec_wait[i].pid))
+			r->exec_wait[i--] = r->exec_wait[--r->nexec_wait];
+	}
 	if (r->o->rotate > 0 && r->primary >= 0 && t - r->last_rotate >= r->o->rotate * 1e9) {
 		r->turn++;
 		r->last_rotate = t;
@@ -473,7 +481,8 @@ int recorder_poll(struct recorder *rr, char *err, size_t errlen)
 	while (!exiting) {
 		/* Poll fast until a launched interpreter is found: its imports start within ms. */
 		/* BPF wakes us only when the ring fills (see rb_wakeup): drain it every period. */
-		int e = ring_buffer__poll(r->rb, r->want_python && r->primary < 0 ? 5 : POLL_MS);
+		int e = ring_buffer__poll(r->rb, r->want_python && (r->primary < 0 || r->nexec_wait) ?
+					  5 : POLL_MS);
 		__u64 t;
 
 		if (e >= 0)
@@ -498,8 +507,7 @@ void recorder_detach(struct recorder *rr)
 	struct session *s = r->s;
 
 	launch_unwatch(r);
-	ring_buffer__consume(r->rb);
-	resume_target(r);
+	ring_buffer__consume(r->rb); /* stopped at a module load: let go by on_mod */
 	if (r->launched && !r->root_exited) {
 		launch_stop(r);
 		r->child = 0;

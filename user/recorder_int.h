@@ -33,8 +33,9 @@
 enum op_state { OPS_PENDING, OPS_READY, OPS_EXACT, OPS_SAMPLED };
 
 struct pyproc {
-	pid_t pid;
+	pid_t pid;               /* 0: a free slot */
 	bool ok;
+	bool gone;               /* exited or exec'd: kept for its queued samples */
 	struct py_target t;
 	struct py_symcache *syms;
 	/* code address -> op index (or -1), validated by tag */
@@ -109,6 +110,11 @@ struct rec {
 	struct pyproc py[MAX_PY_PROCS];
 	int npy;
 	int primary;             /* index in py[] of the process the breakpoints watch, -1 */
+	/* Processes that exec'd a new image not (yet) seen to be Python: the loader maps libpython
+	 * within ms, so they are looked at again every poll until a deadline. */
+#define EXEC_WAIT_MAX 8
+	struct { pid_t pid; __u64 until; } exec_wait[EXEC_WAIT_MAX];
+	int nexec_wait;
 	int slot_budget;         /* debug registers we may use (lowered on ENOSPC) */
 	unsigned turn;           /* planner rotation: profile iteration + --rotate periods */
 	bool stages_ok;          /* the overhead budget lets stages hold registers (plan_budget) */
@@ -125,7 +131,6 @@ struct rec {
 	struct inst *inst;
 	size_t ninst;
 	__u64 inst_dropped;      /* sampled call instances past MAX_INST, not counted */
-	bool paused_pending;     /* target stopped by BPF, waiting for SIGCONT */
 	bool eval_attached;      /* PyEval_EvalCode probes in place for this run's interpreter */
 	__u64 last_resolve, resolve_every;
 	__u64 start, deadline, last_tick;
@@ -180,7 +185,6 @@ void ops_unarm_all(struct rec *r);
 
 /* events.c */
 int handle_event(void *ctx, void *data, size_t len);
-void resume_target(struct rec *r);
 /* Sampled call instances into s->calls, flagged "sampled", for ops that stayed sampled. */
 void inst_to_calls(struct rec *r);
 

@@ -516,6 +516,26 @@ def main_script_functions_exact_from_the_first_call(py):
 
 
 @each_python
+def launch_through_wrappers(py):
+    """record -- a wrapper that runs Python: a script that forks many children and then execs
+    the interpreter (as a pyenv shim does: before, each child that was not Python kept a slot
+    and the interpreter found none), and a shell that runs it as a child (BPF holds that child
+    at its module loads: it was sent SIGCONT to the shell and stayed stopped)."""
+    if not breakpoints_fire():
+        raise Skip("hardware breakpoints do not fire on this machine: run `make vmtest`")
+    import lib
+    cb = os.path.join(lib.ROOT, "tools", "bench", "callbench.py")
+    out = tmp("cb.out")
+    # 0.3 s before outer() runs: the interpreter is found after its exec, not before it starts
+    for wrap in (f"for i in $(seq 24); do /bin/true; done; exec {py} {cb} {out} 5 100 0.3",
+                 f"{py} {cb} {out} 5 100 0.3; true"):
+        s = record(["-F", "0", "-e", "leaf=py:bench/callbench.py:leaf", "--", "sh", "-c", wrap],
+                   timeout=60)
+        o = op(s, "leaf")
+        eq((o["precision"], o["count"]), ("exact", 500), f"leaf under sh -c '{wrap}'")
+
+
+@each_python
 def rc_four_ops_exact_at_once(py):
     # plain, logs on every call (logging's findCaller takes f.f_code: other refcount writes),
     # raises for a third of its inputs (caught by the caller), four return sites: 4 registers.
