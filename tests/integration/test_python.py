@@ -328,18 +328,23 @@ def match_calls(ours, theirs, mono0, eps=50000 * SLOW):
     return pairs
 
 
-@test
-def profile_rotates_exact_stages():
-    """profile -n 12, default spec: the top-level op exact in every iteration, the search stages
-    in turn, so that each has exact calls; counts per iteration and durations agree with the
-    workload's own clock, and coverage says which share was watched."""
+def newest_exact_python():
+    """The newest interpreter here and an index of it; a visible skip without breakpoints."""
     if not breakpoints_fire():
         raise Skip("hardware breakpoints do not fire on this machine: run `make vmtest`")
     cands = python_versions()
     if not cands:
         raise Skip("no Python interpreter here")
-    label, py = cands[-1]
-    db = index_db(py)
+    py = cands[-1][1]
+    return py, index_db(py)
+
+
+@test
+def profile_rotates_exact_stages():
+    """profile -n 12, default spec: the top-level op exact in every iteration, the search stages
+    in turn, so that each has exact calls; counts per iteration and durations agree with the
+    workload's own clock, and coverage says which share was watched."""
+    py, db = newest_exact_python()
     tim, out = tmp("timings.jsonl"), tmp("prof.json")
     run(["profile", "search", "-n", "12", "-q", "-o", out, "--ragd", f"{py} -m ragd"], timeout=600,
         env={"PYTHONPATH": RAGD_LITE, "RAGD_LITE_DB": db, "RAGD_LITE_TIMINGS": tim}, check=0)
@@ -368,13 +373,7 @@ def overhead_budget_top_exact_stages_partial():
     every call, counts and p50 as the workload's clock); a stage watched in part of the calls
     has 0 < coverage < 1 and exact statistics from exactly the calls it saw, each inside one of
     the workload's own calls of it. --overhead 0 watches every call as before."""
-    if not breakpoints_fire():
-        raise Skip("hardware breakpoints do not fire on this machine: run `make vmtest`")
-    cands = python_versions()
-    if not cands:
-        raise Skip("no Python interpreter here")
-    label, py = cands[-1]
-    db = index_db(py)
+    py, db = newest_exact_python()
     n = scaled(300)
     tim, out, err = tmp("timings.jsonl"), tmp("s.json"), tmp("err")
     with open(err, "w") as ef:
