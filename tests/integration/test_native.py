@@ -40,9 +40,13 @@ def busy_is_on_cpu():
     s = record(probe("op_busy") + ["--", WORKLOAD, "busy", "30", ms(5)], env={"WORKLOAD_TIMINGS": t})
     o = op(s, "op_busy")
     eq(o["count"], 30, "count")
-    within(o["p50_ns"], p50(read_timings(t)["op_busy"]), 0.05, 50000, "p50")
-    if o["on_cpu_ns"] < 0.8 * o["total_ns"]:
-        raise AssertionError(f"busy function on CPU only {o['on_cpu_ns']} of {o['total_ns']} ns")
+    w = read_timings(t)
+    within(o["p50_ns"], p50(w["op_busy"]), 0.05, 50000, "p50")
+    # Against the thread's own CPU clock, not the wall: on a loaded 2-core CI machine a spinning
+    # call really is off CPU for a quarter of its time (CI measured 112.8 of 150.1 ms).
+    within(o["on_cpu_ns"], sum(w["op_busy.cpu"]), 0.05, 1000000, "on-CPU time")
+    if o["on_cpu_ns"] > o["total_ns"]:
+        raise AssertionError(f"on CPU {o['on_cpu_ns']} ns, longer than the calls' {o['total_ns']} ns")
 
 
 @test

@@ -17,7 +17,7 @@
  *   grow    COUNT calls of op_busy(0), each after touching ARG MiB more outside any probed call
  * Env WORKLOAD_SLOW=PCT makes op_busy/op_sleep PCT percent longer; WORKLOAD_SLOW_FAST=PCT only
  * the fast calls of bimodal. WORKLOAD_TIMINGS=FILE gets one
- * line per call: "op ns". WORKLOAD_START_DELAY_MS waits before the first call. */
+ * line per call: "op ns" (busy mode adds "op_busy.cpu ns", the call's thread CPU time). WORKLOAD_START_DELAY_MS waits before the first call. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -39,6 +39,15 @@ static unsigned long long now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* the thread's own CPU time: what on_cpu_ns must match whatever else the machine runs */
+static unsigned long long cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
@@ -151,8 +160,11 @@ int main(int argc, char **argv)
 			op_sleep(arg);
 			record("op_sleep", now() - t);
 		} else if (!strcmp(mode, "busy")) {
+			unsigned long long c = cpu_now();
+
 			op_busy(arg);
 			record("op_busy", now() - t);
+			record("op_busy.cpu", cpu_now() - c);
 		} else if (!strcmp(mode, "bimodal")) {
 			double keep = slow;
 
