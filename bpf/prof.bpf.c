@@ -376,6 +376,16 @@ static __always_inline void agg_add(__u32 op, __u64 dur, __u64 oncpu, __u32 flag
 		__sync_fetch_and_add(&agg->hist[idx], 1);
 }
 
+/* The last open call of a py: op user space is taking the register from has ended: wake it now,
+ * or the watch costs a trap per call for nothing until the next drain. */
+static __always_inline bool py_closed(__u32 op)
+{
+	__u64 *code = bpf_map_lookup_elem(&py_op_code, &op);
+	struct op_agg *agg = bpf_map_lookup_elem(&aggs, &op);
+
+	return code && (*code & PY_CODE_CLOSING) && agg && agg->open == 0;
+}
+
 /* Pops the top frame, accounts it and emits its record. A global function: the verifier checks
  * it once, not at each of its call sites (most of the load time otherwise). The op's aggregate
  * gets py: calls (the planner reads their count and open calls live) and calls whose record is
@@ -437,7 +447,7 @@ __noinline int pop_emit(struct thread_state *ts, __u32 tid, __u64 now, __u32 fla
 	e->rss_peak = f->rss_peak;
 	e->flags = flags | (py ? CALL_F_IN_AGG : 0);
 	e->depth = d;
-	bpf_ringbuf_submit(e, rb_wakeup());
+	bpf_ringbuf_submit(e, py && py_closed(op) ? BPF_RB_FORCE_WAKEUP : rb_wakeup());
 	return 0;
 }
 

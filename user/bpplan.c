@@ -136,6 +136,7 @@ static void op_disarm(struct rec *r, int i)
 		fprintf(stderr, "plan: %s gives its debug registers up\n", res(r, i)->name);
 	span_close(run->armed_iv, run->narmed, now_ns());
 	run->armed = false;
+	run->closing = false;
 	op_code_map(r, i, 0);
 }
 
@@ -275,19 +276,24 @@ void plan_apply(struct rec *r)
 	for (int i = 0; i < n; i++) {
 		if (!r->run[i].armed || want[i])
 			continue;
-		/* Close the door first (BPF ignores new entries), then give up only if no call is
-		 * open: one started since plan_inputs keeps the op armed until a later plan. */
-		op_code_map(r, i, r->run[i].code | 1);
-		if (op_open(r, i))
-			op_code_map(r, i, r->run[i].code);
-		else
+		/* Close the door (BPF ignores new entries) and give up once no call is open; the door
+		 * stays closed meanwhile, or an op called back to back would never be free. */
+		if (!r->run[i].closing) {
+			op_code_map(r, i, r->run[i].code | 1);
+			span_close(r->run[i].armed_iv, r->run[i].narmed, now_ns()); /* new calls unseen */
+		}
+		r->run[i].closing = true;
+		if (!op_open(r, i))
 			op_disarm(r, i);
 	}
 	for (int i = 0; i < n; i++) {
 		int e;
 
-		if (want[i] && r->run[i].armed)
+		if (want[i] && r->run[i].closing) {
 			op_code_map(r, i, r->run[i].code); /* wanted again while closing: reopen */
+			span_open(&r->run[i].armed_iv, &r->run[i].narmed, now_ns());
+			r->run[i].closing = false;
+		}
 		if (!want[i] || r->run[i].armed)
 			continue;
 		e = op_arm(r, i);
@@ -534,5 +540,6 @@ void ops_unarm_all(struct rec *r)
 		if (run->armed)
 			span_close(run->armed_iv, run->narmed, t);
 		run->armed = false;
+		run->closing = false;
 	}
 }

@@ -3,12 +3,19 @@
 #include <string.h>
 #include "planner.h"
 
+/* An armed op with an open call holds its registers: counted already. */
+static bool held(const struct plan_op *op)
+{
+	return op->armed && op->busy;
+}
+
 static bool take(const struct plan_op *op, int budget, int *used, bool *want)
 {
-	if (*want || op->need <= 0 || *used + op->need > budget)
+	if (*want || op->need <= 0 || (!held(op) && *used + op->need > budget))
 		return false;
 	*want = true;
-	*used += op->need;
+	if (!held(op))
+		*used += op->need;
 	return true;
 }
 
@@ -42,10 +49,8 @@ int plan_compute(const struct plan_op *ops, int n, int budget, unsigned turn, bo
 
 	memset(want, 0, n * sizeof(*want));
 	for (int i = 0; i < n; i++)
-		if (ops[i].armed && ops[i].busy) {
-			want[i] = true;
+		if (held(&ops[i]))
 			used += ops[i].need;
-		}
 	for (int i = 0; i < n; i++)
 		if (ops[i].top)
 			take(&ops[i], budget, &used, &want[i]);

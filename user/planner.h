@@ -12,12 +12,14 @@ struct plan_op {
 	int parent;    /* index of its top-level op ("search" for "search.keyword"), -1 if none */
 	bool top;      /* a top-level op (index, search, chat): always planned first */
 	bool armed;    /* holds its registers now */
-	bool busy;     /* armed with a call open: keeps its registers whatever the plan */
+	bool busy;     /* armed with a call open: holds its registers until that call ends */
 	bool running;  /* top-level op seen called: its stages come before other stages */
 };
 
 /* Fills want[0..n) with the ops that should hold registers, within budget:
- * 1. armed ops with an open call (taking registers away would lose that call's end);
+ * 1. armed ops with an open call hold their registers (taking them away would lose that
+ *    call's end), but are wanted only if picked below: one that is not stops taking new calls
+ *    and gives them up when its open calls end (an op called back to back is always busy);
  * 2. top-level ops, in spec order;
  * 3. if STAGES (the overhead budget allows them, plan_stages_allowed): stages of running
  *    top-level ops, then of found ones, then the rest, each group rotated by TURN so that

@@ -423,6 +423,14 @@ static bool target_gone(struct rec *r)
 	return false;
 }
 
+static bool py_closing(const struct rec *r)
+{
+	for (int i = 0; i < r->o->nops; i++)
+		if (r->run[i].closing)
+			return true;
+	return false;
+}
+
 /* Python upkeep between polls: late interpreters, --rotate turns, pending ops. */
 static void poll_python(struct rec *r, __u64 t)
 {
@@ -443,6 +451,8 @@ static void poll_python(struct rec *r, __u64 t)
 		r->turn++;
 		r->last_rotate = t;
 		plan_apply(r);
+	} else if (py_closing(r)) {
+		plan_apply(r); /* an op given up waits for its open calls to end */
 	}
 	plan_budget(r, t);
 	/* Modules announce themselves (EV_PY_MOD); this catches the rest, backing off. */

@@ -57,6 +57,7 @@ struct op_run {
 	struct bpf_link **links;
 	int nlinks;
 	bool armed;
+	bool closing;            /* armed, door closed (PY_CODE_CLOSING): given up once no call is open */
 	bool absent;             /* its module was not loaded at sys.modules generation absent_gen */
 	__u64 absent_gen;
 	__u64 found_at;          /* when its code was found (0: not now) */

@@ -8,10 +8,11 @@ import sys
 import textwrap
 import time
 
-from lib import (BIN, RAGD_LITE, SLOW, STRETCH, Interp, Skip, calls, debian_chroot, eq, load, op, p50,
+from lib import (BIN, RAGD_LITE, ROOT, SLOW, STRETCH, Interp, Skip, calls, debian_chroot, eq, load, op, p50,
                  proc_mounted, python_candidates, python_versions, record, run, scaled, spawn, test,
                  timing, tmp, within)
 
+CALLBENCH = os.path.join(ROOT, "tools", "bench", "callbench.py")
 _bp = None
 
 
@@ -425,6 +426,27 @@ def overhead_budget_top_exact_stages_partial():
 
 
 @test
+def budget_gives_up_a_stage_called_back_to_back():
+    """A stage called back to back always has a call open: the budget's pause must still take
+    its register (the door closes, the open call ends, the register goes). callbench's outer()
+    calls mid() 300 times (fewer in a guest), one right after the other; with --overhead 1 mid is watched in part
+    (before the fix every call was: coverage 1 whatever the budget)."""
+    py, _ = newest_exact_python()
+    reps = scaled(300, 60)
+    s = record(["-F", "0", "--overhead", "1", "-e", "outer=py:bench/callbench.py:outer", "-e",
+                "outer.mid=py:bench/callbench.py:mid", "--", py, CALLBENCH, tmp("cb.out"), str(reps),
+                str(20000 // SLOW)])
+    o, mid = op(s, "outer"), op(s, "outer.mid")
+    eq((o["precision"], o["count"]), ("exact", 1), "outer")
+    eq(mid["precision"], "exact", f"mid precision ({mid.get('note')})")
+    if not (0 < mid["count"] < reps and 0 < mid["coverage"] < 0.8):
+        raise AssertionError(f"mid: {mid['count']} of {reps} calls, coverage {mid['coverage']}: "
+                             "the budget did not take the register")
+    eq(len([c for c in s["calls"] if c["op"] == "outer.mid" and not c["flags"]]), mid["count"],
+       "mid's exact call records")
+
+
+@test
 def overhead_bad_values_exit_2():
     """--overhead takes 0 to 100 (percent); anything else is one line naming it and exit 2, in
     every command that records."""
@@ -504,10 +526,8 @@ def main_script_functions_exact_from_the_first_call(py):
     refcount write at `def leaf` once looked like a call at a new stack chunk (regression)."""
     if not breakpoints_fire():
         raise Skip("hardware breakpoints do not fire on this machine: run `make vmtest`")
-    import lib
-    cb = os.path.join(lib.ROOT, "tools", "bench", "callbench.py")
     s = record(["-F", "0", "-e", "leaf=py:bench/callbench.py:leaf", "-e",
-                "outer=py:bench/callbench.py:outer", "--", py, cb, tmp("cb.out"), "5", "100"])
+                "outer=py:bench/callbench.py:outer", "--", py, CALLBENCH, tmp("cb.out"), "5", "100"])
     for name, n in (("leaf", 500), ("outer", 1)):
         o = op(s, name)
         eq((o["precision"], o["count"], o["coverage"]), ("exact", n, 1), f"{name} precision, count, coverage")
@@ -522,12 +542,10 @@ def launch_through_wrappers(py):
     at its module loads: it was sent SIGCONT to the shell and stayed stopped)."""
     if not breakpoints_fire():
         raise Skip("hardware breakpoints do not fire on this machine: run `make vmtest`")
-    import lib
-    cb = os.path.join(lib.ROOT, "tools", "bench", "callbench.py")
     out = tmp("cb.out")
     # 0.3 s before outer() runs: the interpreter is found after its exec, not before it starts
-    for wrap in (f"for i in $(seq 24); do /bin/true; done; exec {py} {cb} {out} 5 100 0.3",
-                 f"{py} {cb} {out} 5 100 0.3; true"):
+    for wrap in (f"for i in $(seq 24); do /bin/true; done; exec {py} {CALLBENCH} {out} 5 100 0.3",
+                 f"{py} {CALLBENCH} {out} 5 100 0.3; true"):
         s = record(["-F", "0", "-e", "leaf=py:bench/callbench.py:leaf", "--", "sh", "-c", wrap],
                    timeout=60)
         o = op(s, "leaf")
