@@ -103,7 +103,6 @@ struct op_agg {
 
 /* Counters kept by BPF (global .bss); "dropped" ones are reported, never silent. */
 struct bpf_stats {
-	__u64 calls;            /* completed exact calls */
 	__u64 calls_dropped;    /* ring buffer full: call kept in the histogram, record lost */
 	__u64 depth_overflow;   /* nesting deeper than MAX_DEPTH: call not timed */
 	__u64 orphan_returns;   /* a return with no matching entry */

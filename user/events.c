@@ -234,6 +234,7 @@ int handle_event(void *ctx, void *data, size_t len)
 	case EV_CALL:
 		if (len >= sizeof(struct call_event))
 			on_call(r, data);
+		r->call_events++;
 		break;
 	case EV_SAMPLE:
 		if (len >= sizeof(struct sample_event))

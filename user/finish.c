@@ -125,7 +125,8 @@ static void finish_counters(struct rec *r)
 		fprintf(stderr, "bpf: calls %llu (dropped %llu), samples %llu (dropped %llu), breakpoint hits "
 			"%llu, no tstate %llu, orphan returns %llu, depth overflow %llu, rss events %llu, return "
 			"reads that were no return %llu\n",
-			(unsigned long long)st.calls, (unsigned long long)st.calls_dropped,
+			(unsigned long long)(r->call_events + st.calls_dropped),
+			(unsigned long long)st.calls_dropped,
 			(unsigned long long)st.samples, (unsigned long long)st.samples_dropped,
 			(unsigned long long)st.bp_hits, (unsigned long long)st.py_no_tstate,
 			(unsigned long long)st.orphan_returns, (unsigned long long)st.depth_overflow,

@@ -116,6 +116,7 @@ struct rec {
 #define EXEC_WAIT_MAX 8
 	struct { pid_t pid; __u64 until; } exec_wait[EXEC_WAIT_MAX];
 	int nexec_wait;
+	__u64 call_events;      /* call records received (BPF counts only the dropped ones) */
 	int slot_budget;         /* debug registers we may use (lowered on ENOSPC) */
 	unsigned turn;           /* planner rotation: profile iteration + --rotate periods */
 	bool stages_ok;          /* the overhead budget lets stages hold registers (plan_budget) */

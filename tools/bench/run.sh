@@ -10,10 +10,13 @@
 #   ragd-lite search x200    python3 -m ragd search Q --repeat 200 on a temporary index:
 #                            alone / record -F 0 (ragd's default ops, no sampling) / -F 999
 #   call-heavy Python        tools/bench/callbench.py, 30 million small calls, py: ops on outer()
-#                            and mid() (1,501 calls): alone / -F 0 / -F 99 / -F 999 / -F 4999
+#                            and mid() (1,501 calls): alone / -F 0 / -F 99 / -F 999 / -F 4999 /
+#                            an empty 999 Hz clock without the profiler (the host's floor)
 #   issue 8 (CPython>=3.12)  the two rows above on PYTHON8 (default: the first >= 3.12 found):
-#                            search x200 alone / -F 0 / -F 0 --overhead 0; callbench alone / -F 0 /
-#                            -F 0 with mid named outer.mid (a stage, under the overhead budget)
+#                            search x200 alone / -F 0 / -F 0 --overhead 0 / one idle debug
+#                            register armed without the profiler (the host's floor); callbench
+#                            alone / -F 0 / -F 0 with mid named outer.mid (a stage, under the
+#                            overhead budget); callbench 100 x 300,000 (mid called rarely) alone / -F 0
 #   native op_busy(0)        .output/targets/workload busy 100000 0: alone / record (uprobe +
 #                            uretprobe) / bpftrace's empty program / bpftrace's hist() program
 #   native op_busy(2 ms)     workload busy 300 2: alone / record
@@ -105,6 +108,9 @@ cleanup() {
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "kept: $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
+# The host's floors without the profiler: a breakpoint hit, an armed register, a sampling clock.
+BPFLOOR=$TMP/bpfloor
+cc -O2 -o "$BPFLOOR" "$BENCH/bpfloor.c" || die "cannot build tools/bench/bpfloor.c"
 RES=$TMP/results
 mkdir -p "$RES"
 : >"$RES/rows.txt"
@@ -176,6 +182,8 @@ setup() {
 		--db "$TMP/index.db")
 	CALLB8=("${PY8:-false}" "$BENCH/callbench.py" "@OUT@")
 	CALLB8_STAGE=(-e "outer=py:bench/callbench.py:outer" -e "outer.mid=py:bench/callbench.py:mid")
+	# the same 30M calls with mid() called 100 times (every ~11 ms): "a watched op called rarely"
+	CALLR=("${PY8:-false}" "$BENCH/callbench.py" "@OUT@" 100 300000)
 	PYW_OPS=(-e "leaf=py:bench/callbench.py:leaf")
 	SEARCH1=("$PY" -m ragd search "$QUERY" -q --timings none --db "$TMP/index.db")
 
@@ -186,10 +194,12 @@ setup() {
 
 	printf 'ragd\tragd-lite search x200\talone,f0,f999\n' >>"$RES/rows.txt"
 	if [ -n "$PY8" ]; then
-		printf 'ragd8\tragd-lite search x200 (issue 8 interpreter)\talone,f0,f0u\n' >>"$RES/rows.txt"
+		printf 'ragd8\tragd-lite search x200 (issue 8 interpreter)\talone,f0,f0u,armed\n' >>"$RES/rows.txt"
 		printf 'callb8\tcall-heavy Python (issue 8 interpreter)\talone,f0,fs\n' >>"$RES/rows.txt"
+		printf 'callr\tcall-heavy Python, mid() called rarely (100 x 300,000 calls)\talone,f0\n' \
+			>>"$RES/rows.txt"
 	fi
-	printf 'callb\tcall-heavy Python (30M calls)\talone,f0,f99,f999,f4999\n' >>"$RES/rows.txt"
+	printf 'callb\tcall-heavy Python (30M calls)\talone,f0,f99,f999,f4999,clk999\n' >>"$RES/rows.txt"
 	printf 'pyw\twatched Python leaf() x%d, %s (refcount)\talone,watched\n' $PYW_CALLS \
 		"${PYW_PY:+$(pyver "$PYW_PY")}" >>"$RES/rows.txt"
 	printf 'pyw\tcalls\t%d\n' $PYW_CALLS >>"$RES/rows.txt"
@@ -214,6 +224,7 @@ run() {
 	ragd) cmd=("${RAGD[@]}") ;;
 	callb) cmd=("${CALLB[@]}"); prof=("${CALLB_OPS[@]}") ;;
 	ragd8) cmd=("${RAGD8[@]}") ;;
+	callr) cmd=("${CALLR[@]}"); prof=("${CALLB_OPS[@]}") ;;
 	callb8) cmd=("${CALLB8[@]}"); prof=("${CALLB_OPS[@]}")
 		[ "$var" = fs ] && prof=("${CALLB8_STAGE[@]}") ;;
 	pyw) cmd=("${PYW[@]}"); prof=("${PYW_OPS[@]}") ;;
@@ -227,6 +238,10 @@ run() {
 	t0=$(now_ns)
 	case $var in
 	alone) timeout 300 "${cmd[@]}" >"$log" 2>&1 ;;
+	armed) # the host's price of an armed debug register, no profiler (bpfloor.c)
+		timeout 300 "$BPFLOOR" armed "${cmd[@]}" >"$log" 2>&1 ;;
+	clk999) # the host's price of a 999 Hz sampling clock with an empty BPF program (bpfloor.c)
+		timeout 300 "$BPFLOOR" clock 999 "${cmd[@]}" >"$log" 2>&1 ;;
 	f0u) # issue 8 before the overhead budget: every stage watched whenever it holds registers
 		timeout 300 "$PROF" record -q -F 0 --overhead 0 "${prof[@]}" -o "$json" -- "${cmd[@]}" >"$log" 2>&1 ;;
 	fs) timeout 300 "$PROF" record -q -F 0 "${prof[@]}" -o "$json" -- "${cmd[@]}" >"$log" 2>&1 ;;
@@ -273,7 +288,7 @@ run() {
 	# Watched ops (leaf(); mid(); ragd's search): exact only where breakpoints fire and the op
 	# got a register.
 	local wop=
-	case $row.$var in pyw*.watched*) wop=leaf ;; callb.f0 | callb8.f0) wop=mid ;; callb8.fs) wop=outer.mid ;;
+	case $row.$var in pyw*.watched*) wop=leaf ;; callb.f0 | callb8.f0 | callr.f0) wop=mid ;; callb8.fs) wop=outer.mid ;;
 	ragd.f0 | ragd8.f0 | ragd8.f0u) wop=search ;; esac
 	if [ -n "$wop" ]; then
 		pyjson "$json" 'o = [o for o in s["operations"] if o["name"] == sys.argv[2]][0]
@@ -318,15 +333,19 @@ rounds() {
 	start=$(date +%s)
 	for ((i = 0; i < RUNS; i++)); do
 		printf 'round %d/%d ...\n' $((i + 1)) "$RUNS"
-		for v in $(rotate $i alone uprobe "${bt[@]}"); do run nat0 "$v"; done
+		# three turns a round: its runs are 0.1-0.3 s and its ratio the noisiest of the table
+		for k in 0 1 2; do
+			for v in $(rotate $((i * 3 + k)) alone uprobe "${bt[@]}"); do run nat0 "$v"; done
+		done
 		for v in $(rotate $i alone uprobe); do run nat2 "$v"; done
 		[ "$ONLY" = native ] && continue
 		for v in $(rotate $i alone f0 f999); do run ragd "$v"; done
 		if [ -n "$PY8" ]; then
-			for v in $(rotate $i alone f0 f0u); do run ragd8 "$v"; done
+			for v in $(rotate $i alone f0 f0u armed); do run ragd8 "$v"; done
 			for v in $(rotate $i alone f0 fs); do run callb8 "$v"; done
+			for v in $(rotate $i alone f0); do run callr "$v"; done
 		fi
-		for v in $(rotate $i alone f0 f99 f999 f4999); do run callb "$v"; done
+		for v in $(rotate $i alone f0 f99 f999 f4999 clk999); do run callb "$v"; done
 		if [ $pyw = 1 ]; then
 			for v in $(rotate $i alone watched); do run pyw "$v"; done
 			floor
@@ -346,12 +365,10 @@ rounds() {
 # the same refcount watch with an empty BPF program (pyfloor.py: "US HITS ALONE WATCHED"), and the
 # cost of one W and one X breakpoint hit with an empty program (bpfloor.c: "TYPE NS HITS").
 floor() {
-	local bin=$TMP/bpfloor t
-	[ -x "$bin" ] || cc -O2 -o "$bin" "$BENCH/bpfloor.c" 2>"$TMP/log.bpfloor" || : >"$bin.failed"
+	local t
 	"$PYW_PY" "$BENCH/pyfloor.py" "$TMP/t.floor" 50 1000 3 >"$TMP/log.pyfloor" 2>&1 &&
 		cat "$TMP/t.floor" >>"$RES/pyw.floor"
-	[ -e "$bin.failed" ] && return
-	for t in W X; do "$bin" $t 20000 >>"$RES/pyw.bpfloor" 2>>"$TMP/log.bpfloor"; done
+	for t in W X; do "$BPFLOOR" $t 20000 >>"$RES/pyw.bpfloor" 2>>"$TMP/log.bpfloor"; done
 }
 
 # ------------------------------------------------------------------ measured once

@@ -32,6 +32,8 @@ NAMES = {
     "profile": "profile -n 10",
     "f0u": "with -F 0 --overhead 0",
     "fs": "with -F 0, mid a stage",
+    "armed": "one idle debug register armed, no profiler",
+    "clk999": "an empty 999 Hz clock, no profiler",
 }
 
 
@@ -225,9 +227,11 @@ def python_goals(r, add):
     base = r.m("callb", "alone")
     ratios = {hz: r.ratio("callb", "f%d" % hz) for hz in (99, 999, 4999)}
     val = ", ".join("%s at %d Hz" % ("%.3fx" % x if x else "failed", hz) for hz, x in ratios.items())
+    clk = r.ratio("callb", "clk999")
     add("stack sampling, call-heavy Python", val,
-        "alone %s; was 1.09/1.10/1.38x" % (fmt(base) if base else "-"), "<= 1.03x at 999 Hz",
-        verdict(ratios[999] is not None and ratios[999] <= 1.03))
+        "alone %s; the host's 999 Hz clock interrupts alone (empty BPF program): %s; "
+        "was 1.09/1.10/1.38x" % (fmt(base) if base else "-", "%.3fx" % clk if clk else "-"),
+        "<= 1.03x at 999 Hz", verdict(ratios[999] is not None and ratios[999] <= 1.03))
 
     # issue 11: start-up
     t = r.m("start", "record")
@@ -246,9 +250,14 @@ def python_goals(r, add):
     # issue 8: exact-only overhead, on CPython >= 3.12 (ragd8, callb8; what ragd users run); the
     # rows on run.sh's PYTHON (ragd, callb) are INFO when that is another interpreter
     have8 = r.m("ragd8", "alone") is not None or r.m("callb8", "alone") is not None
+    armed = r.ratio("ragd8", "armed")
     for row, var, label, lim in (
             ("ragd8", "f0", "issue 8: -F 0, ragd-lite search x200, default spec", 1.02),
-            ("callb8", "f0", "issue 8: -F 0, call-heavy, watched ops called rarely", 1.01),
+            ("callr", "f0", "issue 8: -F 0, call-heavy, watched op called rarely (every ~11 ms)",
+             1.01),
+            ("ragd8", "armed", "issue 8: search x200 with one idle debug register armed, no "
+             "profiler (the host's floor)", None),
+            ("callb8", "f0", "issue 8: -F 0, call-heavy, mid() watched 1,500 times a second", None),
             ("ragd8", "f0u", "issue 8: as above, --overhead 0 (every stage)", None),
             ("callb8", "fs", "issue 8: call-heavy, mid a stage of outer (budgeted)", 1.01),
             ("ragd", "f0", "issue 8 on PYTHON: -F 0, ragd-lite search x200", None),
@@ -266,7 +275,13 @@ def python_goals(r, add):
             add(label, "%.3fx" % x, "alone %s" % fmt(a), goal_s,
                 "SKIP (watched op not exact: %s; see the JSON's notes)" % " ".join(prec))
         else:
-            add(label, "%.3fx" % x, "alone %s" % fmt(a), goal_s, verdict(x <= lim) if lim else "INFO")
+            anchor = "alone %s" % fmt(a)
+            if row == "ragd8" and var != "armed" and armed:
+                anchor += "; armed register alone %.3fx" % armed
+            v = verdict(x <= lim) if lim else "INFO"
+            if v == "FAIL" and row == "ragd8" and armed and armed > lim:
+                v = "FAIL (%.2fx is below this host's floor of %.3fx)" % (lim, armed)
+            add(label, "%.3fx" % x, anchor, goal_s, v)
 
 
 def main():
