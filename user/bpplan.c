@@ -430,30 +430,59 @@ static int py_lookup(struct rec *r, int i, bool gen_ok, __u64 gen)
  * sys.modules for an op whose module is not loaded costs ~8 ms here, and the target is stopped
  * meanwhile. MODCODE: the module's body is about to run, its functions are only in its
  * co_consts (0: look in sys.modules). */
+/* Whether op i (of file SUFFIX; NULL: any) waits to be found. */
+bool op_pending(const struct rec *r, int i, const char *suffix)
+{
+	const struct op_spec *os = &r->o->ops[i];
+	const struct op_run *run = &r->run[i];
+
+	return os->kind == OP_PY && (!suffix || !strcmp(os->path, suffix)) &&
+	       (run->state == OPS_PENDING || (run->state == OPS_SAMPLED && !run->code));
+}
+
+/* Code objects of the pending ops of file SUFFIX in a module body's co_consts, one walk for all
+ * (the target is held meanwhile): codes[i] for op i, 0 where not found. */
+static void find_in_body(struct rec *r, const char *suffix, __u64 modcode, __u64 *codes)
+{
+	const char *names[MAX_OPS];
+	int idx[MAX_OPS], n = 0;
+	__u64 got[MAX_OPS];
+
+	for (int i = 0; i < r->o->nops; i++) {
+		codes[i] = 0;
+		if (op_pending(r, i, suffix) && (!n || !strcmp(r->o->ops[idx[0]].path, r->o->ops[i].path))) {
+			idx[n] = i;
+			names[n++] = r->o->ops[i].symbol;
+		}
+	}
+	if (n && py_find_in_code_n(&r->py[r->primary].t, modcode, r->o->ops[idx[0]].path, names, n,
+				   got) > 0)
+		for (int k = 0; k < n; k++)
+			codes[idx[k]] = got[k];
+}
+
 void py_resolve_mod(struct rec *r, const char *suffix, __u64 modcode)
 {
 	bool found[MAX_OPS] = {};
-	__u64 gen = 0;
+	__u64 gen = 0, codes[MAX_OPS];
 	bool gen_ok;
 
 	if (r->primary < 0)
 		return;
-	gen_ok = !py_modules_gen(&r->py[r->primary].t, &gen);
+	if (modcode)
+		find_in_body(r, suffix, modcode, codes);
+	gen_ok = modcode || !py_modules_gen(&r->py[r->primary].t, &gen);
 	for (int i = 0; i < r->o->nops; i++) {
 		const struct op_spec *os = &r->o->ops[i];
 		struct op_run *run = &r->run[i];
 
-		if (os->kind != OP_PY || (suffix && strcmp(os->path, suffix)))
-			continue;
-		if (run->state != OPS_PENDING && !(run->state == OPS_SAMPLED && !run->code))
+		if (!op_pending(r, i, suffix))
 			continue;
 		if (modcode) {
-			__u64 code = 0;
-
-			if (py_find_in_code(&r->py[r->primary].t, modcode, os->path, os->symbol, &code) != 1)
+			if (!codes[i])
 				continue;
 			res(r, i)->note[0] = 0;
-			run->code = code;
+			run->code = codes[i];
 		} else {
 			/* Ops of one file share the walk's outcome. */
 			for (int j = 0; j < i && gen_ok && !(run->absent && run->absent_gen == gen); j++)

@@ -200,6 +200,21 @@ static void on_proc(struct rec *r, const struct proc_rec *e)
 	}
 }
 
+/* Every op of module M was found at its body's start: its return need not hold the target. */
+static void mod_settled(struct rec *r, __u32 m)
+{
+	struct mod_op *mo = &r->mods[m];
+	__u32 k = m;
+
+	if (!(mo->flags & MOD_F_PAUSE))
+		return;
+	for (int i = 0; i < r->o->nops; i++)
+		if (op_pending(r, i, mo->suffix))
+			return;
+	mo->flags &= ~MOD_F_PAUSE;
+	attach_map_set(r->a.skel->maps.mod_ops, &k, sizeof(k), mo, sizeof(*mo), "module filter");
+}
+
 static void on_mod(struct rec *r, const struct py_mod_event *e)
 {
 	struct pyproc *p = py_try(r, e->pid, false);
@@ -211,6 +226,8 @@ static void on_mod(struct rec *r, const struct py_mod_event *e)
 		py_resolve_mod(r, e->mod < (__u32)r->nmods ? r->mods[e->mod].suffix : NULL,
 			       e->at_entry ? e->code : 0);
 		r->resolve_every = RESOLVE_MIN_NS;
+		if (e->at_entry && e->mod < (__u32)r->nmods)
+			mod_settled(r, e->mod);
 	}
 	/* BPF stopped the process that loaded the module (the launched command or any child). */
 	if (e->paused)

@@ -1574,49 +1574,98 @@ int py_find_function(struct py_target *t, const char *file_suffix, const char *q
 #define CONSTS_MAX_ITEMS 8192
 #define CODE_CONSTS 24 /* co_consts follows PyObject_VAR_HEAD (3.11-3.14) */
 
-int py_find_in_code(struct py_target *t, __u64 root, const char *file_suffix, const char *qualname,
-		    __u64 *code)
+/* The code objects among the items of tuple CONSTS, pushed onto stack[*n..max): the tuple in
+ * one read (two when long), the items' types 64 to a call (a module load holds the target while
+ * this runs: one read per field was 200-400 process_vm_readv calls a module here). */
+static void consts_codes(struct py_target *t, __u64 consts, __u64 *items, __u64 *stack, size_t *n,
+			 size_t max)
 {
-	__u64 *stack = malloc(CONSTS_MAX_CODES * sizeof(*stack)), *items = NULL, fname, consts;
+	const struct py_uoffsets *u = &t->uoff;
+	__u8 head[512];
+	__u64 type, types[64];
+	__s64 cnt;
+	size_t inhead = 0;
+
+	if ((size_t)u->tuple_item + 8 > sizeof(head) || (size_t)u->tuple_size + 8 > sizeof(head))
+		return;
+	if (!rd(t, consts, head, sizeof(head)))
+		inhead = (sizeof(head) - u->tuple_item) / 8;
+	else if (rd(t, consts, head, u->tuple_item))
+		return; /* near the end of its mapping: the header alone */
+	memcpy(&type, head + 8, sizeof(type));
+	memcpy(&cnt, head + u->tuple_size, sizeof(cnt));
+	if (type_kind(t, type) != K_TUPLE || cnt <= 0 || cnt > CONSTS_MAX_ITEMS)
+		return;
+	inhead = inhead < (size_t)cnt ? inhead : (size_t)cnt;
+	memcpy(items, head + u->tuple_item, inhead * 8);
+	if (inhead < (size_t)cnt &&
+	    rd(t, consts + u->tuple_item + inhead * 8, items + inhead, (cnt - inhead) * 8))
+		return;
+	for (__s64 k = 0; k < cnt && *n < max; k += 64) {
+		struct mem_req r[64];
+		int m = cnt - k < 64 ? (int)(cnt - k) : 64;
+
+		for (int j = 0; j < m; j++)
+			r[j] = (struct mem_req){ .addr = items[k + j] + 8, .buf = &types[j], .len = 8 };
+		rd_many(t, r, m);
+		for (int j = 0; j < m && *n < max; j++)
+			if (r[j].ok && items[k + j] && type_kind(t, types[j]) == K_CODE)
+				stack[(*n)++] = items[k + j];
+	}
+}
+
+int py_find_in_code_n(struct py_target *t, __u64 root, const char *file_suffix,
+		      const char *const *qualnames, int nnames, __u64 *codes)
+{
+	__u64 *stack = malloc(CONSTS_MAX_CODES * sizeof(*stack)), *items = NULL, fname;
+	int *hits = calloc(nnames > 0 ? nnames : 1, sizeof(*hits)), found = 0;
 	size_t n = 0, seen = 0;
 	char file[PATH_MAX], name[256];
-	int found = 0;
 
-	if (!stack)
-		return -1;
-	if (obj_kind(t, root, NULL) != K_CODE || rd64(t, root + t->off.code_filename, &fname) ||
-	    read_str(t, fname, file, sizeof(file)) < 0 || !file_matches(file, file_suffix))
-		goto cleanup;
-	if (!(items = malloc(CONSTS_MAX_ITEMS * sizeof(*items)))) {
+	for (int i = 0; i < nnames; i++)
+		codes[i] = 0;
+	if (!stack || !hits || !(items = malloc(CONSTS_MAX_ITEMS * sizeof(*items)))) {
 		found = -1;
 		goto cleanup;
 	}
+	if (obj_kind(t, root, NULL) != K_CODE || rd64(t, root + t->off.code_filename, &fname) ||
+	    read_str(t, fname, file, sizeof(file)) < 0 || !file_matches(file, file_suffix))
+		goto cleanup;
 	stack[n++] = root;
 	while (n && seen++ < CONSTS_MAX_CODES) {
-		__u64 c = stack[--n], qn;
-		__s64 cnt;
+		__u64 c = stack[--n], qn = 0, consts = 0;
+		struct mem_req r[2] = {
+			{ .addr = c + t->off.code_qualname, .buf = &qn, .len = 8 },
+			{ .addr = c + CODE_CONSTS, .buf = &consts, .len = 8 },
+		};
 
-		if (c != root && !rd64(t, c + t->off.code_qualname, &qn) &&
-		    read_str(t, qn, name, sizeof(name)) >= 0 && !strcmp(name, qualname)) {
-			/* two definitions (if/else, redefinition): which one runs is the dict's call */
-			if (found++) {
-				found = 0;
-				break;
-			}
-			*code = c;
-		}
-		if (rd64(t, c + CODE_CONSTS, &consts) || obj_kind(t, consts, NULL) != K_TUPLE ||
-		    rd(t, consts + t->uoff.tuple_size, &cnt, sizeof(cnt)) || cnt <= 0 ||
-		    cnt > CONSTS_MAX_ITEMS || rd(t, consts + t->uoff.tuple_item, items, cnt * 8))
-			continue;
-		for (__s64 k = 0; k < cnt && n < CONSTS_MAX_CODES; k++)
-			if (obj_kind(t, items[k], NULL) == K_CODE)
-				stack[n++] = items[k];
+		rd_many(t, r, 2);
+		if (c != root && r[0].ok && read_str(t, qn, name, sizeof(name)) >= 0)
+			for (int i = 0; i < nnames; i++)
+				if (!strcmp(name, qualnames[i]) && hits[i]++ == 0)
+					codes[i] = c;
+		if (r[1].ok)
+			consts_codes(t, consts, items, stack, &n, CONSTS_MAX_CODES);
+	}
+	/* two definitions (if/else, redefinition): which one runs is the dict's call */
+	for (int i = 0; i < nnames; i++) {
+		if (hits[i] != 1)
+			codes[i] = 0;
+		found += hits[i] == 1;
 	}
 cleanup:
 	free(items);
+	free(hits);
 	free(stack);
 	return found;
+}
+
+int py_find_in_code(struct py_target *t, __u64 root, const char *file_suffix, const char *qualname,
+		    __u64 *code)
+{
+	int r = py_find_in_code_n(t, root, file_suffix, &qualname, 1, code);
+
+	return r < 0 ? r : r == 1;
 }
 
 /* ------------------------------------------------------------------ code objects */

@@ -124,6 +124,10 @@ int py_find_function_why(struct py_target *t, const char *file_suffix, const cha
  * error. */
 int py_find_in_code(struct py_target *t, __u64 root, const char *file_suffix, const char *qualname,
 		    __u64 *code);
+/* The same for NNAMES names in one walk: codes[i] the one match of qualnames[i], else 0.
+ * Returns how many were found once, -1 on error. */
+int py_find_in_code_n(struct py_target *t, __u64 root, const char *file_suffix,
+		      const char *const *qualnames, int nnames, __u64 *codes);
 /* Changes whenever a module is added to sys.modules (cheap: four reads). 0 or -1. */
 int py_modules_gen(struct py_target *t, __u64 *gen);
 /* 0, or -1 if CODE is not a readable code object. */

@@ -173,6 +173,7 @@ int parent_of(const struct op_spec *ops, int n, int i);
 int code_need(const struct py_code_info *ci, bool rc, char *why, size_t len);
 bool rc_ok(const struct py_target *t);
 void plan_apply(struct rec *r);
+bool op_pending(const struct rec *r, int i, const char *suffix);
 __u64 bp_hit_cost_ns(void);
 void plan_budget(struct rec *r, __u64 t);
 void py_resolve(struct rec *r);
