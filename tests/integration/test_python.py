@@ -535,6 +535,30 @@ def main_script_functions_exact_from_the_first_call(py):
 
 
 @each_python
+def functions_of_a_big_module_found_at_its_start(py):
+    """A module body whose co_consts hold 150 functions and 300 other constants (more than one
+    read of its tuple and several batches of type reads in the walk): two functions called from
+    the body, each defined once, and a name defined twice (left to the dict at the return)."""
+    if not breakpoints_fire():
+        raise Skip("hardware breakpoints do not fire on this machine: run `make vmtest`")
+    src = ["import sys", "CONSTS = (%s)" % ", ".join("'c%d'" % i for i in range(300))]
+    src += ["def f%d(x):\n    return x + %d" % (i, i) for i in range(150)]
+    src += ["if len(sys.argv) > 5:\n    def twice(x):\n        return x\nelse:\n"
+            "    def twice(x):\n        return x + 1",
+            "for i in range(40):\n    f7(i); f149(i); twice(i)"]
+    mod = tmp("bigmod.py")
+    with open(mod, "w") as f:
+        f.write("\n".join(src) + "\n")
+    s = record(["-F", "0", "-e", "a=py:bigmod.py:f7", "-e", "b=py:bigmod.py:f149", "-e",
+                "c=py:bigmod.py:twice", "--", py, mod])
+    for name in ("a", "b"):
+        o = op(s, name)
+        eq((o["precision"], o["count"], o["coverage"]), ("exact", 40, 1), f"{name} precision, count, coverage")
+    # twice(): two definitions, so not found at the body's start; found at its return, no calls after
+    eq(op(s, "c")["count"], 0, "twice count")
+
+
+@each_python
 def launch_through_wrappers(py):
     """record -- a wrapper that runs Python: a script that forks many children and then execs
     the interpreter (as a pyenv shim does: before, each child that was not Python kept a slot
