@@ -425,11 +425,6 @@ static int py_lookup(struct rec *r, int i, bool gen_ok, __u64 gen)
 	return 1;
 }
 
-/* Looks up pending py: ops (those of file SUFFIX only, NULL: all) in the primary process, then
- * re-plans the registers. A module-load pause looks up only that module's ops: a walk of
- * sys.modules for an op whose module is not loaded costs ~8 ms here, and the target is stopped
- * meanwhile. MODCODE: the module's body is about to run, its functions are only in its
- * co_consts (0: look in sys.modules). */
 /* Whether op i (of file SUFFIX; NULL: any) waits to be found. */
 bool op_pending(const struct rec *r, int i, const char *suffix)
 {
@@ -461,6 +456,11 @@ static void find_in_body(struct rec *r, const char *suffix, __u64 modcode, __u64
 			codes[idx[k]] = got[k];
 }
 
+/* Looks up pending py: ops (those of file SUFFIX only, NULL: all) in the primary process, then
+ * re-plans the registers. A module-load pause looks up only that module's ops: a walk of
+ * sys.modules for an op whose module is not loaded costs ~8 ms here, and the target is stopped
+ * meanwhile. MODCODE: the module's body is about to run, its functions are only in its
+ * co_consts (0: look in sys.modules). */
 void py_resolve_mod(struct rec *r, const char *suffix, __u64 modcode)
 {
 	bool found[MAX_OPS] = {};
