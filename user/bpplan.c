@@ -539,6 +539,7 @@ void py_drop_primary(struct rec *r)
 {
 	__u64 t = now_ns();
 
+	mods_unsettle(r);
 	for (int i = 0; i < r->o->nops; i++) {
 		struct op_run *run = &r->run[i];
 

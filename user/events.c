@@ -200,19 +200,30 @@ static void on_proc(struct rec *r, const struct proc_rec *e)
 	}
 }
 
-/* Every op of module M was found at its body's start: its return need not hold the target. */
-static void mod_settled(struct rec *r, __u32 m)
+/* Every op of module M was found at its body's start: its return need not hold the target. In
+ * BPF only, for this process: the next one (a profile iteration, an exec) is held again. */
+void mod_settle(struct rec *r, __u32 m)
 {
-	struct mod_op *mo = &r->mods[m];
-	__u32 k = m;
+	struct mod_op mo = r->mods[m];
 
-	if (!(mo->flags & MOD_F_PAUSE))
+	if (!(mo.flags & MOD_F_PAUSE) || r->mod_settled[m])
 		return;
 	for (int i = 0; i < r->o->nops; i++)
-		if (op_pending(r, i, mo->suffix))
+		if (op_pending(r, i, mo.suffix))
 			return;
-	mo->flags &= ~MOD_F_PAUSE;
-	attach_map_set(r->a.skel->maps.mod_ops, &k, sizeof(k), mo, sizeof(*mo), "module filter");
+	mo.flags &= ~MOD_F_PAUSE;
+	attach_map_set(r->a.skel->maps.mod_ops, &m, sizeof(m), &mo, sizeof(mo), "module filter");
+	r->mod_settled[m] = true;
+}
+
+void mods_unsettle(struct rec *r)
+{
+	for (__u32 m = 0; m < (__u32)r->nmods; m++)
+		if (r->mod_settled[m]) {
+			attach_map_set(r->a.skel->maps.mod_ops, &m, sizeof(m), &r->mods[m],
+				       sizeof(r->mods[m]), "module filter");
+			r->mod_settled[m] = false;
+		}
 }
 
 static void on_mod(struct rec *r, const struct py_mod_event *e)
@@ -227,7 +238,7 @@ static void on_mod(struct rec *r, const struct py_mod_event *e)
 			       e->at_entry ? e->code : 0);
 		r->resolve_every = RESOLVE_MIN_NS;
 		if (e->at_entry && e->mod < (__u32)r->nmods)
-			mod_settled(r, e->mod);
+			mod_settle(r, e->mod);
 	}
 	/* BPF stopped the process that loaded the module (the launched command or any child). */
 	if (e->paused)

@@ -87,7 +87,7 @@ static const __u64 *op_hist(const struct session *s, int k, __u64 **tmp)
 	if (s->ops[k].hist)
 		return s->ops[k].hist;
 	for (c = call_iter_first(&it, s, 0); c; c = call_iter_next(&it)) {
-		if (c->op != (__u32)k || (c->flags & CALL_F_OPEN))
+		if (c->op != (__u32)k || (c->flags & CALL_F_OPEN) || call_span_of_exact(s, c))
 			continue;
 		if (!*tmp) {
 			*tmp = calloc(HIST_BUCKETS, sizeof(**tmp));
@@ -181,7 +181,7 @@ static int write_calls(const struct session *s, char *const *names, FILE *f)
 
 	fputs("  \"calls\": [", f);
 	for (c = call_iter_first(&it, s, 0); c; c = call_iter_next(&it)) {
-		if (c->op >= (__u32)s->nops)
+		if (c->op >= (__u32)s->nops || call_span_of_exact(s, c))
 			continue;
 		fprintf(f, "%s\n    {\"op\": %s, \"pid\": %u, \"tid\": %u, \"iteration\": %u, "
 			"\"start_ns\": %llu, \"duration_ns\": %llu, \"on_cpu_ns\": %llu, "

@@ -294,6 +294,7 @@ static void run_reset(struct rec *r)
 			r->run[i].last_inst[j] = -1;
 	}
 	r->primary = -1;
+	mods_unsettle(r);
 	r->slot_budget = o->max_breakpoints;
 	r->turn = o->iteration;
 	r->stages_ok = true;

@@ -95,6 +95,7 @@ struct rec {
 	__u64 *noff;
 	int nmods;
 	struct mod_op mods[MAX_MOD_OPS];
+	bool mod_settled[MAX_MOD_OPS]; /* its pause is off in BPF for this process (mod_settle) */
 	struct eval_probe evals[MAX_EVALS]; /* interpreters with PyEval_EvalCode probes in place */
 	int nevals;
 	int runs;                /* runs attached so far */
@@ -174,6 +175,8 @@ int code_need(const struct py_code_info *ci, bool rc, char *why, size_t len);
 bool rc_ok(const struct py_target *t);
 void plan_apply(struct rec *r);
 bool op_pending(const struct rec *r, int i, const char *suffix);
+void mod_settle(struct rec *r, __u32 m);
+void mods_unsettle(struct rec *r);
 __u64 bp_hit_cost_ns(void);
 void plan_budget(struct rec *r, __u64 t);
 void py_resolve(struct rec *r);

@@ -970,7 +970,7 @@ static void print_by_table(const struct session *s, const struct report_opts *o,
 		goto cleanup;
 	for (size_t i = 0; i < s->ncalls; i++)
 		if (!(s->calls[i].flags & CALL_F_OPEN) && s->calls[i].op < (__u32)s->nops &&
-		    by_rank[s->calls[i].op] < s->nops)
+		    by_rank[s->calls[i].op] < s->nops && !call_span_of_exact(s, &s->calls[i]))
 			idx[m++] = i;
 	qsort_r(idx, m, sizeof(*idx), by_cmp, &(struct by_sort){ s->calls, by_rank, by });
 	for (size_t a = 0, b; a < m; a = b) {

@@ -124,6 +124,12 @@ static int spill_chunk(struct session *s)
 	return 0;
 }
 
+bool call_span_of_exact(const struct session *s, const struct call_rec *c)
+{
+	return (c->flags & CALL_F_SAMPLED) && c->op < (__u32)s->nops &&
+	       s->ops[c->op].precision != PREC_SAMPLED;
+}
+
 int session_add_call(struct session *s, const struct call_rec *c)
 {
 	if (s->ncalls == s->calls_cap &&

@@ -134,6 +134,9 @@ void session_free(struct session *s);
 int session_add_op(struct session *s, const char *name, enum op_kind kind, enum op_precision prec);
 int session_find_op(const struct session *s, const char *name);
 int session_add_call(struct session *s, const struct call_rec *c);
+/* A sampled span of an op that is exact (it had registers in another iteration or period): not
+ * in its statistics, histogram or file; exact rows hold exact calls only. */
+bool call_span_of_exact(const struct session *s, const struct call_rec *c);
 
 /* Bounded memory for recorders: from now on calls beyond mem_bytes of records are moved to an
  * unlinked temporary file (created when first needed in dir, else $TMPDIR, else /tmp; none

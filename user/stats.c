@@ -285,9 +285,7 @@ static void stats_from_hist(struct op_result *op, const struct op_acc *a)
 /* Open calls have no real end; sample spans never mix into an exact row. */
 static bool counted(const struct session *s, const struct call_rec *c, int nops)
 {
-	if (c->op >= (__u32)nops || (c->flags & CALL_F_OPEN))
-		return false;
-	return !(c->flags & CALL_F_SAMPLED) || s->ops[c->op].precision == PREC_SAMPLED;
+	return c->op < (__u32)nops && !(c->flags & CALL_F_OPEN) && !call_span_of_exact(s, c);
 }
 
 /* Two walks over the calls (in memory or spilled): count per op, then each op's durations into

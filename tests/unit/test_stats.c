@@ -205,6 +205,33 @@ static void test_stats_from_calls(void **state)
 	free(s);
 }
 
+/* Exact op b had no register in one profile iteration, where sampled spans stand for its calls:
+ * its row, histogram and file hold its exact calls only; a sampled op keeps its spans. */
+static void test_spans_of_an_exact_op_left_out(void **state)
+{
+	struct session *s = new_session();
+	int b = session_add_op(s, "b", OP_PY, PREC_EXACT), c = session_add_op(s, "c", OP_PY, PREC_SAMPLED);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	add_call(s, b, 5000, 0, 0, 0, 0, 0);
+	add_call(s, b, 777777, 0, 0, 0, 0, CALL_F_SAMPLED);
+	add_call(s, c, 888888, 0, 0, 0, 0, CALL_F_SAMPLED);
+	session_compute_stats(s);
+	assert_int_equal(s->ops[b].count, 1);
+	assert_int_equal(s->ops[b].max_ns, 5000);
+	assert_int_equal(s->ops[c].count, 1);
+	assert_non_null(f = open_memstream(&buf, &len));
+	assert_int_equal(session_write_json(s, f), 0);
+	fclose(f);
+	assert_null(strstr(buf, "777777"));
+	assert_non_null(strstr(buf, "\"duration_ns\": 888888"));
+	free(buf);
+	session_free(s);
+	free(s);
+}
+
 static void test_stats_negative_rss(void **state)
 {
 	struct session *s = new_session();
@@ -560,6 +587,7 @@ int main(void)
 		cmocka_unit_test(test_percentile_hist_accuracy),
 		cmocka_unit_test(test_stats_from_calls),
 		cmocka_unit_test(test_stats_negative_rss),
+		cmocka_unit_test(test_spans_of_an_exact_op_left_out),
 		cmocka_unit_test(test_stats_from_hist),
 		cmocka_unit_test(test_mw_small_reference),
 		cmocka_unit_test(test_mw_edges),
