@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "xorshift.h"
 #include <linux/types.h>
 #include "hist.h"
 
@@ -42,14 +43,6 @@ static void test_index_matches_bounds(void **state)
 	}
 }
 
-static __u64 xorshift(__u64 *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 /* Larger value, same or later bucket, over every scale. */
 static void test_monotonic(void **state)
 {
@@ -64,8 +57,8 @@ static void test_monotonic(void **state)
 		prev = hist_index(v);
 	}
 	for (k = 0; k < 1000000; k++) {
-		v = xorshift(&seed) >> (xorshift(&seed) % 64);
-		w = xorshift(&seed) >> (xorshift(&seed) % 64);
+		v = xorshift64(&seed) >> (xorshift64(&seed) % 64);
+		w = xorshift64(&seed) >> (xorshift64(&seed) % 64);
 		if (v > w) {
 			__u64 t = v;
 

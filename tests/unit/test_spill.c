@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "xorshift.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -81,10 +82,7 @@ static __u64 rng = 88172645463325252ULL;
 
 static __u64 rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return xorshift64(&rng);
 }
 
 /* Three ops (one sampled), calls with every flag, some without RSS. */

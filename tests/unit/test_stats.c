@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "xorshift.h"
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -24,10 +25,7 @@ static __u64 rng_state = 0x9E3779B97F4A7C15ULL;
 
 static __u64 rnd(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
+	return xorshift64(&rng_state);
 }
 
 static double rnd01(void)
