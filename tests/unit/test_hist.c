@@ -5,7 +5,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include "xorshift.h"
+#include "testutil.h"
 #include <linux/types.h>
 #include "hist.h"
 

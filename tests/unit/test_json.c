@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "testutil.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,23 +205,7 @@ static void assert_sessions_equal(const struct session *x, const struct session 
 		assert_string_equal(p->function, q->function);
 		assert_int_equal(p->resolved, q->resolved);
 		assert_string_equal(p->note, q->note);
-		assert_int_equal(p->count, q->count);
-		assert_int_equal(p->total_ns, q->total_ns);
-		assert_int_equal(p->min_ns, q->min_ns);
-		assert_int_equal(p->max_ns, q->max_ns);
-		assert_true(p->mean_ns == q->mean_ns);
-		assert_true(p->stdev_ns == q->stdev_ns);
-		assert_int_equal(p->p50_ns, q->p50_ns);
-		assert_int_equal(p->p90_ns, q->p90_ns);
-		assert_int_equal(p->p95_ns, q->p95_ns);
-		assert_int_equal(p->p99_ns, q->p99_ns);
-		assert_int_equal(p->on_cpu_ns, q->on_cpu_ns);
-		assert_int_equal(p->off_cpu_ns, q->off_cpu_ns);
-		assert_int_equal(p->self_ns, q->self_ns);
-		assert_int_equal(p->unwound, q->unwound);
-		assert_true(p->rss_delta_mean == q->rss_delta_mean);
-		assert_true(p->rss_delta_max == q->rss_delta_max);
-		assert_int_equal(p->rss_peak, q->rss_peak);
+		assert_op_stats_equal(p, q);
 		if (p->hist) {
 			assert_non_null(q->hist);
 			assert_memory_equal(p->hist, q->hist, HIST_BUCKETS * sizeof(*p->hist));

@@ -6,7 +6,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include "xorshift.h"
+#include "testutil.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -28,20 +28,6 @@ static int teardown(void **state)
 	return rmdir(dir);
 }
 
-/* Entries of dir other than . and .. */
-static int dir_entries(void)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-	closedir(d);
-	return n;
-}
-
 static void test_round_trip(void **state)
 {
 	const char *dirs[] = { "/nonexistent/dir", "", dir };
@@ -53,7 +39,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(spill_open(&sp, dirs, 3, sizeof(v[0])), 0);
 	assert_string_equal(sp.dir, dir);
 	/* unlinked: nothing for anyone to find or clean up */
-	assert_int_equal(dir_entries(), 0);
+	assert_int_equal(dir_entries(dir), 0);
 	/* many appends of odd sizes */
 	for (int at = 0, n = 1; at < 1000; at += n, n = n * 3 % 97 + 1)
 		assert_int_equal(spill_append(&sp, v + at, at + n > 1000 ? 1000 - at : n), 0);
@@ -132,21 +118,7 @@ static void assert_same_stats(const struct session *a, const struct session *b)
 		const struct op_result *x = &a->ops[k], *y = &b->ops[k];
 
 		assert_true(x->count > 0);
-		assert_int_equal(x->count, y->count);
-		assert_int_equal(x->total_ns, y->total_ns);
-		assert_int_equal(x->min_ns, y->min_ns);
-		assert_int_equal(x->max_ns, y->max_ns);
-		assert_int_equal(x->p50_ns, y->p50_ns);
-		assert_int_equal(x->p90_ns, y->p90_ns);
-		assert_int_equal(x->p95_ns, y->p95_ns);
-		assert_int_equal(x->p99_ns, y->p99_ns);
-		assert_int_equal(x->on_cpu_ns, y->on_cpu_ns);
-		assert_int_equal(x->unwound, y->unwound);
-		assert_int_equal(x->rss_delta_max, y->rss_delta_max);
-		assert_int_equal(x->rss_peak, y->rss_peak);
-		assert_true(x->mean_ns == y->mean_ns);
-		assert_true(x->stdev_ns == y->stdev_ns);
-		assert_true(x->rss_delta_mean == y->rss_delta_mean);
+		assert_op_stats_equal(x, y);
 	}
 }
 
@@ -198,7 +170,7 @@ static void test_session_many_chunks(void **state)
 	/* the output's directory does not exist: $TMPDIR took the file, unlinked */
 	assert_non_null(sp.spill);
 	assert_string_equal(sp.spill->dir, dir);
-	assert_int_equal(dir_entries(), 0);
+	assert_int_equal(dir_entries(dir), 0);
 	assert_int_equal(sp.calls_spilled, 10000);
 	assert_int_equal(sp.ncalls, 7);
 	assert_int_equal(session_ncalls(&sp), 10007);

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "testutil.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -71,21 +72,6 @@ static char *read_text(const char *path)
 	buf[n] = 0;
 	fclose(f);
 	return buf;
-}
-
-/* Entries in dir other than . and .. */
-static int count_entries(void)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
 }
 
 /* ------------------------------------------------------------ terminal-safe text */
@@ -344,20 +330,20 @@ static void test_output_write(void **state)
 	assert_int_equal(stat(at("out.json"), &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0640);
 	/* victim, two links, out.json: no temporary left */
-	assert_int_equal(count_entries(), 4);
+	assert_int_equal(dir_entries(dir), 4);
 	/* a failed write keeps the old file and leaves nothing */
 	assert_int_equal(output_write(at("out.json"), write_fails, NULL, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "No space left"));
 	assert_null(strchr(err, '\n'));
 	assert_string_equal(read_text(at("out.json")), "hello\n");
-	assert_int_equal(count_entries(), 4);
+	assert_int_equal(dir_entries(dir), 4);
 	/* -o LINK replaces the file the link names; the link stays a link */
 	assert_int_equal(symlink(at("out.json"), at("latest")), 0);
 	assert_int_equal(output_write(at("latest"), write_hello, "again\n", err, sizeof(err)), 0);
 	assert_int_equal(lstat(at("latest"), &st), 0);
 	assert_true(S_ISLNK(st.st_mode));
 	assert_string_equal(read_text(at("out.json")), "again\n");
-	assert_int_equal(count_entries(), 5);
+	assert_int_equal(dir_entries(dir), 5);
 	umask(old);
 	system("rm -f /tmp/test_util.*/* /tmp/test_util.*/.out*");
 }
@@ -393,7 +379,7 @@ static void test_output_signals(void **state)
 		}
 		assert_int_equal(waitpid(child, &st, 0), child);
 		assert_true(WIFSIGNALED(st) && WTERMSIG(st) == sigs[i]);
-		assert_int_equal(count_entries(), 1);
+		assert_int_equal(dir_entries(dir), 1);
 		assert_string_equal(read_text(at("sig.json")), sigs[i] == SIGKILL ? "old\n" : "partial rest\n");
 	}
 	unlink(at("sig.json"));
